@@ -1,0 +1,276 @@
+// The one configuration schema: every setting, its unit (in its name) and its default.
+// The README's configuration reference mirrors this file; keep them in step.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().min(0);
+
+/** RFC 1918, unique-local and loopback: the default allow-list (with a start-up warning). */
+export const DEFAULT_ALLOWED_SOURCES = [
+  '127.0.0.0/8',
+  '::1/128',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  'fc00::/7',
+] as const;
+
+const listener = (defaultPort: number, defaultBind: string[]) =>
+  z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Addresses to bind; `::` binds IPv6 only (ipv6Only), so list both families explicitly. */
+      bind: z.array(z.string().min(1)).min(1).default(defaultBind),
+      port: port.default(defaultPort),
+    })
+    .strict();
+
+const udp = listener(514, ['0.0.0.0', '::'])
+  .extend({
+    /** SO_RCVBUF request; the kernel may cap it (net.core.rmem_max). */
+    receiveBufferBytes: positiveInt.default(8 * 1024 * 1024),
+  })
+  .strict();
+
+const tcp = listener(514, ['0.0.0.0', '::']).strict();
+
+const tls = listener(6514, ['0.0.0.0', '::'])
+  .extend({
+    enabled: z.boolean().default(false),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** CA bundle used to verify client certificates when `requireClientCert` is on. */
+    clientCaFile: z.string().optional(),
+    requireClientCert: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (!v.enabled) return;
+    if (!v.certFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'required when tls.enabled is true' });
+    if (!v.keyFile) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'required when tls.enabled is true' });
+    if (v.requireClientCert && !v.clientCaFile)
+      ctx.addIssue({ code: 'custom', path: ['clientCaFile'], message: 'required when requireClientCert is true' });
+  });
+
+export const ingestSchema = z
+  .object({
+    udp: udp.default(udp.parse({})),
+    tcp: tcp.default(tcp.parse({})),
+    tls: tls.default(tls.parse({})),
+    /** Frames larger than this are cut (UDP, LF) or skipped (octet-counted) and counted. */
+    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    maxConnections: positiveInt.default(1000),
+    idleTimeoutSecs: positiveInt.default(600),
+    /** How many PRI-less LF pieces may be joined to the message before them (binary IKE-IDs contain LF). */
+    maxContinuationLines: z.number().int().min(0).max(16).default(4),
+    /** CIDRs allowed to send syslog; everything else is dropped and counted. */
+    allowedSources: z.array(z.string().min(1)).default([...DEFAULT_ALLOWED_SOURCES]),
+    /** Log at most this many "dropped sender" lines per minute (all sources together). */
+    droppedLogPerMinute: positiveInt.default(10),
+  })
+  .strict();
+
+export const firewallSchema = z
+  .object({
+    /** Source address or CIDR of the firewall's syslog packets. */
+    source: z.string().min(1),
+    name: z.string().min(1),
+  })
+  .strict();
+
+export const patternsSchema = z
+  .object({
+    /** Directories of pattern files (`*.yaml`), loaded in name order; first match wins. */
+    dirs: z.array(z.string().min(1)).min(1).default(['patterns']),
+    /** Reload on file change (SIGHUP always reloads). */
+    watch: z.boolean().default(true),
+    /** Log at most this many near-miss samples per minute. */
+    nearMissLogPerMinute: positiveInt.default(6),
+    /** A regex step budget per match attempt (linear-time check at load time is the main guard). */
+    maxFieldBytes: positiveInt.default(1024),
+  })
+  .strict();
+
+export const identitySchema = z
+  .object({
+    /** Domain used when neither the username nor the VPN/gateway maps give one. */
+    defaultDomain: z.string().default(''),
+    /** VPN name → domain (as PTIM takes it from the remote-access profile). */
+    domainByVpn: z.record(z.string(), z.string()).default({}),
+    /** Gateway name → domain, consulted after domainByVpn. */
+    domainByGateway: z.record(z.string(), z.string()).default({}),
+    usernameCase: z.enum(['preserve', 'lower', 'upper']).default('preserve'),
+    domainCase: z.enum(['preserve', 'lower', 'upper']).default('lower'),
+    /** Use a `user@domain` Remote IKE-ID when AAA username is a placeholder (per-user IKE ids). */
+    ikeIdFallback: z.boolean().default(false),
+    /** Usernames that mean "no user" (site-to-site tunnels); compared case-insensitively. */
+    placeholderUsers: z.array(z.string()).default(['Not-Applicable', 'Not-Available', '']),
+  })
+  .strict();
+
+export const sessionsSchema = z
+  .object({
+    /** A repeated UP for the same user within this window is a duplicate, later it is a rekey. */
+    duplicateWindowSecs: nonNegative.default(5),
+    /** No UP/rekey for this long ⇒ disconnect (reason `expired`). JIMS's default logoff time. */
+    sessionIdleSecs: positiveInt.default(86400),
+    /** Forward a DOWN for an IP the bridge has no session for (it may have missed the UP). */
+    forwardOrphanDown: z.boolean().default(true),
+    sweepIntervalSecs: positiveInt.default(60),
+    /** Events held in memory while Redis is unreachable; beyond this they are dropped and counted. */
+    bufferMaxEvents: positiveInt.default(10000),
+    /** Optional routing context that scopes IPs (overlapping pools in different contexts). */
+    ipScope: z.string().default(''),
+  })
+  .strict();
+
+export const redisSchema = z
+  .object({
+    /** redis:// or rediss:// URL. Empty with `ptim-bridge demo` ⇒ a private redis-server is started. */
+    url: z.string().default('redis://127.0.0.1:6379'),
+    /** Prefix of every key; wrapped in a hash tag `{prefix}` so all keys share a Cluster slot. */
+    keyPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+      .default('ptim'),
+    /** Start even when maxmemory-policy is not noeviction (Redis may then evict queued events). */
+    allowEviction: z.boolean().default(false),
+    connectTimeoutSecs: positiveInt.default(5),
+  })
+  .strict();
+
+export const queueSchema = z
+  .object({
+    /** Pushes in flight per bridge process (still at most one per IP). */
+    concurrency: positiveInt.default(32),
+    /** Give up retrying an event this old (it then stays in the failed set). */
+    maxEventAgeSecs: positiveInt.default(86400),
+    retryBaseDelaySecs: z.number().positive().default(1),
+    retryMaxDelaySecs: z.number().positive().default(30),
+    /** Per-IP push lock lifetime; must exceed the longest push. */
+    ipLockTtlSecs: positiveInt.default(30),
+    relayBatchSize: positiveInt.default(200),
+    /** Keep this many completed jobs for inspection. */
+    keepCompletedJobs: z.number().int().min(0).default(1000),
+  })
+  .strict();
+
+export const jimsServerSchema = z
+  .object({
+    host: z.string().min(1),
+    port: port.default(443),
+    scheme: z.enum(['https', 'http']).default('https'),
+    clientId: z.string().min(1),
+    /** Prefer clientSecretFile or ${ENV} interpolation; never logged. */
+    clientSecret: z.string().optional(),
+    clientSecretFile: z.string().optional(),
+    /** CA bundle for JIMS's (often self-signed) certificate. */
+    caFile: z.string().optional(),
+    /** Turning this off is logged as a warning at start. */
+    tlsVerify: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (!v.clientSecret && !v.clientSecretFile)
+      ctx.addIssue({ code: 'custom', path: ['clientSecret'], message: 'set clientSecret or clientSecretFile' });
+    if (v.clientSecret && v.clientSecretFile)
+      ctx.addIssue({ code: 'custom', path: ['clientSecretFile'], message: 'set only one of clientSecret and clientSecretFile' });
+  });
+
+export const identityEventKinds = ['connect', 'rekey', 'disconnect'] as const;
+
+export const pushSchema = z
+  .object({
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    path: z.string().default('api/userfw/v1/post-entry'),
+    /** `userfw-xml`, `userfw-json`, or a template file path. */
+    template: z.string().default('userfw-xml'),
+    /** Per-event template overrides (same values as `template`). */
+    templates: z
+      .object({ connect: z.string().optional(), rekey: z.string().optional(), disconnect: z.string().optional() })
+      .strict()
+      .default({}),
+    operationMap: z
+      .object({
+        connect: z.string().default('logon'),
+        rekey: z.string().default('logon'),
+        disconnect: z.string().default('logoff'),
+      })
+      .strict()
+      .default({ connect: 'logon', rekey: 'logon', disconnect: 'logoff' }),
+    source: z.string().default('Juniper Secure Connect'),
+    timestampFormat: z.enum(['iso', 'epoch-s', 'epoch-ms']).default('iso'),
+  })
+  .strict();
+
+export const jimsSchema = z
+  .object({
+    /** Leave unset to run without pushing (events stay queued; readiness says so). */
+    primary: jimsServerSchema.optional(),
+    secondary: jimsServerSchema.optional(),
+    tokenPath: z.string().default('oauth_token/oauth'),
+    tokenRequestStyle: z.enum(['json', 'form', 'basic']).default('json'),
+    /** Used when the token response has no expires_in (JIMS's per-client default). */
+    defaultTokenLifetimeSecs: positiveInt.default(28800),
+    /** Refresh the token this long before it expires. */
+    tokenRefreshMarginSecs: nonNegative.default(60),
+    push: pushSchema.default(pushSchema.parse({})),
+    requestTimeoutSecs: z.number().positive().default(5),
+    /** Keep-alive sockets per JIMS server. */
+    maxSockets: positiveInt.default(16),
+    /** Switch to the secondary after this many consecutive retryable failures. */
+    failoverAfterFailures: positiveInt.default(3),
+    /** While on the secondary, probe the primary this often and revert when it answers. */
+    primaryProbeIntervalSecs: positiveInt.default(30),
+  })
+  .strict();
+
+export const opsSchema = z
+  .object({
+    /** Admin HTTP server: /healthz, /readyz, /metrics. */
+    enabled: z.boolean().default(true),
+    host: z.string().default('0.0.0.0'),
+    port: port.default(9514),
+  })
+  .strict();
+
+export const roles = ['ingest', 'relay', 'worker', 'sweeper'] as const;
+export type Role = (typeof roles)[number];
+
+export const configSchema = z
+  .object({
+    /** Which parts this process runs; scale them apart by giving replicas different roles. */
+    roles: z.array(z.enum(roles)).min(1).default([...roles]),
+    ingest: ingestSchema.default(ingestSchema.parse({})),
+    /** Source address → firewall name (default: the syslog hostname). */
+    firewalls: z.array(firewallSchema).default([]),
+    patterns: patternsSchema.default(patternsSchema.parse({})),
+    identity: identitySchema.default(identitySchema.parse({})),
+    sessions: sessionsSchema.default(sessionsSchema.parse({})),
+    redis: redisSchema.default(redisSchema.parse({})),
+    queue: queueSchema.default(queueSchema.parse({})),
+    jims: jimsSchema.default(jimsSchema.parse({})),
+    ops: opsSchema.default(opsSchema.parse({})),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type IngestConfig = Config['ingest'];
+export type PatternsConfig = Config['patterns'];
+export type IdentityConfig = Config['identity'];
+export type SessionsConfig = Config['sessions'];
+export type RedisConfig = Config['redis'];
+export type QueueConfig = Config['queue'];
+export type JimsConfig = Config['jims'];
+export type JimsServerConfig = NonNullable<JimsConfig['primary']>;
+export type PushConfig = JimsConfig['push'];
+
+/** Defaults for every setting; handy in tests: `testConfig({ sessions: { duplicateWindowSecs: 1 } })`. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}

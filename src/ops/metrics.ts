@@ -1,0 +1,81 @@
+// Every Prometheus metric of the bridge, in one place, each with a small fixed label set.
+// The README's "Metrics" table mirrors this file. Components receive the Metrics object;
+// tests build their own with a fresh registry and read values back.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(registry: Registry = new Registry(), opts: { processMetrics?: boolean } = {}) {
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'ptim_' });
+  const registers = [registry];
+
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames: [...labelNames], registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames: [...labelNames], registers });
+
+  return {
+    registry,
+
+    // ingest
+    received: counter('ptim_syslog_received_total', 'Syslog messages framed and accepted', ['transport']),
+    receivedBytes: counter('ptim_syslog_received_bytes_total', 'Bytes of accepted syslog messages', ['transport']),
+    /** reason: not_allowed | oversize | connection_limit | bad_frame | idle_timeout | shutdown */
+    dropped: counter('ptim_syslog_dropped_total', 'Syslog messages or connections dropped', ['transport', 'reason']),
+    truncated: counter('ptim_syslog_truncated_total', 'Messages cut at ingest.maxMessageBytes', ['transport']),
+    continuations: counter(
+      'ptim_syslog_continuations_total',
+      'LF pieces without <PRI> joined to the previous message (binary IKE-IDs)',
+      ['transport'],
+    ),
+    /** Per-source counts of rejected senders; sources beyond the first 100 are counted as `other`. */
+    rejectedSources: counter('ptim_syslog_rejected_sources_total', 'Messages from senders outside the allow-list', [
+      'source',
+    ]),
+    connections: gauge('ptim_syslog_connections', 'Open TCP/TLS syslog connections', ['transport']),
+
+    // parse and match
+    /** result: candidate | skipped */
+    prefilter: counter('ptim_prefilter_total', 'Lines by prefilter result', ['result']),
+    matched: counter('ptim_pattern_matched_total', 'Lines matched, by pattern id', ['pattern']),
+    nearMisses: counter('ptim_pattern_near_miss_total', 'Candidate lines that matched no pattern'),
+    /** reason: placeholder_user | no_ip | truncated | invalid_field */
+    ignored: counter('ptim_vpn_lines_ignored_total', 'Matched lines that yield no event', ['reason']),
+    vpnEvents: counter('ptim_vpn_events_total', 'Normalized VPN events', ['kind']),
+    /** result: ok | failed */
+    patternReloads: counter('ptim_pattern_reloads_total', 'Pattern library reloads', ['result']),
+    patternsLoaded: gauge('ptim_patterns_loaded', 'Patterns in the running library'),
+
+    // sessions
+    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | expired */
+    decisions: counter('ptim_session_decisions_total', 'Session engine decisions', ['decision']),
+    identityEvents: counter('ptim_identity_events_total', 'Identity events written to the outbox', ['kind']),
+    sessionsActive: gauge('ptim_sessions_active', 'IPs currently mapped to a user'),
+    bufferDepth: gauge('ptim_session_buffer_events', 'VPN events held in memory while Redis is unreachable'),
+    bufferDropped: counter('ptim_session_buffer_dropped_total', 'VPN events dropped because the memory buffer was full'),
+
+    // queue and delivery
+    relayed: counter('ptim_outbox_relayed_total', 'Outbox entries moved into the push queue'),
+    /** state: waiting | delayed | active | failed | completed | outbox */
+    queueDepth: gauge('ptim_queue_depth', 'Jobs by state', ['state']),
+    /** outcome: delivered | retry | permanent | superseded */
+    pushes: counter('ptim_push_total', 'Push attempts by outcome', ['outcome']),
+    pushDuration: new Histogram({
+      name: 'ptim_push_duration_seconds',
+      help: 'JIMS push request duration',
+      labelNames: ['server'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    eventLatency: new Histogram({
+      name: 'ptim_event_latency_seconds',
+      help: 'Syslog receipt to JIMS acceptance',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    failovers: counter('ptim_jims_failovers_total', 'Switches between JIMS servers', ['to']),
+    /** result: ok | rejected | error */
+    tokenRequests: counter('ptim_jims_token_requests_total', 'OAuth2 token requests', ['result']),
+    activeServer: gauge('ptim_jims_active_server', '1 for the JIMS server in use', ['server']),
+  };
+}
