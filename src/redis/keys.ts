@@ -1,0 +1,67 @@
+// Every Redis key name of the bridge. All share one hash tag `{prefix}` so the Lua scripts
+// (which touch several keys at once) and BullMQ work on Redis Cluster too.
+import { isIP } from 'node:net';
+
+export interface Keyspace {
+  /** `{prefix}`: the hash tag; also BullMQ's `prefix`, so queue keys share the slot. */
+  readonly tag: string;
+  /** Hash: per-IP session state. */
+  session(ipKey: string): string;
+  /** Set: tunnel ids of the session's UP lines still open. */
+  tunnels(ipKey: string): string;
+  /** Sorted set: ipKey scored by lastUpAt (ms) for every IP in state up; the sweeper reads it. */
+  readonly sessionIndex: string;
+  /** Hash: ipKey → next/last sequence number (kept after a session ends so seq only grows). */
+  readonly seqs: string;
+  /** Stream: the transactional outbox of identity events. */
+  readonly outbox: string;
+  /** Hash: ipKey → highest seq delivered to JIMS (the ordering guard). */
+  readonly delivered: string;
+  /** String with TTL: the one-push-in-flight-per-IP lock. */
+  lock(ipKey: string): string;
+  /** BullMQ queue name (under the `tag` prefix). */
+  readonly queueName: string;
+}
+
+export function keyspace(prefix: string): Keyspace {
+  const tag = `{${prefix}}`;
+  return {
+    tag,
+    session: (k) => `${tag}:s:${k}`,
+    tunnels: (k) => `${tag}:t:${k}`,
+    sessionIndex: `${tag}:sessions`,
+    seqs: `${tag}:seq`,
+    outbox: `${tag}:outbox`,
+    delivered: `${tag}:delivered`,
+    lock: (k) => `${tag}:lock:${k}`,
+    queueName: 'push',
+  };
+}
+
+/** Canonical text of an IP (IPv6 compressed, lower case) or undefined when not an IP. */
+export function canonicalIp(ip: string): string | undefined {
+  const v = isIP(ip);
+  if (v === 4) return ip.split('.').map((o) => String(Number(o))).join('.');
+  if (v === 6) {
+    try {
+      return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The session key of an IP: canonical IP, optionally scoped by a routing context, in a form
+ * that is safe inside a BullMQ job id (no `:`). Job ids are `<ipKey>-<seq>`.
+ */
+export function ipKey(ip: string, scope = ''): string {
+  const c = canonicalIp(ip) ?? ip;
+  const safe = c.replace(/:/g, '_');
+  return scope ? `${scope.replace(/[^A-Za-z0-9_.]/g, '_')}~${safe}` : safe;
+}
+
+export function jobId(key: string, seq: number): string {
+  return `${key}-${seq}`;
+}
