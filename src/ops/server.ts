@@ -1,0 +1,73 @@
+// The admin HTTP server: liveness, readiness (each check named, so an operator sees *which*
+// dependency is missing) and Prometheus metrics. Listening is separate from building it.
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  /** Required checks decide readiness; the others are reported only (e.g. JIMS reachability). */
+  readonly required: boolean;
+  check(): Promise<{ ok: boolean; detail?: string }> | { ok: boolean; detail?: string };
+}
+
+export interface OpsServer {
+  listen(port: number, host: string): Promise<AddressInfo>;
+  close(): Promise<void>;
+  readonly server: Server;
+}
+
+export async function runChecks(checks: readonly ReadinessCheck[]) {
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      try {
+        const r = await c.check();
+        return { name: c.name, required: c.required, ok: r.ok, detail: r.detail };
+      } catch (e) {
+        return { name: c.name, required: c.required, ok: false, detail: (e as Error).message };
+      }
+    }),
+  );
+  return { ready: results.every((r) => r.ok || !r.required), checks: results };
+}
+
+export function createOpsServer(deps: { registry: Registry; checks: () => readonly ReadinessCheck[] }): OpsServer {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    const send = (status: number, body: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
+    if (url === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
+    if (url === '/readyz') {
+      runChecks(deps.checks()).then(
+        (r) => send(r.ready ? 200 : 503, JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks })),
+        (e: Error) => send(500, JSON.stringify({ error: e.message })),
+      );
+      return;
+    }
+    if (url === '/metrics') {
+      deps.registry.metrics().then(
+        (text) => send(200, text, deps.registry.contentType),
+        (e: Error) => send(500, e.message, 'text/plain'),
+      );
+      return;
+    }
+    send(404, JSON.stringify({ error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] }));
+  });
+  server.keepAliveTimeout = 5000;
+  return {
+    server,
+    async listen(port, host) {
+      server.listen(port, host);
+      await once(server, 'listening');
+      return server.address() as AddressInfo;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
