@@ -56,6 +56,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
 
     // queue and delivery
     relayed: counter('ptim_outbox_relayed_total', 'Outbox entries moved into the push queue'),
+    relayInvalid: counter('ptim_outbox_invalid_total', 'Outbox entries that are not valid identity events (dropped)'),
     /** state: waiting | delayed | active | failed | completed | outbox */
     queueDepth: gauge('ptim_queue_depth', 'Jobs by state', ['state']),
     /** outcome: delivered | retry | permanent | superseded */
