@@ -17,6 +17,8 @@ export interface Keyspace {
   readonly outbox: string;
   /** Hash: ipKey → highest seq delivered to JIMS (the ordering guard). */
   readonly delivered: string;
+  /** Hash: ipKey → highest seq a push was started for (an older event must not follow it). */
+  readonly attempted: string;
   /** String with TTL: the one-push-in-flight-per-IP lock. */
   lock(ipKey: string): string;
   /** BullMQ queue name (under the `tag` prefix). */
@@ -33,6 +35,7 @@ export function keyspace(prefix: string): Keyspace {
     seqs: `${tag}:seq`,
     outbox: `${tag}:outbox`,
     delivered: `${tag}:delivered`,
+    attempted: `${tag}:attempted`,
     lock: (k) => `${tag}:lock:${k}`,
     queueName: 'push',
   };
