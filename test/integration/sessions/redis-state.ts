@@ -1,0 +1,62 @@
+// Reads one IP's state back from Redis in the shape of the pure model (spec.ts), so tests can
+// compare the Lua script's effects with the model's field by field.
+import type { Redis } from 'ioredis';
+import { keyspace } from '../../../src/redis/keys.js';
+import type { IpState, Session } from '../../../src/sessions/spec.js';
+import type { IdentityEvent } from '../../../src/types.js';
+
+export async function readIpState(
+  redis: Redis,
+  keyPrefix: string,
+  key: string,
+): Promise<{ state: IpState | undefined; indexScore: number | null }> {
+  const ks = keyspace(keyPrefix);
+  const [h, tunnels, seq, score] = await Promise.all([
+    redis.hgetall(ks.session(key)),
+    redis.smembers(ks.tunnels(key)),
+    redis.hget(ks.seqs, key),
+    redis.zscore(ks.sessionIndex, key),
+  ]);
+  const indexScore = score === null ? null : Number(score);
+  let session: Session | undefined;
+  if (h.user !== undefined) {
+    session = {
+      ip: h.ip ?? '',
+      user: h.user,
+      domain: h.domain ?? '',
+      firewall: h.firewall ?? '',
+      ...(h.vpn !== undefined && { vpn: h.vpn }),
+      ...(h.gateway !== undefined && { gateway: h.gateway }),
+      ...(h.peerIp !== undefined && { peerIp: h.peerIp }),
+      tunnels: tunnels.sort(),
+      connectedAt: Number(h.connectedAt),
+      lastUpAt: Number(h.lastUpAt),
+      ...(h.lastRekeyAt !== undefined && { lastRekeyAt: Number(h.lastRekeyAt) }),
+      lastEventAt: Number(h.lastEventAt),
+    };
+  } else if (tunnels.length > 0) {
+    throw new Error(`tunnels left without a session for ${key}`);
+  }
+  if (seq === null && !session) return { state: undefined, indexScore };
+  return { state: { seq: Number(seq ?? 0), ...(session && { session }) }, indexScore };
+}
+
+/** Outbox entries as `{ipKey, event}` in stream order. */
+export async function readOutbox(redis: Redis, keyPrefix: string): Promise<{ ipKey: string; event: IdentityEvent }[]> {
+  const entries = await redis.xrange(keyspace(keyPrefix).outbox, '-', '+');
+  return entries.map(([, fields]) => {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+    return { ipKey: f.ipKey ?? '', event: JSON.parse(f.event ?? 'null') as IdentityEvent };
+  });
+}
+
+/** Drops keys that are absent in one representation and undefined in the other. */
+export function normalize<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v ?? null)) as T;
+}
+
+/** An IP never touched and one with seq 0 and no session are the same state. */
+export function canonState(s: IpState | undefined): IpState | null {
+  return s && (s.seq > 0 || s.session) ? normalize(s) : null;
+}
