@@ -1,0 +1,52 @@
+// The push queue's shared vocabulary: queue construction, job options, the job-id ↔ ipKey
+// mapping and the error that asks BullMQ for a retry. Relay, workers and admin all use it so
+// they cannot disagree about names or options.
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueueConfig } from '../config/schema.js';
+import type { IdentityEvent } from '../types.js';
+import { jobId, keyspace } from '../redis/keys.js';
+
+/** Name of our custom backoff strategy in `job.opts.backoff.type`. */
+export const PUSH_BACKOFF_TYPE = 'ptim';
+
+/**
+ * Attempts are bounded by event age (maxEventAgeSecs), not by a count; BullMQ still needs a
+ * number, so this one is out of reach (decades at the smallest sensible backoff).
+ */
+export const UNLIMITED_ATTEMPTS = 2_147_483_647;
+
+export type PushQueue = Queue<IdentityEvent, unknown, string>;
+
+/** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
+export function createPushQueue(connection: Redis, keyPrefix: string): PushQueue {
+  const ks = keyspace(keyPrefix);
+  return new Queue<IdentityEvent, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
+}
+
+export function pushJobOptions(cfg: Pick<QueueConfig, 'keepCompletedJobs'>, key: string, seq: number): JobsOptions {
+  return {
+    jobId: jobId(key, seq),
+    attempts: UNLIMITED_ATTEMPTS,
+    backoff: { type: PUSH_BACKOFF_TYPE },
+    removeOnComplete: cfg.keepCompletedJobs === 0 ? true : { count: cfg.keepCompletedJobs },
+    // Failed jobs are the dead-letter set the operator inspects; never drop them automatically.
+    removeOnFail: false,
+  };
+}
+
+/** The ipKey a job id was built from (`<ipKey>-<seq>`; seq never contains `-`). */
+export function ipKeyOfJobId(id: string): string {
+  const i = id.lastIndexOf('-');
+  return i > 0 ? id.slice(0, i) : id;
+}
+
+/** Thrown by the processor for a retryable outcome; the backoff strategy reads `retryAfterMs`. */
+export class PushRetryError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = 'PushRetryError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}

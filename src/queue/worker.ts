@@ -1,0 +1,169 @@
+// Push workers: take identity events off the BullMQ queue and hand them to the JIMS pusher,
+// with one push per IP in flight across all replicas, latest-wins ordering, and retries that
+// BullMQ schedules with our backoff until the event is too old.
+import { randomUUID } from 'node:crypto';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueueConfig } from '../config/schema.js';
+import { rateLimiter, silentLogger, type Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { keyspace } from '../redis/keys.js';
+import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
+import { retryDelayMs } from './backoff.js';
+import { ipKeyOfJobId, PushRetryError } from './jobs.js';
+import { createOrderingGuard } from './ordering.js';
+
+export interface PushWorkersOptions {
+  /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
+  connection: Redis;
+  queue: Pick<QueueConfig, 'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs'>;
+  keyPrefix: string;
+  pusher: IdentityPusher;
+  metrics: Metrics;
+  logger?: Logger;
+  /** Event age and latency; BullMQ's own scheduling uses real time. */
+  clock: Clock;
+  /** Jitter source (tests seed it). */
+  random?: () => number;
+  /** How long a job waits when its IP's lock is taken (plus up to as much again of jitter). */
+  lockRetryDelayMs?: number;
+  /** Start fetching jobs at once (default true). */
+  autorun?: boolean;
+}
+
+export interface PushWorkers {
+  readonly worker: Worker<IdentityEvent>;
+  waitUntilReady(): Promise<void>;
+  /** Stops fetching, lets in-flight pushes finish, then closes. */
+  close(): Promise<void>;
+  pause(): Promise<void>;
+  resume(): void;
+}
+
+export type PushJobResult =
+  | { readonly result: 'delivered'; readonly status: number; readonly server: string }
+  | { readonly result: 'superseded'; readonly deliveredSeq: number };
+
+export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
+  const { pusher, metrics, clock, queue: cfg } = opts;
+  const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
+  const random = opts.random ?? Math.random;
+  const ks = keyspace(opts.keyPrefix);
+  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
+  const lockTtlMs = cfg.ipLockTtlSecs * 1000;
+  const maxAgeMs = cfg.maxEventAgeSecs * 1000;
+  const instance = randomUUID();
+  const errorLog = rateLimiter(6, () => clock.now());
+  const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
+
+  async function process(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
+    const ev = job.data;
+    const id = job.id ?? '';
+    const key = ipKeyOfJobId(id);
+    const attempt = job.attemptsMade + 1;
+    const line = { correlationId: ev.correlationId, jobId: id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt };
+
+    const lockToken = `${instance}:${id}:${job.attemptsStarted}`;
+    const got = await guard.acquire(key, ev.seq, lockToken, lockTtlMs);
+    if (got.state === 'superseded') {
+      metrics.pushes.inc({ outcome: 'superseded' });
+      logger.info({ ...line, outcome: 'superseded', deliveredSeq: got.deliveredSeq }, 'push superseded by a newer event');
+      return { result: 'superseded', deliveredSeq: got.deliveredSeq };
+    }
+    if (got.state === 'locked') {
+      // Another push for this IP is in flight: come back shortly. Not a failure, not an attempt.
+      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
+      throw new DelayedError();
+    }
+
+    let released = false;
+    try {
+      let outcome: PushOutcome;
+      try {
+        outcome = await pusher.push(ev);
+      } catch (e) {
+        // The pusher should classify everything; if it throws anyway, retrying is the safe choice.
+        outcome = { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
+      }
+      switch (outcome.result) {
+        case 'delivered': {
+          await guard.delivered(key, ev.seq, lockToken);
+          released = true;
+          metrics.pushes.inc({ outcome: 'delivered' });
+          metrics.eventLatency.observe(Math.max(0, clock.now() - ev.receivedAt) / 1000);
+          logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
+          return { result: 'delivered', status: outcome.status, server: outcome.server };
+        }
+        case 'permanent': {
+          metrics.pushes.inc({ outcome: 'permanent' });
+          logger.error({ ...line, outcome: 'permanent', reason: outcome.reason, status: outcome.status, server: outcome.server }, 'push rejected permanently');
+          throw new UnrecoverableError(`permanent: ${outcome.reason}`);
+        }
+        case 'retry': {
+          const ageMs = clock.now() - ev.receivedAt;
+          if (ageMs > maxAgeMs) {
+            metrics.pushes.inc({ outcome: 'permanent' });
+            logger.error(
+              { ...line, outcome: 'permanent', reason: outcome.reason, ageSecs: Math.round(ageMs / 1000), server: outcome.server },
+              'push gave up: event older than maxEventAgeSecs',
+            );
+            throw new UnrecoverableError(`expired: event older than ${cfg.maxEventAgeSecs}s; last error: ${outcome.reason}`);
+          }
+          metrics.pushes.inc({ outcome: 'retry' });
+          logger.warn(
+            { ...line, outcome: 'retry', reason: outcome.reason, retryAfterMs: outcome.retryAfterMs, server: outcome.server },
+            'push will be retried',
+          );
+          throw new PushRetryError(outcome.reason, outcome.retryAfterMs);
+        }
+        default: {
+          // An outcome this code does not know is treated as retryable: never drop on a surprise.
+          const unknown: never = outcome;
+          throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
+        }
+      }
+    } finally {
+      if (!released) {
+        await guard.release(key, lockToken).catch((e: unknown) => {
+          // The lock's TTL frees the IP anyway; only the next push for it waits a little longer.
+          const { allowed, suppressed } = errorLog();
+          if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
+        });
+      }
+    }
+  }
+
+  const worker = new Worker<IdentityEvent>(ks.queueName, process, {
+    connection: opts.connection,
+    prefix: ks.tag,
+    concurrency: cfg.concurrency,
+    autorun: opts.autorun ?? true,
+    // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
+    maxStalledCount: 1000,
+    settings: {
+      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+        retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
+    },
+  });
+  worker.on('error', (err) => {
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
+  });
+  worker.on('failed', (job, err) => {
+    // Redis or programming errors inside the processor (not push outcomes) land here; BullMQ retries them.
+    if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
+  });
+
+  return {
+    worker,
+    waitUntilReady: async () => {
+      await worker.waitUntilReady();
+    },
+    close: () => worker.close(),
+    pause: () => worker.pause(),
+    resume: () => worker.resume(),
+  };
+}
