@@ -1,0 +1,99 @@
+// Expires sessions that saw no UP or rekey for `sessionIdleSecs` (JIMS's own logoff time), so
+// JIMS hears a disconnect even when the DOWN line was lost. Safe with several replicas: the
+// session script re-checks idleness atomically, so a late UP always wins over a sweep.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { SessionsConfig } from '../config/schema.js';
+import { rateLimiter, type Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { keyspace } from '../redis/keys.js';
+import type { Clock } from '../types.js';
+import { defineSessionScript, parseScriptReply, queueSessionScript } from './script.js';
+
+export interface SweeperOptions {
+  redis: Redis;
+  cfg: SessionsConfig;
+  keyPrefix: string;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** Idle candidates examined per round trip. */
+  batchSize?: number;
+}
+
+export interface Sweeper {
+  /** One pass; resolves with the number of sessions expired. Rejects only if Redis fails. */
+  sweepOnce(): Promise<number>;
+  /** Sweeps every `sweepIntervalSecs` (never two passes at once); failures are logged, not thrown. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createSweeper(opts: SweeperOptions): Sweeper {
+  const { redis, cfg, keyPrefix, metrics, logger, clock } = opts;
+  const batchSize = opts.batchSize ?? 500;
+  const ks = keyspace(keyPrefix);
+  const errorLog = rateLimiter(6, () => clock.now());
+  defineSessionScript(redis);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+
+  const sweepOnce = async (): Promise<number> => {
+    const now = clock.now();
+    const cutoff = now - cfg.sessionIdleSecs * 1000;
+    const correlationId = `sweep-${randomUUID()}`;
+    let expired = 0;
+    for (;;) {
+      // Exclusive bound: expire when lastUpAt < now − sessionIdleSecs, as the script checks.
+      const keys = await redis.zrangebyscore(ks.sessionIndex, '-inf', `(${cutoff}`, 'LIMIT', 0, batchSize);
+      if (keys.length === 0) break;
+      const p = redis.pipeline();
+      for (const key of keys) queueSessionScript(p, keyPrefix, key, { kind: 'expire', correlationId }, cfg, now);
+      const results = (await p.exec()) ?? [];
+      let progressed = 0;
+      for (const [i, [err, reply]] of results.entries()) {
+        if (err) throw err;
+        const r = parseScriptReply(reply);
+        metrics.decisions.inc({ decision: r.decision });
+        metrics.sessionsActive.set(r.active);
+        progressed++;
+        for (const e of r.events) {
+          metrics.identityEvents.inc({ kind: e.kind });
+          logger.info(
+            { decision: r.decision, user: e.user, domain: e.domain, ip: e.ip, seq: e.seq, firewall: e.firewall, correlationId, emitted: [e.kind] },
+            'session decision',
+          );
+        }
+        if (r.decision === 'expired') expired++;
+        else logger.debug({ ipKey: keys[i], decision: r.decision }, 'sweep skipped a refreshed session');
+      }
+      // Skipped entries were refreshed (new score) or removed, so the next read moves on.
+      if (keys.length < batchSize || progressed === 0) break;
+    }
+    return expired;
+  };
+
+  const tick = () => {
+    if (running) return;
+    running = sweepOnce()
+      .catch((err: unknown) => {
+        const gate = errorLog();
+        if (gate.allowed) logger.warn({ err, suppressedLogs: gate.suppressed }, 'session sweep failed; will retry');
+      })
+      .finally(() => (running = undefined));
+  };
+
+  return {
+    sweepOnce,
+    start() {
+      if (timer) return;
+      timer = setInterval(tick, cfg.sweepIntervalSecs * 1000);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      await running;
+    },
+  };
+}
