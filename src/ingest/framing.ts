@@ -1,0 +1,407 @@
+// Turns a byte stream (TCP/TLS, RFC 6587) or a datagram into syslog messages. Pure: no I/O,
+// no clock; the receiver decides when a quiet connection should release a held frame.
+//
+// Why LF frames are held back: old kmd prints an IPv4 IKE-ID as 4 raw bytes, which may include
+// 0x0A. Over LF framing such a message arrives as two or more pieces, the later ones without
+// `<PRI>`. A piece is only known to be complete once the first byte of the *next* frame is seen.
+
+export interface Frame {
+  /** Message bytes without framing (no octet count, no trailing LF/CRLF). */
+  readonly bytes: Buffer;
+  /** Cut at maxMessageBytes. */
+  readonly truncated: boolean;
+  /** LF pieces joined to the first one (binary IKE-IDs containing 0x0A). */
+  readonly continuations: number;
+}
+
+/** Why bytes were thrown away: `bad_frame` (junk where a frame should start, or an incomplete
+ *  octet-counted frame at end of stream) or `oversize` (an octet-counted frame over the limit). */
+export type FrameDropReason = 'bad_frame' | 'oversize';
+
+export interface FramerOptions {
+  readonly maxMessageBytes: number;
+  readonly maxContinuationLines: number;
+  /** Told about every discarded frame, once per frame. */
+  readonly onDrop?: (reason: FrameDropReason) => void;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const LT = 0x3c; // '<'
+const ZERO = 0x30;
+const NINE = 0x39;
+/** RFC 6587 MSG-LEN digits we accept: up to 9,999,999 bytes. More is junk, not a length. */
+const MAX_COUNT_DIGITS = 7;
+
+const isDigit = (b: number) => b >= ZERO && b <= NINE;
+
+type Mode =
+  | { kind: 'start' } // at a frame boundary; `head` holds the bytes read so far (≤ 9)
+  | { kind: 'lf'; continuation: boolean } // inside an LF piece
+  | { kind: 'octet'; remaining: number } // inside an octet-counted frame
+  | { kind: 'skip'; remaining: number } // skipping an oversize octet-counted frame
+  | { kind: 'resync' }; // discarding junk up to the next LF
+
+/** A completed LF frame kept until we know whether the next piece belongs to it. */
+interface Pending {
+  pieces: Buffer[];
+  /** Bytes of the joined message (pieces + the LFs between them). */
+  size: number;
+  truncated: boolean;
+}
+
+/** A growable byte buffer capped at its limit; avoids one small Buffer per byte-at-a-time chunk. */
+class Accumulator {
+  private buf: Buffer = Buffer.alloc(0);
+  length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(src: Buffer): void {
+    if (src.length === 0) return;
+    const need = this.length + src.length;
+    if (need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(this.limit, 2 * this.buf.length, 256 + need)));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    src.copy(this.buf, this.length);
+    this.length = need;
+  }
+
+  /** Hands over the bytes and starts afresh. */
+  take(): Buffer {
+    const out = this.buf.subarray(0, this.length);
+    this.buf = Buffer.alloc(0);
+    this.length = 0;
+    return out;
+  }
+
+  clear(): void {
+    this.buf = Buffer.alloc(0);
+    this.length = 0;
+  }
+}
+
+/**
+ * Per-connection framer. `push()` returns frames completed by the chunk; an LF frame is held
+ * until the next frame starts, `flushPending()` (quiet connection) or `end()`.
+ * Memory is bounded by about 2 × maxMessageBytes whatever the peer sends.
+ */
+export class StreamFramer {
+  private readonly max: number;
+  private readonly maxCont: number;
+  private readonly onDrop: (reason: FrameDropReason) => void;
+
+  private mode: Mode = { kind: 'start' };
+  private head: number[] = [];
+  /** Bytes of the LF piece or octet frame being read. */
+  private readonly acc: Accumulator;
+  /** The LF piece being read was cut and emitted; discard up to LF. */
+  private cut = false;
+  private pending: Pending | undefined;
+
+  constructor(opts: FramerOptions) {
+    this.max = opts.maxMessageBytes;
+    this.maxCont = opts.maxContinuationLines;
+    this.onDrop = opts.onDrop ?? (() => {});
+    this.acc = new Accumulator(this.max);
+  }
+
+  push(chunk: Buffer): Frame[] {
+    const out: Frame[] = [];
+    this.consume(chunk, out);
+    return out;
+  }
+
+  /** Releases a held LF frame when the framer sits exactly at a frame boundary. */
+  flushPending(): Frame[] {
+    const out: Frame[] = [];
+    if (this.mode.kind === 'start' && this.head.length === 0) this.release(out);
+    return out;
+  }
+
+  /** True when a frame is held back (the receiver arms its quiet timer on this). */
+  hasPending(): boolean {
+    return this.pending !== undefined;
+  }
+
+  /** End of stream: whatever forms a message is emitted; an incomplete octet frame is dropped. */
+  end(): Frame[] {
+    const out: Frame[] = [];
+    if (this.mode.kind === 'start' && this.head.length > 0) {
+      // A length never followed by its space and message is not a length.
+      const head = Buffer.from(this.head);
+      this.head = [];
+      this.notACount(head, out);
+    }
+    if (this.mode.kind === 'lf') this.finishPiece(out);
+    else if (this.mode.kind === 'octet') this.onDrop('bad_frame');
+    this.release(out);
+    this.mode = { kind: 'start' };
+    this.head = [];
+    this.acc.clear();
+    this.cut = false;
+    return out;
+  }
+
+  /** Bytes held in memory (for tests and bounds checks). */
+  bufferedBytes(): number {
+    return this.head.length + this.acc.length + (this.pending?.size ?? 0);
+  }
+
+  private consume(data: Buffer, out: Frame[]): void {
+    let i = 0;
+    while (i < data.length) {
+      const m = this.mode;
+      switch (m.kind) {
+        case 'start':
+          i = this.readHead(data, i, out);
+          break;
+        case 'lf': {
+          const nl = data.indexOf(LF, i);
+          const stop = nl === -1 ? data.length : nl;
+          this.append(data.subarray(i, stop), out);
+          if (nl === -1) return;
+          this.finishPiece(out);
+          this.mode = { kind: 'start' };
+          i = nl + 1;
+          break;
+        }
+        case 'octet': {
+          const n = Math.min(m.remaining, data.length - i);
+          this.acc.add(data.subarray(i, i + n));
+          m.remaining -= n;
+          i += n;
+          if (m.remaining === 0) {
+            this.emitOctet(out);
+            this.mode = { kind: 'start' };
+          }
+          break;
+        }
+        case 'skip': {
+          const n = Math.min(m.remaining, data.length - i);
+          m.remaining -= n;
+          i += n;
+          if (m.remaining === 0) this.mode = { kind: 'start' };
+          break;
+        }
+        case 'resync': {
+          const nl = data.indexOf(LF, i);
+          if (nl === -1) return;
+          this.mode = { kind: 'start' };
+          i = nl + 1;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Reads the first bytes of a frame until its kind is known; returns the next index. */
+  private readHead(data: Buffer, i: number, out: Frame[]): number {
+    while (i < data.length) {
+      const b = data[i]!;
+      i++;
+      if (this.head.length === 0) {
+        if (b === LT) {
+          this.release(out);
+          this.startPiece(false);
+          this.acc.add(Buffer.from([b]));
+          return i;
+        }
+        if (b === LF) {
+          this.emptyPiece(out);
+          return i;
+        }
+        if (!isDigit(b)) {
+          this.notACount(Buffer.from([b]), out);
+          return i;
+        }
+        this.head.push(b);
+        continue;
+      }
+      const digits = this.countDigits();
+      if (digits === this.head.length) {
+        if (isDigit(b) && digits < MAX_COUNT_DIGITS) {
+          this.head.push(b);
+          continue;
+        }
+        if (b === SP && this.head[0] !== ZERO) {
+          this.head.push(b);
+          // With an LF frame held, "<digits> " may be the rest of a binary IKE-ID (0x0A then
+          // "1 "): take it as a length only if the message after it starts like one.
+          if (this.pending === undefined) {
+            this.startOctet(out);
+            return i;
+          }
+          continue;
+        }
+      } else if (b === LT) {
+        this.startOctet(out);
+        return i - 1; // the `<` is the message's first byte
+      }
+      // Not a valid length after all: hand the bytes to the piece logic.
+      const head = Buffer.from([...this.head, b]);
+      this.head = [];
+      this.notACount(head, out);
+      return i;
+    }
+    return i;
+  }
+
+  private countDigits(): number {
+    let n = 0;
+    while (n < this.head.length && isDigit(this.head[n]!)) n++;
+    return n;
+  }
+
+  /** `head` is `<digits><SP>`. */
+  private startOctet(out: Frame[]): void {
+    const len = Number(String.fromCharCode(...this.head.slice(0, this.countDigits())));
+    this.head = [];
+    this.release(out);
+    if (len > this.max) {
+      // Skipped by counting, never buffered.
+      this.onDrop('oversize');
+      this.mode = { kind: 'skip', remaining: len };
+    } else {
+      this.acc.clear();
+      this.mode = { kind: 'octet', remaining: len };
+    }
+  }
+
+  /** Bytes at a frame boundary that are not a frame start: a continuation, or junk. */
+  private notACount(bytes: Buffer, out: Frame[]): void {
+    if (this.canContinue()) {
+      this.startPiece(true);
+    } else {
+      this.release(out);
+      this.onDrop('bad_frame');
+      this.mode = { kind: 'resync' };
+    }
+    // The bytes may themselves end the piece or the junk (e.g. "12\n").
+    this.consume(bytes, out);
+  }
+
+  private canContinue(): boolean {
+    return this.pending !== undefined && this.pending.pieces.length <= this.maxCont;
+  }
+
+  /** An LF right at a frame boundary: an empty piece of a held frame (0x0A 0x0A), or a blank line. */
+  private emptyPiece(out: Frame[]): void {
+    if (this.canContinue()) {
+      this.pending!.pieces.push(Buffer.alloc(0));
+      this.pending!.size += 1;
+    } else {
+      this.release(out);
+    }
+  }
+
+  private startPiece(continuation: boolean): void {
+    this.mode = { kind: 'lf', continuation };
+    this.acc.clear();
+    this.cut = false;
+  }
+
+  /** Room left for the current piece within maxMessageBytes. */
+  private room(): number {
+    const m = this.mode;
+    const joined = m.kind === 'lf' && m.continuation && this.pending ? this.pending.size + 1 : 0;
+    return Math.max(0, this.max - joined - this.acc.length);
+  }
+
+  private append(bytes: Buffer, out: Frame[]): void {
+    if (this.cut || bytes.length === 0) return;
+    const room = this.room();
+    if (bytes.length <= room) {
+      this.acc.add(bytes);
+      return;
+    }
+    this.acc.add(bytes.subarray(0, room));
+    // Nothing more can join a cut message, so emit it now (a never-ending line must not
+    // delay it) and discard the rest up to LF.
+    this.completePiece(out);
+    this.pending!.truncated = true;
+    this.release(out);
+    this.cut = true;
+  }
+
+  /** LF seen or end of stream. */
+  private finishPiece(out: Frame[]): void {
+    if (this.cut) {
+      this.cut = false; // the LF that ends the discarded tail of a cut piece
+      return;
+    }
+    this.completePiece(out);
+  }
+
+  /** Moves the current piece into the held frame (a new one, or joined to the held one). */
+  private completePiece(out: Frame[]): void {
+    const m = this.mode;
+    const piece = this.acc.take();
+    if (m.kind === 'lf' && m.continuation && this.pending) {
+      this.pending.pieces.push(piece);
+      this.pending.size += 1 + piece.length;
+    } else {
+      this.release(out);
+      this.pending = { pieces: [piece], size: piece.length, truncated: false };
+    }
+  }
+
+  private emitOctet(out: Frame[]): void {
+    const bytes = stripLineEnd(this.acc.take());
+    if (bytes.length > 0) out.push({ bytes, truncated: false, continuations: 0 });
+  }
+
+  /** Emits the held LF frame, if any. */
+  private release(out: Frame[]): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    // Trailing empty pieces were blank lines, not parts of the message.
+    const pieces = [...p.pieces];
+    while (pieces.length > 1 && isBlank(pieces[pieces.length - 1]!)) pieces.pop();
+    const joined: Buffer[] = [];
+    pieces.forEach((piece, k) => {
+      if (k > 0) joined.push(LF_BUF);
+      joined.push(piece);
+    });
+    let bytes = joined.length === 1 ? joined[0]! : Buffer.concat(joined);
+    if (bytes.length > this.max) bytes = bytes.subarray(0, this.max);
+    // CRLF framing: the CR belongs to the line end. A CR inside a joined message (binary
+    // 0x0D 0x0A) survives, since only the end of the whole message is stripped.
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, bytes.length - 1);
+    if (bytes.length > 0) out.push({ bytes, truncated: p.truncated, continuations: pieces.length - 1 });
+  }
+}
+
+const LF_BUF = Buffer.from([LF]);
+const isBlank = (b: Buffer) => b.length === 0 || (b.length === 1 && b[0] === CR);
+
+/** Strips one trailing LF or CRLF. */
+function stripLineEnd(b: Buffer): Buffer {
+  let n = b.length;
+  if (n > 0 && b[n - 1] === LF) {
+    n--;
+    if (n > 0 && b[n - 1] === CR) n--;
+  }
+  return n === b.length ? b : b.subarray(0, n);
+}
+
+/**
+ * One UDP datagram is one message: strip one trailing LF, CRLF or NUL, then cut at the limit.
+ * The returned buffer may share memory with the datagram.
+ */
+export function frameDatagram(datagram: Buffer, maxMessageBytes: number): { bytes: Buffer; truncated: boolean } {
+  let n = datagram.length;
+  const last = n > 0 ? datagram[n - 1] : undefined;
+  if (last === 0) n--;
+  else if (last === LF) {
+    n--;
+    if (n > 0 && datagram[n - 1] === CR) n--;
+  }
+  const truncated = n > maxMessageBytes;
+  if (truncated) n = maxMessageBytes;
+  return { bytes: n === datagram.length ? datagram : datagram.subarray(0, n), truncated };
+}
