@@ -1,0 +1,49 @@
+// Keeps the README true as the code changes: every setting, metric and error code that the
+// code defines must be documented there (and the quick-start test command must be the CI one).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { configSchema } from '../../../src/config/schema.js';
+import { ERROR_CODES } from '../../../src/errors.js';
+import { createMetrics } from '../../../src/ops/metrics.js';
+
+const readme = readFileSync('README.md', 'utf8');
+
+function unwrap(s: z.ZodType): z.ZodType {
+  let cur = s;
+  for (;;) {
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+    else return cur;
+  }
+}
+
+/** Dotted paths of every leaf setting, e.g. `ingest.udp.receiveBufferBytes`. */
+function settingPaths(schema: z.ZodType, prefix = ''): string[] {
+  const s = unwrap(schema);
+  if (!(s instanceof z.ZodObject)) return [prefix];
+  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([k, v]) => settingPaths(v, prefix ? `${prefix}.${k}` : k));
+}
+
+describe('README', () => {
+  it('documents every setting by its full dotted name', () => {
+    const missing = settingPaths(configSchema).filter((p) => !readme.includes(`\`${p}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents every metric', async () => {
+    const names = (await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+  });
+
+  it('documents every error code', () => {
+    expect(Object.keys(ERROR_CODES).filter((c) => !readme.includes(`\`${c}\``))).toEqual([]);
+  });
+
+  it('gives the same test command that CI runs', () => {
+    const ci = readFileSync('.ci/run', 'utf8');
+    expect(readme).toContain('npm ci && npm test');
+    expect(ci).toMatch(/^npm ci\b/m);
+    expect(ci).toMatch(/^npm test$/m);
+  });
+});
