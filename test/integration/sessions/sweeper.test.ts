@@ -1,0 +1,117 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { defaultConfig } from '../../../src/config/schema.js';
+import { silentLogger } from '../../../src/log.js';
+import { createMetrics } from '../../../src/ops/metrics.js';
+import { ipKey } from '../../../src/redis/keys.js';
+import { runSessionScript } from '../../../src/sessions/script.js';
+import { listSessions } from '../../../src/sessions/query.js';
+import type { LineInput } from '../../../src/sessions/spec.js';
+import { createSweeper } from '../../../src/sessions/sweeper.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { readOutbox } from './redis-state.js';
+
+let server: TestRedis;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+const T0 = 1_700_000_000_000;
+const IDLE_SECS = 3600;
+const cfg = { ...defaultConfig().sessions, sessionIdleSecs: IDLE_SECS, sweepIntervalSecs: 30 };
+
+const up = (ip: string, user: string, receivedAt: number): LineInput => ({
+  kind: 'up', ip, user, domain: 'example.com', firewall: 'srx-a', receivedAt, correlationId: `up-${user}`,
+});
+
+async function seed(prefix: string, ...lines: LineInput[]) {
+  for (const l of lines) await runSessionScript(redis, prefix, ipKey(l.ip), l, cfg, l.receivedAt);
+}
+
+describe('session sweeper', () => {
+  it('expires idle sessions with reason expired and leaves fresh ones', async () => {
+    const prefix = `${server.keyPrefix}a`;
+    await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 120_000), up('2001:db8::3', 'carol', T0 + 1));
+    let now = T0 + IDLE_SECS * 1000 + 60_000;
+    const metrics = createMetrics();
+    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
+
+    expect(await sweeper.sweepOnce()).toBe(2);
+    const expired = (await readOutbox(redis, prefix)).filter((e) => e.event.kind === 'disconnect');
+    expect(expired.map((e) => [e.ipKey, e.event.user, e.event.reason, e.event.seq, e.event.at])).toEqual(
+      expect.arrayContaining([
+        ['192.0.2.1', 'alice', 'expired', 2, now],
+        ['2001_db8__3', 'carol', 'expired', 2, now],
+      ]),
+    );
+    expect(expired).toHaveLength(2);
+    expect((await listSessions(redis, prefix)).map((s) => s.user)).toEqual(['bob']);
+    expect((await metrics.sessionsActive.get()).values[0]?.value).toBe(1);
+    expect((await metrics.decisions.get()).values.find((v) => v.labels.decision === 'expired')?.value).toBe(2);
+
+    // Nothing is expired twice.
+    expect(await sweeper.sweepOnce()).toBe(0);
+    now += 120_000;
+    expect(await sweeper.sweepOnce()).toBe(1);
+  });
+
+  it('an UP that lands between the candidate read and the expiry wins', async () => {
+    const prefix = `${server.keyPrefix}b`;
+    await seed(prefix, up('192.0.2.1', 'alice', T0));
+    const now = T0 + IDLE_SECS * 1000 + 1;
+    // A second client whose candidate read lets a late UP in before the expiry runs.
+    const racy = new Redis(server.url);
+    const read = racy.zrangebyscore.bind(racy) as (...a: unknown[]) => Promise<string[]>;
+    (racy as unknown as { zrangebyscore: unknown }).zrangebyscore = async (...args: unknown[]) => {
+      const keys = await read(...args);
+      await seed(prefix, up('192.0.2.1', 'alice', now - 5));
+      return keys;
+    };
+    const metrics = createMetrics();
+    const sweeper = createSweeper({ redis: racy, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
+    try {
+      expect(await sweeper.sweepOnce()).toBe(0);
+    } finally {
+      racy.disconnect();
+    }
+    expect((await readOutbox(redis, prefix)).map((e) => [e.event.kind, e.event.seq])).toEqual([
+      ['connect', 1],
+      ['rekey', 2],
+    ]);
+    expect((await listSessions(redis, prefix)).map((s) => [s.user, s.lastUpAt])).toEqual([['alice', now - 5]]);
+    expect((await metrics.decisions.get()).values.find((v) => v.labels.decision === 'expire_skipped')?.value).toBe(1);
+  });
+
+  it('start() sweeps every sweepIntervalSecs until stop()', async () => {
+    const prefix = `${server.keyPrefix}c`;
+    await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 60_000));
+    let now = T0 + IDLE_SECS * 1000 + 1;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
+    const disconnects = async () => (await readOutbox(redis, prefix)).filter((e) => e.event.kind === 'disconnect').length;
+    sweeper.start();
+    vi.advanceTimersByTime(cfg.sweepIntervalSecs * 1000 - 1);
+    expect(await disconnects()).toBe(0);
+    vi.advanceTimersByTime(1);
+    await vi.waitFor(async () => expect(await disconnects()).toBe(1), { timeout: 5000, interval: 10 });
+    await sweeper.stop();
+    now += 120_000;
+    vi.advanceTimersByTime(10 * cfg.sweepIntervalSecs * 1000);
+    // A stopped sweeper schedules nothing: had a timer pass started, it would have reached Redis
+    // first (one connection, in order) and this explicit pass would find bob already gone.
+    expect(await sweeper.sweepOnce()).toBe(1);
+    expect(await disconnects()).toBe(2);
+  });
+});
