@@ -47,7 +47,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     patternsLoaded: gauge('ptim_patterns_loaded', 'Patterns in the running library'),
 
     // sessions
-    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | expired */
+    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | error (script rejected the event) */
     decisions: counter('ptim_session_decisions_total', 'Session engine decisions', ['decision']),
     identityEvents: counter('ptim_identity_events_total', 'Identity events written to the outbox', ['kind']),
     sessionsActive: gauge('ptim_sessions_active', 'IPs currently mapped to a user'),
