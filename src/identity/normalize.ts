@@ -1,0 +1,126 @@
+// Identity normalization: the matched fields of one line → a VpnEvent (user without domain,
+// resolved domain, validated mapped IPs, firewall name), or the reason no event is due.
+// Pure and total: bad input yields an ignored reason, never an exception.
+import { isIP } from 'node:net';
+import type { IdentityConfig } from '../config/schema.js';
+import { canonicalIp } from '../redis/keys.js';
+import type { RawMessage, SyslogMessage, VpnEvent, VpnEventKind } from '../types.js';
+import type { FieldValue, Fields } from '../match/transforms.js';
+
+export type IgnoredReason = 'placeholder_user' | 'no_ip' | 'truncated' | 'invalid_field';
+
+export type NormalizeResult =
+  | { readonly type: 'event'; readonly event: VpnEvent }
+  | { readonly type: 'ignored'; readonly reason: IgnoredReason; readonly detail: string };
+
+export interface MatchedLine {
+  readonly patternId: string;
+  readonly kind: VpnEventKind;
+  readonly fields: Fields;
+}
+
+export interface NormalizeOptions {
+  /** A captured field longer than this (UTF-8 bytes) makes the line `invalid_field`. */
+  readonly maxFieldBytes?: number;
+}
+
+/** C0 controls and DEL never belong in a name (a binary IKE-ID leaking into a field does). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const str = (v: FieldValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function applyCase(s: string, mode: IdentityConfig['usernameCase']): string {
+  return mode === 'lower' ? s.toLowerCase() : mode === 'upper' ? s.toUpperCase() : s;
+}
+
+function isPlaceholder(user: string | undefined, cfg: IdentityConfig): boolean {
+  if (user === undefined) return true;
+  const u = user.trim().toLowerCase();
+  return u === '' || cfg.placeholderUsers.some((p) => p.trim().toLowerCase() === u);
+}
+
+const lookup = (map: Readonly<Record<string, string>>, key: string | undefined): string | undefined =>
+  key !== undefined && Object.hasOwn(map, key) ? map[key] : undefined;
+
+const ignored = (reason: IgnoredReason, detail: string): NormalizeResult => ({ type: 'ignored', reason, detail });
+
+export function normalize(
+  line: MatchedLine,
+  raw: RawMessage,
+  msg: SyslogMessage,
+  cfg: IdentityConfig,
+  opts: NormalizeOptions = {},
+): NormalizeResult {
+  // A cut line may have lost the end of its last field (a DOWN reason, an address): no event.
+  if (raw.truncated) return ignored('truncated', 'the receiver cut this message at ingest.maxMessageBytes');
+  const f = line.fields;
+
+  const maxBytes = opts.maxFieldBytes ?? 1024;
+  for (const [k, v] of Object.entries(f)) {
+    const parts = typeof v === 'string' ? [v] : v;
+    if (parts.some((s) => Buffer.byteLength(s, 'utf8') > maxBytes))
+      return ignored('invalid_field', `field ${k} is longer than ${maxBytes} bytes`);
+  }
+
+  // User: the AAA username; a placeholder means site-to-site (no user) unless the operator
+  // allows the per-user Remote IKE-ID (`user@domain`) to stand in for it.
+  let user = str(f.user);
+  let userDomain = str(f.userDomain);
+  if (isPlaceholder(user, cfg)) {
+    const ikeUser = str(f.ikeId);
+    const ikeDomain = str(f.ikeIdDomain);
+    if (cfg.ikeIdFallback && ikeUser && ikeDomain && !isPlaceholder(ikeUser, cfg)) {
+      user = ikeUser;
+      userDomain = ikeDomain;
+    } else if (line.kind !== 'rekey-signal') {
+      return ignored('placeholder_user', `no user (AAA username ${JSON.stringify(str(f.user) ?? '')}): site-to-site or not a user tunnel`);
+    } else {
+      // A rekey signal names only the IP; the session engine knows whose it is.
+      user = '';
+      userDomain = undefined;
+    }
+  }
+  user = (user ?? '').trim();
+  if (CONTROL.test(user) || (userDomain !== undefined && CONTROL.test(userDomain)))
+    return ignored('invalid_field', 'the username contains control characters');
+
+  // Mapped IPs: validated, canonical, one per family (each becomes its own session).
+  const rawIps = f.ip === undefined ? [] : typeof f.ip === 'string' ? [f.ip] : f.ip;
+  const byFamily = new Map<number, string>();
+  for (const candidate of rawIps) {
+    const fam = isIP(candidate.trim());
+    const ip = fam ? canonicalIp(candidate.trim()) : undefined;
+    if (ip !== undefined && !byFamily.has(fam)) byFamily.set(fam, ip);
+  }
+  if (byFamily.size === 0) return ignored('no_ip', 'no single mapped address in the traffic selector');
+  const ips = [...byFamily.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+
+  const vpn = str(f.vpn);
+  const gateway = str(f.gateway);
+  const domain =
+    (userDomain !== undefined && userDomain.trim() !== '' ? userDomain.trim() : undefined) ??
+    lookup(cfg.domainByVpn, vpn) ??
+    lookup(cfg.domainByGateway, gateway) ??
+    cfg.defaultDomain;
+
+  const peerIp = str(f.peerIp);
+  const tunnelId = str(f.tunnelId);
+  const reason = line.kind === 'down' ? str(f.reason) : undefined;
+  const event: VpnEvent = {
+    kind: line.kind,
+    user: applyCase(user, cfg.usernameCase),
+    domain: applyCase(domain, cfg.domainCase),
+    ips,
+    firewall: raw.firewall ?? msg.hostname ?? raw.sourceIp,
+    ...(vpn !== undefined ? { vpn } : {}),
+    ...(gateway !== undefined ? { gateway } : {}),
+    ...(peerIp !== undefined ? { peerIp } : {}),
+    ...(tunnelId !== undefined ? { tunnelId } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    patternId: line.patternId,
+    receivedAt: raw.receivedAt,
+    ...(msg.timestamp !== undefined ? { deviceTime: msg.timestamp } : {}),
+  };
+  return { type: 'event', event };
+}
