@@ -8,6 +8,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { canonicalIp, ipKey } from '../redis/keys.js';
 import type { Clock, VpnEvent } from '../types.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript, type ScriptResult } from './script.js';
+import { reportDecision } from './report.js';
 import type { LineInput } from './spec.js';
 
 export interface SessionEngineOptions {
@@ -145,17 +146,6 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     fifo.push(item);
   };
 
-  const record = (item: Item, r: ScriptResult) => {
-    metrics.decisions.inc({ decision: r.decision });
-    for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
-    metrics.sessionsActive.set(r.active);
-    const { user, domain, ip, firewall, correlationId } = item.input;
-    logger.info(
-      { decision: r.decision, user, domain, ip, seq: r.seq, firewall, correlationId, emitted: r.events.map((e) => e.kind) },
-      'session decision',
-    );
-  };
-
   const poison = (item: Item, err: unknown) => {
     metrics.decisions.inc({ decision: 'error' });
     const gate = errorLog();
@@ -188,17 +178,20 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
         failure = err;
         break;
       }
-      if (err) poison(item, err);
-      else {
-        try {
-          record(item, parseScriptReply(reply));
-        } catch (e) {
-          poison(item, e);
-        }
-      }
       applied++;
+      if (err) {
+        poison(item, err);
+        continue;
+      }
+      let r: ScriptResult;
+      try {
+        r = parseScriptReply(reply);
+      } catch (e) {
+        poison(item, e);
+        continue;
+      }
+      reportDecision(metrics, logger, r, item.input);
     }
-    if (results === null && failure === undefined) failure = new Error('pipeline returned no results');
     pending = batch.slice(applied);
     settle();
     if (applied < batch.length) {

@@ -8,6 +8,7 @@ import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import type { Clock } from '../types.js';
+import { reportDecision } from './report.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript } from './script.js';
 
 export interface SweeperOptions {
@@ -50,25 +51,17 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
       const p = redis.pipeline();
       for (const key of keys) queueSessionScript(p, keyPrefix, key, { kind: 'expire', correlationId }, cfg, now);
       const results = (await p.exec()) ?? [];
-      let progressed = 0;
+      let expiredNow = 0;
       for (const [i, [err, reply]] of results.entries()) {
         if (err) throw err;
         const r = parseScriptReply(reply);
-        metrics.decisions.inc({ decision: r.decision });
-        metrics.sessionsActive.set(r.active);
-        progressed++;
-        for (const e of r.events) {
-          metrics.identityEvents.inc({ kind: e.kind });
-          logger.info(
-            { decision: r.decision, user: e.user, domain: e.domain, ip: e.ip, seq: e.seq, firewall: e.firewall, correlationId, emitted: [e.kind] },
-            'session decision',
-          );
-        }
-        if (r.decision === 'expired') expired++;
-        else logger.debug({ ipKey: keys[i], decision: r.decision }, 'sweep skipped a refreshed session');
+        reportDecision(metrics, logger, r, r.events[0] ?? { ip: keys[i], correlationId });
+        if (r.decision === 'expired') expiredNow++;
       }
-      // Skipped entries were refreshed (new score) or removed, so the next read moves on.
-      if (keys.length < batchSize || progressed === 0) break;
+      expired += expiredNow;
+      // Skipped entries were refreshed (new score) or removed, so the next read moves on; a batch
+      // with no expiry at all stops the pass rather than risk spinning (the next tick resumes).
+      if (keys.length < batchSize || expiredNow === 0) break;
     }
     return expired;
   };

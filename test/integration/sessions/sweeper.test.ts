@@ -67,6 +67,15 @@ describe('session sweeper', () => {
     expect(await sweeper.sweepOnce()).toBe(1);
   });
 
+  it('works through more idle sessions than one batch', async () => {
+    const prefix = `${server.keyPrefix}m`;
+    await seed(prefix, ...[1, 2, 3, 4, 5].map((n) => up(`198.51.100.${n}`, `user${n}`, T0 + n)));
+    const now = T0 + IDLE_SECS * 1000 + 10;
+    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now }, batchSize: 2 });
+    expect(await sweeper.sweepOnce()).toBe(5);
+    expect(await listSessions(redis, prefix)).toEqual([]);
+  });
+
   it('an UP that lands between the candidate read and the expiry wins', async () => {
     const prefix = `${server.keyPrefix}b`;
     await seed(prefix, up('192.0.2.1', 'alice', T0));

@@ -1,0 +1,25 @@
+// How a session decision is made visible: counted, the gauge refreshed, one log line. Shared by
+// the engine (VPN lines) and the sweeper (expiries) so both report a decision the same way.
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { ScriptResult } from './script.js';
+
+export interface DecisionContext {
+  readonly user?: string;
+  readonly domain?: string;
+  readonly ip?: string;
+  readonly firewall?: string;
+  readonly correlationId: string;
+}
+
+export function reportDecision(metrics: Metrics, logger: Logger, r: ScriptResult, ctx: DecisionContext): void {
+  metrics.decisions.inc({ decision: r.decision });
+  for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
+  // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
+  metrics.sessionsActive.set(r.active);
+  const { user, domain, ip, firewall, correlationId } = ctx;
+  logger.info(
+    { decision: r.decision, user, domain, ip, seq: r.seq, firewall, correlationId, emitted: r.events.map((e) => e.kind) },
+    'session decision',
+  );
+}
