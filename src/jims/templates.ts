@@ -216,9 +216,16 @@ function compileText(name: string, text: string, encoding: BodyEncoding, source:
   const seen = new Map<Placeholder, string>();
   let reSource = '^\\s*';
   let group = 0;
-  for (const p of parts) {
+  for (const [i, p] of parts.entries()) {
     if ('literal' in p) {
-      reSource += p.literal
+      let literal = p.literal;
+      // The XML declaration is optional in XML; a sender may omit it or write it differently.
+      const decl = i === 0 && encoding === 'xml' ? /^\s*<\?xml[^?]*\?>/.exec(literal) : null;
+      if (decl) {
+        reSource += '(?:<\\?xml[^?]*\\?>)?\\s*';
+        literal = literal.slice(decl[0].length);
+      }
+      reSource += literal
         .split(/\s+/)
         .map(escapeRegex)
         .join('\\s*');

@@ -47,9 +47,13 @@ describe('simulator record mode', () => {
     ]);
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(encodeURIComponent(SECRET));
-    const [jsonToken, push1, basicToken, push2, other] = lines as [
-      Record<string, any>, Record<string, any>, Record<string, any>, Record<string, any>, Record<string, any>,
-    ];
+    interface Line {
+      time: string;
+      body: string;
+      headers: Record<string, string>;
+      query: Record<string, string>;
+    }
+    const [jsonToken, push1, basicToken, push2, other] = lines as unknown as [Line, Line, Line, Line, Line];
     // The shape stays readable: that is what the operator copies into the settings.
     expect(JSON.parse(jsonToken.body)).toEqual({ grant_type: 'client_credentials', client_id: 'srx1', client_secret: '[masked]' });
     expect(basicToken.headers.authorization).toBe('Basic [masked; client_id=srx1]');

@@ -167,6 +167,13 @@ describe('parse (the simulator side)', () => {
     expect(p?.fields).toMatchObject({ user: "o'neil & <co>", ip: '192.0.2.10', operation: 'logon', domain: 'example.com' });
   });
 
+  it('the XML declaration is optional when parsing', () => {
+    const t = compileTemplates(push(), noFiles);
+    const body = t.render(ev()).body.replace(/^<\?xml[^>]*>\s*/, '');
+    expect(body.startsWith('<userfw-entries>')).toBe(true);
+    expect(t.parse(body)?.fields.user).toBe('alice');
+  });
+
   it('a body of another shape does not parse', () => {
     const t = compileTemplates(push(), noFiles);
     expect(t.parse('<userfw-entries><garbage/></userfw-entries>')).toBeUndefined();
@@ -198,6 +205,7 @@ describe('render → parse round trip (property)', () => {
       fc.constantFrom('<', '>', '&', '"', "'", '\\', '/', '=', '+', '%', ' ', '\t', '{', '}', '\n', 'ü', '山', '😀'),
       fc.string({ minLength: 1, maxLength: 1, unit: 'grapheme' }),
     )
+    // eslint-disable-next-line no-control-regex
     .filter((c) => !/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(c));
   const value = fc.array(safeChar, { maxLength: 12 }).map((a) => a.join(''));
 
