@@ -1,0 +1,51 @@
+// The contract every receiver (UDP, TCP, TLS) implements, and what they share.
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Clock, RawMessage, Transport } from '../types.js';
+import type { Rejections } from './rejections.js';
+import type { SourcePolicy } from './sources.js';
+
+/** Receives each framed message synchronously; must not throw (a throw is caught and logged). */
+export type MessageSink = (raw: RawMessage) => void;
+
+export interface ListenerAddress {
+  readonly transport: Transport;
+  readonly address: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly port: number;
+  /** UDP only: the receive buffer the kernel actually granted (Linux reports twice the request, capped by rmem_max). */
+  readonly receiveBufferBytes?: number;
+}
+
+export interface Receiver {
+  /** Binds every address; rejects with PtimError PTIM_ERR_BIND (nothing left bound) on failure. */
+  start(): Promise<void>;
+  /** Stops accepting, flushes framers, closes sockets. Idempotent. */
+  stop(): Promise<void>;
+  addresses(): ListenerAddress[];
+}
+
+/** What a receiver needs besides its own settings. */
+export interface ReceiverContext {
+  readonly sink: MessageSink;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly policy: SourcePolicy;
+  readonly rejections: Rejections;
+}
+
+/** IPv6 literals bind with ipv6Only so `0.0.0.0` and `::` can both be bound on one port. */
+export const isV6Bind = (address: string): boolean => address.includes(':');
+
+/** Wraps the sink so a bug downstream cannot take a socket (or the process) down with it. */
+export function guardSink(sink: MessageSink, logger: Logger, limiter: () => { allowed: boolean; suppressed: number }): MessageSink {
+  return (raw) => {
+    try {
+      sink(raw);
+    } catch (err) {
+      const r = limiter();
+      if (r.allowed) logger.error({ err, transport: raw.transport, suppressed: r.suppressed }, 'syslog message handler failed');
+    }
+  };
+}

@@ -1,0 +1,130 @@
+// UDP syslog: one datagram is one message. One socket per bind address; IPv6 sockets are
+// ipv6Only so `0.0.0.0` and `::` can share a port. The receive buffer is the main defence
+// against loss in bursts, so the size the kernel really granted is reported.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { PtimError } from '../errors.js';
+import { rateLimiter } from '../log.js';
+import { unmapIp } from './cidr.js';
+import { frameDatagram } from './framing.js';
+import { guardSink, isV6Bind, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+
+export interface UdpOptions {
+  readonly bind: readonly string[];
+  readonly port: number;
+  readonly receiveBufferBytes: number;
+  readonly maxMessageBytes: number;
+}
+
+export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Receiver {
+  const { metrics, logger, clock, policy, rejections } = ctx;
+  const sink = guardSink(ctx.sink, logger, rateLimiter(10, () => clock.now()));
+  const received = metrics.received.labels({ transport: 'udp' });
+  const receivedBytes = metrics.receivedBytes.labels({ transport: 'udp' });
+  const truncated = metrics.truncated.labels({ transport: 'udp' });
+  const empty = metrics.dropped.labels({ transport: 'udp', reason: 'bad_frame' });
+  const errLimit = rateLimiter(10, () => clock.now());
+  let sockets: { socket: Socket; address: ListenerAddress }[] = [];
+
+  const onMessage = (msg: Buffer, rinfo: RemoteInfo) => {
+    const sourceIp = unmapIp(rinfo.address);
+    const verdict = policy.check(sourceIp);
+    if (!verdict.allowed) {
+      rejections.reject('udp', sourceIp);
+      return;
+    }
+    const f = frameDatagram(msg, opts.maxMessageBytes);
+    if (f.bytes.length === 0) {
+      empty.inc();
+      return;
+    }
+    received.inc();
+    receivedBytes.inc(f.bytes.length);
+    if (f.truncated) truncated.inc();
+    sink({
+      bytes: f.bytes,
+      transport: 'udp',
+      sourceIp,
+      sourcePort: rinfo.port,
+      receivedAt: clock.now(),
+      truncated: f.truncated,
+      ...(verdict.firewall === undefined ? {} : { firewall: verdict.firewall }),
+    });
+  };
+
+  const bindOne = async (address: string) => {
+    const v6 = isV6Bind(address);
+    const socket = createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      ipv6Only: v6,
+      recvBufferSize: opts.receiveBufferBytes,
+    });
+    const failed = once(socket, 'error').then(([e]) => Promise.reject(e as Error));
+    socket.bind({ address, port: opts.port });
+    try {
+      await Promise.race([once(socket, 'listening'), failed]);
+    } catch (e) {
+      socket.close();
+      throw new PtimError('PTIM_ERR_BIND', `cannot bind UDP ${address} port ${opts.port}: ${(e as Error).message}`);
+    }
+    failed.catch(() => {}); // the race is over; later errors go to the handler below
+    socket.on('error', (err) => {
+      const r = errLimit();
+      if (r.allowed) logger.error({ err, transport: 'udp', address, suppressed: r.suppressed }, 'UDP socket error');
+    });
+    socket.on('message', onMessage);
+    const a = socket.address();
+    let granted: number | undefined;
+    try {
+      granted = socket.getRecvBufferSize();
+    } catch {
+      granted = undefined;
+    }
+    const entry: ListenerAddress = {
+      transport: 'udp',
+      address: a.address,
+      family: v6 ? 'IPv6' : 'IPv4',
+      port: a.port,
+      ...(granted === undefined ? {} : { receiveBufferBytes: granted }),
+    };
+    // Linux reports twice what it grants (the doubling covers its bookkeeping), capped by rmem_max.
+    const usable = granted === undefined ? undefined : process.platform === 'linux' ? granted / 2 : granted;
+    if (usable !== undefined && usable < opts.receiveBufferBytes)
+      logger.warn(
+        { address: a.address, port: a.port, requested: opts.receiveBufferBytes, granted: usable, setting: 'ingest.udp.receiveBufferBytes' },
+        'UDP receive buffer smaller than requested; raise net.core.rmem_max to avoid loss in bursts',
+      );
+    logger.info({ transport: 'udp', address: a.address, port: a.port, receiveBufferBytes: granted }, 'syslog UDP listening');
+    return { socket, address: entry };
+  };
+
+  return {
+    async start() {
+      if (sockets.length > 0) return;
+      const bound: { socket: Socket; address: ListenerAddress }[] = [];
+      try {
+        for (const address of opts.bind) bound.push(await bindOne(address));
+      } catch (e) {
+        await Promise.all(bound.map((b) => closeSocket(b.socket)));
+        throw e;
+      }
+      sockets = bound;
+    },
+    async stop() {
+      const s = sockets;
+      sockets = [];
+      await Promise.all(s.map((b) => closeSocket(b.socket)));
+    },
+    addresses: () => sockets.map((s) => s.address),
+  };
+}
+
+function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
