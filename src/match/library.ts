@@ -23,8 +23,10 @@ export interface Library {
   readonly prefilter: Prefilter;
   /** The literals the prefilter scans for. */
   readonly literals: readonly string[];
-  /** Compiled shared sub-patterns, for `explain`'s step-by-step diagnosis. */
+  /** Compiled shared sub-patterns. */
   readonly subpatterns: Readonly<Record<string, RegExp>>;
+  /** Sub-pattern sources as written, for `explain`'s step-by-step diagnosis. */
+  readonly subpatternSources: Readonly<Record<string, string>>;
   /** Non-fatal findings (unverified patterns, patterns without counter-examples…). */
   readonly warnings: readonly Problem[];
   readonly files: readonly string[];
@@ -383,6 +385,7 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
     prefilter: createPrefilter(enabledLiterals),
     literals: minimalLiterals(enabledLiterals),
     subpatterns: subs,
+    subpatternSources: Object.fromEntries([...subDefs].map(([k, v]) => [k, v.source])),
     warnings,
     files,
   };

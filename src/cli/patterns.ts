@@ -1,0 +1,134 @@
+// `ptim-bridge patterns test` and `ptim-bridge patterns explain`: the operator's tools to prove a
+// pattern library before it runs. They write to `out` and return an exit code; main.ts wires
+// them to the command line.
+import type { IdentityConfig } from '../config/schema.js';
+import { formatProblem, PtimError, type Problem } from '../errors.js';
+import { explainLine, type Explanation } from '../match/explain.js';
+import { inspectLibrary, type Library } from '../match/library.js';
+import type { FieldValue } from '../match/transforms.js';
+import type { RawMessage } from '../types.js';
+
+type Out = NodeJS.WritableStream;
+const say = (out: Out, s = '') => out.write(`${s}\n`);
+const rel = (f: string) => f.replace(`${process.cwd()}/`, '');
+
+function printProblems(out: Out, title: string, problems: readonly Problem[]): void {
+  if (problems.length === 0) return;
+  say(out, title);
+  for (const p of problems) say(out, `  - ${formatProblem({ ...p, ...(p.source ? { source: rel(p.source) } : {}) })}`);
+}
+
+/** Runs every example and counter-example; 0 when the library loads and all pass, else 1. */
+export async function runPatternsTest(dirs: readonly string[], out: Out): Promise<number> {
+  const r = await inspectLibrary(dirs);
+  const byPattern = new Map<string, { ok: number; failed: number }>();
+  for (const x of r.results) {
+    const s = byPattern.get(x.patternId) ?? { ok: 0, failed: 0 };
+    if (x.ok) s.ok++;
+    else s.failed++;
+    byPattern.set(x.patternId, s);
+  }
+  say(out, `Pattern files: ${r.files.map(rel).join(', ') || '(none)'}`);
+  for (const p of r.library?.patterns ?? []) {
+    const s = byPattern.get(p.id) ?? { ok: 0, failed: 0 };
+    const flags = [p.enabled ? '' : 'disabled', p.verified ? '' : 'UNVERIFIED'].filter(Boolean).join(', ');
+    say(out, `  ok  ${p.id.padEnd(28)} ${p.kind.padEnd(13)} ${s.ok} example(s)${flags ? `  [${flags}]` : ''}`);
+  }
+  printProblems(out, 'Warnings:', r.warnings);
+  printProblems(out, `${PtimError.name} PTIM_ERR_PATTERN — problems:`, r.problems);
+  const passed = r.results.filter((x) => x.ok).length;
+  const failed = r.results.length - passed;
+  say(
+    out,
+    `${r.problems.length === 0 ? 'PASS' : 'FAIL'}: ${r.library?.patterns.length ?? 0} pattern(s) loaded, ` +
+      `${passed} example(s)/counter-example(s) passed, ${failed} failed, ${r.problems.length} problem(s)`,
+  );
+  return r.problems.length === 0 ? 0 : 1;
+}
+
+/** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
+async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+  let rest = Buffer.alloc(0);
+  for await (const chunk of input) {
+    rest = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
+    let nl: number;
+    while ((nl = rest.indexOf(0x0a)) >= 0) {
+      yield rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl);
+      rest = rest.subarray(nl + 1);
+    }
+  }
+  if (rest.length > 0) yield rest;
+}
+
+const showValue = (v: FieldValue) => (typeof v === 'string' ? JSON.stringify(v) : `[${v.join(', ')}]`);
+
+function printExplanation(out: Out, n: number, bytes: Buffer, x: Explanation): void {
+  const text = bytes.toString('latin1');
+  say(out, `line ${n}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`);
+  const e = x.envelope;
+  say(
+    out,
+    `  envelope:  ${e.format} host=${e.hostname ?? '-'} app=${e.appName ?? '-'} tag=${e.tag ?? '-'}` +
+      `${e.sdIds.length ? ` sd=[${e.sdIds.join(', ')}]` : ''}${e.hasText ? '' : ' (no text)'}`,
+  );
+  say(out, `  prefilter: ${x.prefilter}${x.prefilter === 'skipped' ? ' (no match literal in the line: production skips it)' : ''}`);
+  if (x.miss) {
+    say(
+      out,
+      x.miss.candidate
+        ? `  no match;  closest candidate: ${x.miss.candidate} (${rel(x.miss.file ?? '')}:${x.miss.line}): ${x.miss.reason}`
+        : `  no match:  ${x.miss.reason}`,
+    );
+    if (x.miss.detail) say(out, `             ${x.miss.detail}`);
+    return;
+  }
+  const m = x.matched!;
+  say(out, `  matched:   ${m.patternId} (${rel(m.file)}:${m.line}) kind=${m.kind}`);
+  if (!m.verified) say(out, '             UNVERIFIED pattern: it rests on guesses (e.g. SD parameter names); check these fields');
+  say(out, `  fields:    ${Object.entries(m.fields).map(([k, v]) => `${k}=${showValue(v)}`).join(' ')}`);
+  const r = x.result!;
+  if (r.type === 'ignored') say(out, `  ignored:   ${r.reason} (${r.detail})`);
+  else {
+    const ev = r.event;
+    say(
+      out,
+      `  event:     ${ev.kind} user=${JSON.stringify(ev.user)} domain=${JSON.stringify(ev.domain)} ips=[${ev.ips.join(', ')}] ` +
+        `firewall=${ev.firewall}${ev.vpn ? ` vpn=${ev.vpn}` : ''}${ev.reason ? ` reason=${JSON.stringify(ev.reason)}` : ''}`,
+    );
+  }
+}
+
+/**
+ * Explains each input line: prefilter, envelope, the matching pattern (or the closest candidate
+ * and why it failed) with its captured fields, and the normalized event or the ignored reason.
+ * Returns 0 after explaining every line, 1 when the library does not load.
+ */
+export async function runPatternsExplain(
+  dirs: readonly string[],
+  identityCfg: IdentityConfig,
+  input: NodeJS.ReadableStream | string[],
+  out: Out,
+  opts: { json?: boolean; maxFieldBytes?: number } = {},
+): Promise<number> {
+  const r = await inspectLibrary(dirs);
+  if (!r.library) {
+    printProblems(out, 'PTIM_ERR_PATTERN: the pattern library does not load:', r.problems);
+    return 1;
+  }
+  const lib: Library = r.library;
+  if (!opts.json) for (const w of r.warnings.filter((w) => /unverified/i.test(w.message))) say(out, `note: ${formatProblem({ ...w, source: rel(w.source ?? '') })}`);
+  const lines = Array.isArray(input) ? input.map((l) => Buffer.from(l, 'utf8')) : byteLines(input);
+  let n = 0;
+  for await (const bytes of lines) {
+    n++;
+    if (bytes.length === 0) continue;
+    const raw: RawMessage = { bytes, transport: 'udp', sourceIp: '127.0.0.1', sourcePort: 0, receivedAt: Date.now(), truncated: false };
+    const x = explainLine(lib, identityCfg, raw, { maxFieldBytes: opts.maxFieldBytes });
+    if (opts.json) say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), ...x }));
+    else {
+      printExplanation(out, n, bytes, x);
+      say(out);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,99 @@
+// Hot reload of the pattern library: on a file change in the pattern dirs (debounced) and on an
+// explicit reload() (the app calls it on SIGHUP). Only a library that loads and passes its
+// self-test replaces the running one; a failing edit is logged with every problem and the old
+// library keeps working.
+import { watch, type FSWatcher } from 'node:fs';
+import { formatProblem, PtimError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { loadLibrary, type Library } from './library.js';
+
+export interface LibraryReloaderOptions {
+  readonly dirs: readonly string[];
+  /** patterns.watch: reload on file change (SIGHUP → reload() works either way). */
+  readonly watch: boolean;
+  readonly onLibrary: (library: Library) => void;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Editors write a file in several steps; wait for quiet before reloading. */
+  readonly debounceMs?: number;
+  /** The loader (tests may inject one). */
+  readonly load?: (dirs: readonly string[]) => Promise<Library>;
+}
+
+export interface LibraryReloader {
+  /** Loads and, when valid, installs the library. Resolves true when it was installed. */
+  reload(): Promise<boolean>;
+  close(): void;
+}
+
+export function createLibraryReloader(opts: LibraryReloaderOptions): LibraryReloader {
+  const { dirs, logger, metrics } = opts;
+  const load = opts.load ?? ((d: readonly string[]) => loadLibrary(d));
+  const debounceMs = opts.debounceMs ?? 250;
+  const watchers: FSWatcher[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  // Reloads run one at a time; requests during a run share exactly one follow-up run (the
+  // files may have changed after the running load read them).
+  let running: Promise<boolean> | undefined;
+  let pending: Promise<boolean> | undefined;
+
+  async function loadOnce(): Promise<boolean> {
+    try {
+      const lib = await load(dirs);
+      if (closed) return false;
+      opts.onLibrary(lib);
+      metrics.patternReloads.inc({ result: 'ok' });
+      logger.info(
+        { patterns: lib.patterns.filter((p) => p.enabled).map((p) => p.id), warnings: lib.warnings.map(formatProblem) },
+        'pattern library loaded',
+      );
+      return true;
+    } catch (e) {
+      metrics.patternReloads.inc({ result: 'failed' });
+      const problems = e instanceof PtimError ? e.problems.map(formatProblem) : [String(e)];
+      logger.error({ code: e instanceof PtimError ? e.code : undefined, problems }, 'pattern library reload failed; the running library stays');
+      return false;
+    }
+  }
+
+  function reload(): Promise<boolean> {
+    if (!running) {
+      running = loadOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    }
+    pending ??= running.then(() => {
+      pending = undefined;
+      return reload();
+    });
+    return pending;
+  }
+
+  if (opts.watch) {
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name && !/\.ya?ml$/i.test(String(name))) return;
+          clearTimeout(timer);
+          timer = setTimeout(() => void reload(), debounceMs);
+        });
+        w.on('error', (err) => logger.warn({ err, dir }, 'pattern directory watch failed; use SIGHUP to reload'));
+        watchers.push(w);
+      } catch (err) {
+        logger.warn({ err, dir }, 'cannot watch pattern directory; use SIGHUP to reload');
+      }
+    }
+  }
+
+  return {
+    reload,
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}
