@@ -78,11 +78,13 @@ function loadServerFiles(
   const out = new Map<ServerName, { secret: string; ca?: string }>();
   for (const [name, s] of servers) {
     let secret = s.clientSecret;
+    let secretUnreadable = false;
     if (secret === undefined && s.clientSecretFile) {
       try {
         // A trailing newline from `echo > file` is never part of the secret.
         secret = readFile(s.clientSecretFile).replace(/\r?\n$/, '');
       } catch (e) {
+        secretUnreadable = true;
         problems.push({ path: `jims.${name}.clientSecretFile`, source: s.clientSecretFile, message: `cannot read: ${(e as Error).message}` });
       }
     }
@@ -94,9 +96,9 @@ function loadServerFiles(
         problems.push({ path: `jims.${name}.caFile`, source: s.caFile, message: `cannot read: ${(e as Error).message}` });
       }
     }
-    if (secret === undefined || secret === '')
+    if ((secret === undefined || secret === '') && !secretUnreadable)
       problems.push({ path: `jims.${name}.clientSecret`, message: 'the client secret is empty' });
-    else out.set(name, ca === undefined ? { secret } : { secret, ca });
+    else if (secret !== undefined) out.set(name, ca === undefined ? { secret } : { secret, ca });
   }
   if (problems.length > 0) throw new PtimError('PTIM_ERR_SECRET', 'cannot read JIMS secrets or CA files', problems);
   return out;
@@ -126,7 +128,11 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
       logger.warn({ server: name, url }, 'TLS certificate verification is OFF for this JIMS server (tlsVerify: false); anyone on the path can impersonate it');
     if (s.scheme === 'http')
       logger.warn({ server: name, url }, 'JIMS server uses plain HTTP: the client secret and tokens cross the network unencrypted');
-    const agentOpts = { keepAlive: true, maxSockets: cfg.maxSockets };
+    // Node's agent honours a server's `Keep-Alive: timeout=N` hint only when it has a timeout of its
+    // own; without one, an idle socket the server already closed is reused and the push gets ECONNRESET
+    // (a spurious retry that also counts toward failover). Just above the request timeout, so it never
+    // cuts a request got is still timing.
+    const agentOpts = { keepAlive: true, maxSockets: cfg.maxSockets, timeout: Math.round(cfg.requestTimeoutSecs * 1000) + 1000 };
     const agent =
       s.scheme === 'https'
         ? new HttpsAgent({ ...agentOpts, rejectUnauthorized: s.tlsVerify, ...(ca ? { ca } : {}) })

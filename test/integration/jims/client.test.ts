@@ -3,6 +3,7 @@ import { createJimsClient, type JimsClient } from '../../../src/jims/client.js';
 import { createJimsSimulator, type JimsSimulator, type JimsSimOptions } from '../../../src/jims-sim/simulator.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { silentLogger } from '../../../src/log.js';
+import type { PtimError } from '../../../src/errors.js';
 import { SECRET, captureLogs, event, fakeClock, jimsConfig } from './helpers.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -204,6 +205,63 @@ describe('JIMS client ↔ simulator over HTTP', () => {
     await c.close(); // waits for the probe to settle
     expect(await metricValue(metrics, 'activeServer', { server: 'secondary' })).toBe(1);
     expect(await metricValue(metrics, 'failovers', { to: 'primary' })).toBe(0);
+  });
+
+  it('concurrent pushes share one token request', async () => {
+    const { sim: s, port } = await sim();
+    const { c } = client(jimsConfig(port));
+    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => c.push(event({ ip: `192.0.2.${100 + i}` }))));
+    expect(outcomes.every((o) => o.result === 'delivered')).toBe(true);
+    expect(s.counters()).toMatchObject({ tokens: 1, pushes: 10, logons: 10 });
+  });
+
+  it('talks to an IPv6 literal host', async () => {
+    const s = createJimsSimulator({ clients: [{ clientId: 'srx1', clientSecret: SECRET }] });
+    const { port, url } = await s.listen(0, '::1');
+    open.push(s);
+    expect(url).toBe(`http://[::1]:${port}`);
+    const { c } = client(jimsConfig(port, {}, { host: '::1' }));
+    expect(await c.push(event({ ip: '2001:db8::77' }))).toMatchObject({ result: 'delivered' });
+    expect(s.identities()['2001:db8::77']).toBeDefined();
+  });
+
+  it('reads the client secret from clientSecretFile (trailing newline dropped)', async () => {
+    const { sim: s, port } = await sim();
+    const readFile = (p: string) => {
+      if (p === '/run/secrets/jims') return `${SECRET}\n`;
+      throw new Error(`ENOENT: ${p}`);
+    };
+    const { c } = client(jimsConfig(port, {}, { clientSecret: undefined, clientSecretFile: '/run/secrets/jims' }), { readFile });
+    expect(await c.push(event())).toMatchObject({ result: 'delivered' });
+    expect(s.counters().tokens).toBe(1);
+  });
+
+  it('bad settings fail at start with every problem listed', () => {
+    const readFile = (p: string): string => {
+      throw new Error(`ENOENT: ${p}`);
+    };
+    const build = (cfg: Parameters<typeof createJimsClient>[0]) => {
+      try {
+        createJimsClient(cfg, { metrics: createMetrics(), logger: silentLogger, clock: fakeClock(), readFile });
+      } catch (e) {
+        return e as PtimError;
+      }
+      throw new Error('expected an error');
+    };
+    const secretErr = build(
+      jimsConfig(1, {
+        secondary: { host: '127.0.0.1', port: 2, scheme: 'http', clientId: 'srx1', clientSecretFile: '/nope/2' },
+      }, { clientSecret: undefined, clientSecretFile: '/nope/1', caFile: '/nope/ca.pem' }),
+    );
+    expect(secretErr.code).toBe('PTIM_ERR_SECRET');
+    expect(secretErr.problems.map((p) => p.path)).toEqual([
+      'jims.primary.clientSecretFile',
+      'jims.primary.caFile',
+      'jims.secondary.clientSecretFile',
+    ]);
+    const templateErr = build(jimsConfig(1, { push: { template: '/nope/t.xml' } }));
+    expect(templateErr.code).toBe('PTIM_ERR_TEMPLATE');
+    expect(secretErr.report()).not.toContain(SECRET);
   });
 
   it('secrets and tokens never reach the log, whatever happens', async () => {
