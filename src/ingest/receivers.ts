@@ -2,7 +2,7 @@
 // This is the only ingest entry point the composition root needs.
 import { readFile } from 'node:fs/promises';
 import { PtimError } from '../errors.js';
-import type { Config } from '../config/schema.js';
+import { DEFAULT_ALLOWED_SOURCES, type Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock } from '../types.js';
@@ -49,6 +49,11 @@ export function createReceivers(cfg: Pick<Config, 'ingest' | 'firewalls'>, deps:
   const now = () => deps.clock.now();
   if (ing.allowedSources.length === 0)
     deps.logger.warn({ setting: 'ingest.allowedSources' }, 'ingest.allowedSources is empty: every sender will be dropped');
+  else if (sameList(ing.allowedSources, DEFAULT_ALLOWED_SOURCES))
+    deps.logger.warn(
+      { setting: 'ingest.allowedSources', allowedSources: ing.allowedSources },
+      'ingest.allowedSources is the default (loopback and private ranges): list your firewalls there',
+    );
   const ctx: ReceiverContext = {
     sink: deps.sink,
     clock: deps.clock,
@@ -140,4 +145,8 @@ export function createReceivers(cfg: Pick<Config, 'ingest' | 'firewalls'>, deps:
     addresses: () => running.flatMap((r) => r.addresses()),
     ready: () => running.length > 0 && running.length === receivers.length,
   };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, k) => x === b[k]);
 }

@@ -31,7 +31,10 @@ export interface Harness {
 }
 
 /** All listeners disabled unless the test enables them; loopback, port 0. */
-export async function startHarness(ingest: DeepPartialIngest, opts: { firewalls?: Config['firewalls']; timing?: IngestDeps['timing'] } = {}): Promise<Harness> {
+export async function startHarness(
+  ingest: DeepPartialIngest,
+  opts: { firewalls?: Config['firewalls']; timing?: IngestDeps['timing']; sinkThrowsOn?: (m: RawMessage) => boolean } = {},
+): Promise<Harness> {
   const base = defaultConfig();
   const cfg: Pick<Config, 'ingest' | 'firewalls'> = {
     firewalls: opts.firewalls ?? [],
@@ -55,6 +58,7 @@ export async function startHarness(ingest: DeepPartialIngest, opts: { firewalls?
   });
   const receivers = createReceivers(cfg, {
     sink: (m) => {
+      if (opts.sinkThrowsOn?.(m)) throw new Error('downstream bug');
       messages.push(m);
       events.emit('message');
     },

@@ -82,4 +82,18 @@ describe('UDP receiver', () => {
     probe.bind(taken.address().port, '::1');
     await once(probe, 'listening');
   });
+
+  it('survives a sink that throws: the error is logged and later messages still arrive', async () => {
+    h = await startHarness({ udp: { enabled: true } }, { sinkThrowsOn: (m) => m.bytes.toString().includes('boom') });
+    const s = sender('udp4');
+    await send(s, '<30>boom', h.port('udp'), '127.0.0.1');
+    await send(s, '<30>fine', h.port('udp'), '127.0.0.1');
+    expect(text(await h.waitForMessages(1))).toEqual(['<30>fine']);
+    expect(h.logLines.some((l) => l.msg === 'syslog message handler failed')).toBe(true);
+  });
+
+  it('warns at start when the allow-list is the default', async () => {
+    h = await startHarness({ udp: { enabled: true } });
+    expect(h.logLines.some((l) => l.setting === 'ingest.allowedSources' && /default/.test(String(l.msg)))).toBe(true);
+  });
 });
