@@ -58,7 +58,7 @@ export function normalize(
 
   const maxBytes = opts.maxFieldBytes ?? 1024;
   for (const [k, v] of Object.entries(f)) {
-    const parts = typeof v === 'string' ? [v] : v;
+    const parts: readonly string[] = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
     if (parts.some((s) => Buffer.byteLength(s, 'utf8') > maxBytes))
       return ignored('invalid_field', `field ${k} is longer than ${maxBytes} bytes`);
   }

@@ -93,11 +93,51 @@ const patternSchema = z
 const fileSchema = z
   .object({
     subpatterns: z.record(z.string(), z.string().min(1)).default({}),
-    patterns: z.array(patternSchema).default([]),
+    patterns: z.array(z.unknown()).default([]),
   })
   .strict();
 
 type PatternDef = z.infer<typeof patternSchema>;
+/** Placeholder keeping pattern indexes aligned with the file; never compiled. */
+const INVALID = { id: '\u0000invalid' } as PatternDef;
+
+/** One Problem per schema issue, located in the YAML; `prefix` is the path of the validated value. */
+function reportIssues(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly (string | number)[],
+  raw: unknown,
+  file: string,
+  doc: Document,
+  lc: LineCounter,
+  problems: Problem[],
+): void {
+  for (const issue of issues) {
+    const ip = [...prefix, ...issue.path.filter((k): k is string | number => typeof k !== 'symbol')];
+    const idx = ip[0] === 'patterns' && typeof ip[1] === 'number' ? ip[1] : undefined;
+    const id = idx === undefined ? undefined : patternIdAt(raw, idx);
+    const field = idx === undefined ? ip.join('.') : ip.slice(2).join('.');
+    const who = idx === undefined ? field : `${id ?? `patterns[${idx}]`}${field ? `.${field}` : ''}`;
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) {
+        const pos = locate(doc, lc, ip, k);
+        problems.push({ source: file, line: pos?.line, column: pos?.col, path: who ? `${who}.${k}` : k, message: 'unknown key' });
+      }
+      continue;
+    }
+    const missing = valueAt(raw, ip) === undefined;
+    const pos = locate(doc, lc, ip);
+    problems.push({ source: file, line: pos?.line, column: pos?.col, path: who || undefined, message: missing ? 'missing key' : issue.message });
+  }
+}
+
+function valueAt(raw: unknown, p: readonly (string | number)[]): unknown {
+  let v = raw;
+  for (const k of p) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
 const list = (v: string | string[]): string[] => (typeof v === 'string' ? [v] : v);
 
 /** Finds a node's position for a path into the YAML document; falls back to the nearest parent. */
@@ -122,7 +162,7 @@ interface ParsedFile {
   readonly file: string;
   readonly doc: Document;
   readonly lc: LineCounter;
-  readonly data?: z.infer<typeof fileSchema>;
+  readonly data?: { readonly subpatterns: Record<string, string>; readonly patterns: readonly PatternDef[] };
 }
 
 /** Lists `*.yaml` / `*.yml` of each dir, dirs in the given order, files by name within a dir. */
@@ -159,7 +199,7 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
       continue;
     }
     const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const pos = err.linePos?.[0];
@@ -171,33 +211,21 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
     const raw: unknown = doc.toJS() ?? {};
     const r = fileSchema.safeParse(raw);
     if (!r.success) {
-      for (const issue of r.error.issues) {
-        const ip = issue.path.filter((k): k is string | number => typeof k !== 'symbol');
-        const idx = ip[0] === 'patterns' && typeof ip[1] === 'number' ? ip[1] : undefined;
-        const id = idx === undefined ? undefined : patternIdAt(raw, idx);
-        const field = idx === undefined ? ip.join('.') : ip.slice(2).join('.');
-        const who = idx === undefined ? field : `${id ?? `patterns[${idx}]`}${field ? `.${field}` : ''}`;
-        if (issue.code === 'unrecognized_keys') {
-          for (const k of issue.keys) {
-            const pos = locate(doc, lc, ip, k);
-            problems.push({ source: file, line: pos?.line, column: pos?.col, path: who ? `${who}.${k}` : k, message: 'unknown key' });
-          }
-          continue;
-        }
-        const pos = locate(doc, lc, ip);
-        const missing = issue.code === 'invalid_type' && issue.message.includes('received undefined');
-        problems.push({
-          source: file,
-          line: pos?.line,
-          column: pos?.col,
-          path: who || undefined,
-          message: missing ? 'missing key' : issue.message,
-        });
-      }
+      reportIssues(r.error.issues, [], raw, file, doc, lc, problems);
       parsed.push({ file, doc, lc });
       continue;
     }
-    parsed.push({ file, doc, lc, data: r.data });
+    // Each pattern is validated on its own, so one broken pattern does not hide the others' problems.
+    const patterns: PatternDef[] = [];
+    r.data.patterns.forEach((item, i) => {
+      const pr = patternSchema.safeParse(item);
+      if (pr.success) patterns.push(pr.data);
+      else {
+        reportIssues(pr.error.issues, ['patterns', i], raw, file, doc, lc, problems);
+        patterns.push(INVALID);
+      }
+    });
+    parsed.push({ file, doc, lc, data: { subpatterns: r.data.subpatterns, patterns } });
   }
 
   // 2. Sub-patterns: collected from every file, resolved recursively (they may use each other).
@@ -262,6 +290,7 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
   const seen = new Map<string, string>();
   for (const pf of parsed) {
     (pf.data?.patterns ?? []).forEach((def, index) => {
+      if (def === INVALID) return;
       const at = (field?: string, key?: string) => {
         const pos = field === undefined ? locate(pf.doc, pf.lc, ['patterns', index]) : locate(pf.doc, pf.lc, ['patterns', index, field], key);
         return { source: pf.file, line: pos?.line, column: pos?.col, path: `${def.id}${field ? `.${field}` : ''}${key ? `.${key}` : ''}` };
