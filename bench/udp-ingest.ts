@@ -107,13 +107,19 @@ interface Row {
   loss: number;
 }
 
-/** Waits until the counter has not moved for `quietMs` (the socket buffer is drained). */
-async function drained(count: () => number, quietMs = 150): Promise<void> {
-  let last = -1;
-  while (count() !== last) {
-    last = count();
-    await new Promise((r) => setTimeout(r, quietMs));
+/** Waits until the counter has not moved for `quietMs`; returns when it last moved (hrtime ns). */
+async function drained(count: () => number, quietMs = 150): Promise<bigint> {
+  let last = count();
+  let lastMoved = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - lastMoved) / 1e6 < quietMs) {
+    await new Promise((r) => setTimeout(r, 5));
+    const c = count();
+    if (c !== last) {
+      last = c;
+      lastMoved = process.hrtime.bigint();
+    }
   }
+  return lastMoved;
 }
 
 async function step(child: ChildProcess, target: Target, rate: number): Promise<Row> {
@@ -124,9 +130,9 @@ async function step(child: ChildProcess, target: Target, rate: number): Promise<
   const done = once(child, 'message') as Promise<[SendReport]>;
   child.send({ port: target.port, rate, count } satisfies SendOrder);
   const [report] = await done;
-  await drained(target.count);
-  // Time from the first send to the end of the drain, minus the quiet period itself.
-  const elapsedMs = Math.max(report.elapsedMs, Number(process.hrtime.bigint() - t0) / 1e6 - 150);
+  const lastMoved = await drained(target.count);
+  // From the order to the last datagram seen (5 ms resolution), never less than the send time.
+  const elapsedMs = Math.max(report.elapsedMs, Number(lastMoved - t0) / 1e6);
   const received = target.count() - before;
   const cpu = process.cpuUsage(cpu0);
   return {
@@ -153,24 +159,26 @@ function print(name: string, rows: Row[]): void {
 
 async function main(): Promise<void> {
   const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
-  const steps = rates.length > 0 ? rates : [25_000, 50_000, 100_000, 200_000, 300_000, 400_000, 600_000, 800_000];
+  const steps = rates.length > 0 ? rates : [25_000, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000];
   const child = fork(fileURLToPath(import.meta.url), ['sender'], { execArgv: ['--import', 'tsx'] });
   await once(child, 'message'); // 'ready': the child's start-up must not count against step one
-  const results: Record<string, Row[]> = {};
+  const plainT = await plainTarget();
+  const ptimT = await ptimTarget();
+  const plain: Row[] = [];
+  const ptim: Row[] = [];
   try {
-    for (const make of [plainTarget, ptimTarget]) {
-      const target = await make();
-      const rows: Row[] = [];
-      for (const rate of steps) rows.push(await step(child, target, rate));
-      await target.close();
-      results[target.name] = rows;
-      print(target.name, rows);
+    // Alternate the two receivers at each rate so both see the same background load.
+    for (const rate of steps) {
+      plain.push(await step(child, plainT, rate));
+      ptim.push(await step(child, ptimT, rate));
     }
   } finally {
     child.kill();
+    await plainT.close();
+    await ptimT.close();
   }
-  const plain = results['plain dgram']!;
-  const ptim = results['ptim UDP receiver']!;
+  print(plainT.name, plain);
+  print(ptimT.name, ptim);
   console.log('\nratio ptim/plain (received/s) per target rate:');
   console.log('  ' + steps.map((r, k) => `${r}/s: ${(ptim[k]!.perSec / Math.max(1, plain[k]!.perSec)).toFixed(2)}`).join('  '));
   const best = (rows: Row[]) => Math.max(...rows.map((r) => r.perSec));

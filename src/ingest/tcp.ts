@@ -80,7 +80,11 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
       const r = errLog();
       if (r.allowed) logger.debug({ err, transport, suppressed: r.suppressed }, 'syslog connection error');
     });
-    const sourceIp = unmapIp(raw.remoteAddress ?? '');
+    if (raw.remoteAddress === undefined) {
+      raw.destroy(); // reset before we got to it: there is no sender to judge
+      return;
+    }
+    const sourceIp = unmapIp(raw.remoteAddress);
     const sourcePort = raw.remotePort ?? 0;
     const verdict = policy.check(sourceIp);
     if (!verdict.allowed) {
