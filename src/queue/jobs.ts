@@ -4,6 +4,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
+import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { IdentityEvent } from '../types.js';
 import { jobId, keyspace } from '../redis/keys.js';
 
@@ -19,9 +20,16 @@ export const UNLIMITED_ATTEMPTS = 2_147_483_647;
 export type PushQueue = Queue<IdentityEvent, unknown, string>;
 
 /** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
-export function createPushQueue(connection: Redis, keyPrefix: string): PushQueue {
+export function createPushQueue(connection: Redis, keyPrefix: string, logger: Logger = silentLogger): PushQueue {
   const ks = keyspace(keyPrefix);
-  return new Queue<IdentityEvent, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
+  const queue = new Queue<IdentityEvent, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
+  // An 'error' event without a listener would throw and end the process on a Redis hiccup.
+  const limit = rateLimiter(6, () => Date.now());
+  queue.on('error', (err: Error) => {
+    const { allowed, suppressed } = limit();
+    if (allowed) logger.warn({ err: err.message, suppressed }, 'push queue error');
+  });
+  return queue;
 }
 
 export function pushJobOptions(cfg: Pick<QueueConfig, 'keepCompletedJobs'>, key: string, seq: number): JobsOptions {

@@ -81,7 +81,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const blockMs = opts.blockMs ?? 2000;
   const claimIdleMs = opts.claimIdleMs ?? 60_000;
   const errorBackoffMs = opts.errorBackoffMs ?? 1000;
-  const pushQueue = createPushQueue(redis, opts.keyPrefix);
+  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger);
   const invalidLog = rateLimiter(10, () => Date.now());
   const errorLog = rateLimiter(6, () => Date.now());
 
@@ -196,6 +196,8 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         await ensureGroup();
         if (!ownPendingDone) await ownPending();
         if (Date.now() - lastClaimAt >= claimIdleMs / 2) await reclaim();
+        // stop() may have come while we were busy above; it only cuts a read that is under way.
+        if (!running) break;
         blockedNow = true;
         let entries: StreamEntry[];
         try {

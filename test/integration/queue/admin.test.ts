@@ -39,8 +39,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  producer.disconnect();
-  workerConn.disconnect();
+  await producer.quit();
+  await workerConn.quit();
   await srv.stop();
 });
 

@@ -31,7 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis.disconnect();
+  await redis.quit();
   await srv.stop();
 });
 

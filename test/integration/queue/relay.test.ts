@@ -33,7 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  redis.disconnect();
+  await redis.quit();
   await srv.stop();
 });
 
@@ -140,6 +140,14 @@ describe('outbox relay', () => {
     const t0 = Date.now();
     await r.stop();
     // Far less than blockMs: stop cut the blocking read instead of waiting it out.
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('stop() right after start() does not wait out a blocking read', async () => {
+    const r = relay('quick', { blockMs: 60_000 });
+    await r.start();
+    const t0 = Date.now();
+    await r.stop();
     expect(Date.now() - t0).toBeLessThan(5_000);
   });
 });

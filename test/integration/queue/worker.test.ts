@@ -70,8 +70,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  producer.disconnect();
-  workerConn.disconnect();
+  await producer.quit();
+  await workerConn.quit();
   await srv.stop();
 });
 
