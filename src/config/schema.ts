@@ -87,7 +87,7 @@ export const patternsSchema = z
     watch: z.boolean().default(true),
     /** Log at most this many near-miss samples per minute. */
     nearMissLogPerMinute: positiveInt.default(6),
-    /** A regex step budget per match attempt (linear-time check at load time is the main guard). */
+    /** A captured field longer than this makes the line ignored (`invalid_field`): no value that big is real. */
     maxFieldBytes: positiveInt.default(1024),
   })
   .strict();

@@ -32,7 +32,12 @@ export async function runChecks(checks: readonly ReadinessCheck[]) {
   return { ready: results.every((r) => r.ok || !r.required), checks: results };
 }
 
-export function createOpsServer(deps: { registry: Registry; checks: () => readonly ReadinessCheck[] }): OpsServer {
+export function createOpsServer(deps: {
+  registry: Registry;
+  checks: () => readonly ReadinessCheck[];
+  /** Settles batched counters before a scrape. */
+  beforeScrape?: () => void;
+}): OpsServer {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const send = (status: number, body: string, type = 'application/json') => {
@@ -49,6 +54,7 @@ export function createOpsServer(deps: { registry: Registry; checks: () => readon
       return;
     }
     if (url === '/metrics') {
+      deps.beforeScrape?.();
       deps.registry.metrics().then(
         (text) => send(200, text, deps.registry.contentType),
         (e: Error) => send(500, e.message, 'text/plain'),
