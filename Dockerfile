@@ -11,6 +11,8 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 # Runtime stage: no compiler, no dev dependencies, not root.
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
+# Every command (serve, check, sessions, failed …) reads this config unless -c says otherwise.
+ENV PTIM_CONFIG=/etc/ptim-bridge/config.yaml
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
@@ -23,4 +25,4 @@ EXPOSE 5514/udp 5514/tcp 6514/tcp 9514/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9514/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/main.js"]
-CMD ["serve", "--config", "/etc/ptim-bridge/config.yaml"]
+CMD ["serve"]
