@@ -7,7 +7,6 @@ import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
-import { validateSources } from './ingest/sources.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import { silentLogger, type Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
@@ -60,7 +59,7 @@ const has = (config: Config, role: Role) => config.roles.includes(role);
 export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock'>): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
-  const configProblems: Problem[] = [...validateSources(config)];
+  const configProblems: Problem[] = [];
   const tls = config.ingest.tls;
   if (tls.enabled) {
     for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {

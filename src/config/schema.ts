@@ -1,10 +1,16 @@
 // The one configuration schema: every setting, its unit (in its name) and its default.
 // The README's configuration reference mirrors this file; keep them in step.
 import { z } from 'zod';
+import { parseCidr } from '../ingest/cidr.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().min(0);
+/** An address or CIDR, checked here so a typo is reported with its file line like every other setting. */
+const cidr = z.string().superRefine((v, ctx) => {
+  const r = parseCidr(v);
+  if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+});
 
 /** RFC 1918, unique-local and loopback: the default allow-list (with a start-up warning). */
 export const DEFAULT_ALLOWED_SOURCES = [
@@ -65,7 +71,7 @@ export const ingestSchema = z
     /** How many PRI-less LF pieces may be joined to the message before them (binary IKE-IDs contain LF). */
     maxContinuationLines: z.number().int().min(0).max(16).default(4),
     /** CIDRs allowed to send syslog; everything else is dropped and counted. */
-    allowedSources: z.array(z.string().min(1)).default([...DEFAULT_ALLOWED_SOURCES]),
+    allowedSources: z.array(cidr).default([...DEFAULT_ALLOWED_SOURCES]),
     /** Log at most this many "dropped sender" lines per minute (all sources together). */
     droppedLogPerMinute: positiveInt.default(10),
   })
@@ -74,7 +80,7 @@ export const ingestSchema = z
 export const firewallSchema = z
   .object({
     /** Source address or CIDR of the firewall's syslog packets. */
-    source: z.string().min(1),
+    source: cidr,
     name: z.string().min(1),
   })
   .strict();

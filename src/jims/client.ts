@@ -114,10 +114,28 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
   const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
   if (!cfg.primary) throw new PtimError('PTIM_ERR_CONFIG', 'jims.primary is not configured');
 
-  const templates = compileTemplates(cfg.push, readFile);
   const configured: Array<[ServerName, JimsServerConfig]> = [['primary', cfg.primary]];
   if (cfg.secondary) configured.push(['secondary', cfg.secondary]);
-  const files = loadServerFiles(configured, readFile);
+  // Template and secret-file problems are reported together, so one `check` shows them all.
+  const startStep = <T>(fn: () => T): T | PtimError => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof PtimError) return e;
+      throw e;
+    }
+  };
+  const templates = startStep(() => compileTemplates(cfg.push, readFile));
+  const files = startStep(() => loadServerFiles(configured, readFile));
+  if (templates instanceof PtimError || files instanceof PtimError) {
+    const errs = [templates, files].filter((x): x is PtimError => x instanceof PtimError);
+    if (errs.length === 1) throw errs[0];
+    throw new PtimError(
+      errs[0]!.code,
+      errs.map((e) => e.message).join('; '),
+      errs.flatMap((e) => e.problems.map((p) => ({ ...p, message: `${e.code}: ${p.message}` }))),
+    );
+  }
   const certLog = rateLimiter(6, () => clock.now());
   const tokenLog = rateLimiter(6, () => clock.now());
 
