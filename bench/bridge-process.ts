@@ -1,0 +1,107 @@
+// The bridge under test in its own process, as in production: createApp with the real clock,
+// wired to a Redis and a JIMS simulator the parent started. Driven by bench/lib.ts over IPC
+// (start → ready, stats → stats, stop → stopped); never run by hand.
+import { createApp, type App } from '../src/app.js';
+import { SHIPPED_PATTERNS_DIR } from '../src/cli/demo.js';
+import { configSchema } from '../src/config/schema.js';
+import { createLogger } from '../src/log.js';
+import { createMetrics, type Metrics } from '../src/ops/metrics.js';
+import { systemClock } from '../src/types.js';
+
+export interface BridgeStartOrder {
+  type: 'start';
+  redisUrl: string;
+  simPort: number;
+  clientId: string;
+  clientSecret: string;
+  /** Deep-merged over the bench's config (e.g. `{ queue: { concurrency: 64 } }`). */
+  overrides: Record<string, unknown>;
+}
+
+export interface BridgeStats {
+  rss: number;
+  heapUsed: number;
+  /** Peaks sampled every 50 ms since start. */
+  peakRss: number;
+  peakHeapUsed: number;
+  /** Sum of a counter's values, by metric name. */
+  counters: Record<string, number>;
+  /** `ptim_syslog_dropped_total` by reason. */
+  dropped: Record<string, number>;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+function merge(a: Obj, b: Obj): Obj {
+  const out: Obj = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Obj, v) : v;
+  return out;
+}
+
+async function sum(metrics: Metrics, name: keyof Metrics): Promise<number> {
+  const m = metrics[name] as { get?: () => Promise<{ values: { value: number; metricName?: string }[] }> };
+  if (!m.get) return 0;
+  // Histograms report buckets too; their count is what we want.
+  const values = (await m.get()).values.filter((v) => v.metricName === undefined || v.metricName.endsWith('_count'));
+  return values.reduce((s, v) => s + v.value, 0);
+}
+
+let app: App | undefined;
+const metrics = createMetrics();
+const peak = { rss: 0, heapUsed: 0 };
+const sample = () => {
+  const m = process.memoryUsage();
+  peak.rss = Math.max(peak.rss, m.rss);
+  peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+};
+setInterval(sample, 50).unref();
+// A bench that dies must not leave a bridge behind.
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (raw) => {
+  const msg = raw as BridgeStartOrder | { type: 'stats' } | { type: 'stop' };
+  const reply = (v: unknown) => process.send!(v);
+  void (async () => {
+    if (msg.type === 'start') {
+      const config = configSchema.parse(
+        merge(
+          {
+            ingest: {
+              udp: { bind: ['127.0.0.1'], port: 0 },
+              tcp: { enabled: false },
+              allowedSources: ['127.0.0.0/8'],
+            },
+            patterns: { dirs: [SHIPPED_PATTERNS_DIR], watch: false },
+            identity: { defaultDomain: 'example.com' },
+            redis: { url: msg.redisUrl },
+            ops: { enabled: false },
+            jims: { primary: { host: '127.0.0.1', port: msg.simPort, scheme: 'http', clientId: msg.clientId, clientSecret: msg.clientSecret } },
+            log: { level: 'warn' },
+          },
+          msg.overrides,
+        ),
+      );
+      app = await createApp(config, { logger: createLogger({ level: config.log.level }, process.stderr), metrics, clock: systemClock });
+      await app.start();
+      const port = app.addresses().syslog.find((a) => a.transport === 'udp')?.port;
+      reply({ type: 'ready', syslogPort: port });
+    } else if (msg.type === 'stats') {
+      sample();
+      const m = process.memoryUsage();
+      const counters: Record<string, number> = {};
+      for (const name of ['received', 'vpnEvents', 'identityEvents', 'relayed', 'pushes', 'bufferDropped'] as const) counters[name] = await sum(metrics, name);
+      const dropped: Record<string, number> = {};
+      for (const v of (await metrics.dropped.get()).values) dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
+      const pushes = (await metrics.pushes.get()).values;
+      for (const v of pushes) counters[`push_${String(v.labels.outcome)}`] = v.value;
+      const stats: BridgeStats = { rss: m.rss, heapUsed: m.heapUsed, peakRss: peak.rss, peakHeapUsed: peak.heapUsed, counters, dropped };
+      reply({ type: 'stats', stats });
+    } else if (msg.type === 'stop') {
+      await app?.stop();
+      reply({ type: 'stopped' });
+      process.disconnect();
+    }
+  })().catch((e: unknown) => {
+    reply({ type: 'error', message: (e as Error).stack ?? String(e) });
+  });
+});
