@@ -2,12 +2,12 @@
 // with one push per IP in flight across all replicas, latest-wins ordering, and retries that
 // BullMQ schedules with our backoff until the event is too old.
 import { randomUUID } from 'node:crypto';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { keyspace } from '../redis/keys.js';
+import { jobId, keyspace } from '../redis/keys.js';
 import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
 import { retryDelayMs } from './backoff.js';
 import { ipKeyOfJobId, PushRetryError } from './jobs.js';
@@ -63,6 +63,15 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     const key = ipKeyOfJobId(id);
     const attempt = job.attemptsMade + 1;
     const line = { correlationId: ev.correlationId, jobId: id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt };
+
+    // A newer event must not overtake an older one of its IP still queued (e.g. waiting out a retry):
+    // it would supersede it, and "latest wins" is not enough when the older one logs off a previous
+    // owner (DOWN of the new owner delivered first leaves the old owner mapped in JIMS). Seqs are
+    // consecutive per IP, so the predecessor's job id is known; a failed or removed one does not block.
+    if (ev.seq > 1 && (await predecessorPending(key, ev.seq))) {
+      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
+      throw new DelayedError();
+    }
 
     const lockToken = `${instance}:${id}:${job.attemptsStarted}`;
     const got = await guard.acquire(key, ev.seq, lockToken, lockTtlMs);
@@ -132,6 +141,13 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
         });
       }
     }
+  }
+
+  async function predecessorPending(key: string, seq: number): Promise<boolean> {
+    const prev = await Job.fromId<IdentityEvent>(worker, jobId(key, seq - 1));
+    if (!prev) return false;
+    const state = await prev.getState();
+    return state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children';
   }
 
   const worker = new Worker<IdentityEvent>(ks.queueName, process, {
