@@ -13,7 +13,9 @@ import type { SimOpLogEntry } from '../../../src/jims-sim/state.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import type { Clock } from '../../../src/types.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import type { TestRedis } from '../../helpers/redis.js';
+
+export { startRedis, type TestRedis } from '../../helpers/redis.js';
 
 export { vpnLine } from '../../../src/demo/lines.js';
 
