@@ -86,7 +86,7 @@ console.log(`  sent ${sender.count()} datagrams in ${sendSecs.toFixed(1)} s (${c
 console.log(`  bridge received ${bridge.counters.received} (UDP loss at the socket: ${sender.count() - (bridge.counters.received ?? 0)}), dropped ${JSON.stringify(bridge.dropped)}`);
 console.log(`  delivered ${d.matched}/${d.expected} (loss ${d.expected - d.matched}${allIn ? '' : `, gave up after ${DRAIN_TIMEOUT_MS / 1000} s`}), unexpected pushes ${d.unexpected}`);
 console.log(`  latency send → JIMS receipt: p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)}, max ${ms(p.max)}`);
-console.log(`  bridge process: rss ${mb(bridge.rss)} (peak ${mb(bridge.peakRss)}), heap used ${mb(bridge.heapUsed)} (peak ${mb(bridge.peakHeapUsed)}); redis used_memory ${mb(redisMem.used)}`);
+console.log(`  bridge process: rss ${mb(bridge.rss)} (peak ${mb(bridge.peakRss)}), heap used ${mb(bridge.heapUsed)} (peak ${mb(bridge.peakHeapUsed)}); start-up peak rss ${mb(bridge.startupPeakRss)}, heap ${mb(bridge.startupPeakHeapUsed)}; redis used_memory ${mb(redisMem.used)}`);
 await sender.close();
 await stack.stop();
 process.exit(0);

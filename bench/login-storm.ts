@@ -56,7 +56,7 @@ for (let sec = 0; sec < Math.ceil(sendSecs); sec++) {
   if (l.length) bySecond.push(`${sec}s:${percentiles(l).p99.toFixed(0)}`);
 }
 console.log(`  p99 latency (ms) by second of sending: ${bySecond.join(' ')}`);
-console.log(`  bridge process: peak rss ${mb(bridge.peakRss)}, peak heap used ${mb(bridge.peakHeapUsed)} (now ${mb(bridge.rss)} / ${mb(bridge.heapUsed)})`);
+console.log(`  bridge process: peak rss ${mb(bridge.peakRss)}, peak heap used ${mb(bridge.peakHeapUsed)} (now ${mb(bridge.rss)} / ${mb(bridge.heapUsed)}; start-up peak ${mb(bridge.startupPeakRss)} / ${mb(bridge.startupPeakHeapUsed)})`);
 console.log(`  redis: used_memory ${mb(redisMem.used)} (peak ${mb(redisMem.peak)}); bridge counters ${JSON.stringify(bridge.counters)}`);
 await sender.close();
 await stack.stop();
