@@ -157,6 +157,11 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     autorun: opts.autorun ?? true,
     // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
     maxStalledCount: 1000,
+    // A job's lock lives as long as its IP's push lock (BullMQ renews it while the process lives), and
+    // stalls are looked for as often: after a crash, its in-flight pushes resume about when the IP
+    // lock frees, not after BullMQ's fixed 30 s + 30 s. Defaults (ipLockTtlSecs 30) match BullMQ's.
+    lockDuration: lockTtlMs,
+    stalledInterval: lockTtlMs,
     settings: {
       backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
         retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
