@@ -14,7 +14,6 @@ import {
   startBridge,
   startRedis,
   startSim,
-  tableOf,
   truthOf,
   vpnLine,
   waitFor,

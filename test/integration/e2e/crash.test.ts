@@ -1,0 +1,154 @@
+// The bridge as the operator runs it (`ptim-bridge serve -c <file>`), SIGKILLed mid-stream while
+// pushes to a slow JIMS are in flight, then restarted against the same Redis (AOF) and JIMS.
+// Honest contract: every line the bridge had applied before the crash (its decisions are counted
+// only after Redis applied them) must reach JIMS; lines sent after the restart as well.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
+import { sendLines } from '../../../src/cli/send.js';
+import { freePort } from '../../helpers/redis.js';
+import {
+  CLIENT,
+  orderViolations,
+  parseExposition,
+  sameTable,
+  show,
+  startRedis,
+  startSim,
+  tableOf,
+  templateFile,
+  truthOf,
+  vpnLine,
+  waitFor,
+  type LineSpec,
+  type SimHandle,
+  type TestRedis,
+} from './harness.js';
+
+const repo = new URL('../../../', import.meta.url).pathname;
+let redis: TestRedis;
+let jims: SimHandle;
+let dir: string;
+let configFile: string;
+let tcpPort: number;
+let opsPort: number;
+let child: ChildProcess | undefined;
+let stderr = '';
+
+beforeAll(async () => {
+  redis = await startRedis({ appendonly: true });
+  jims = await startSim({ faults: { latencyMs: 60 } });
+  dir = mkdtempSync(join(tmpdir(), 'ptim-crash-'));
+  tcpPort = await freePort();
+  opsPort = await freePort();
+  configFile = join(dir, 'config.yaml');
+  // JSON is YAML: the same file an operator would write.
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      ingest: {
+        udp: { enabled: false },
+        tcp: { bind: ['127.0.0.1'], port: tcpPort },
+        allowedSources: ['127.0.0.0/8'],
+      },
+      patterns: { dirs: [SHIPPED_PATTERNS_DIR], watch: false },
+      identity: { defaultDomain: 'example.com' },
+      redis: { url: redis.url, keyPrefix: redis.keyPrefix },
+      queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 1, concurrency: 8 },
+      jims: {
+        primary: { host: '127.0.0.1', port: jims.port, scheme: 'http', ...CLIENT },
+        requestTimeoutSecs: 2,
+        push: { template: templateFile() },
+      },
+      ops: { host: '127.0.0.1', port: opsPort },
+      log: { level: 'warn' },
+    }),
+  );
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+  await jims?.sim.close();
+  await redis?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function startBridgeProcess(): Promise<void> {
+  stderr = '';
+  const c = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '-c', configFile], {
+    cwd: repo,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  c.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  child = c;
+  await waitFor(
+    async () => {
+      if (c.exitCode !== null) throw new Error(`bridge exited (${c.exitCode}): ${stderr}`);
+      try {
+        return (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200;
+      } catch {
+        return false;
+      }
+    },
+    { timeoutMs: 15_000, what: 'the bridge process to be ready', intervalMs: 50 },
+  );
+}
+
+/** Session decisions the bridge reports: one per IP of a line, counted after Redis applied it. */
+async function decisions(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
+  let n = 0;
+  for (const [k, v] of parseExposition(text)) if (k.startsWith('ptim_session_decisions_total{')) n += v;
+  return n;
+}
+
+function lines(): LineSpec[] {
+  const users = ['alice', 'bob', 'carol'];
+  const out: LineSpec[] = [];
+  for (let i = 0; i < 60; i++) {
+    const ip = `198.51.100.${10 + (i % 8)}`;
+    const user = users[(i * 7 + Math.floor(i / 8)) % 3]!;
+    out.push({ kind: i % 5 === 4 ? 'down' : 'up', user: `${user}@example.com`, ip });
+  }
+  // A DOWN only logs off its own user: make each one name the IP's owner at that point.
+  const owner = new Map<string, string>();
+  for (const l of out) {
+    if (l.kind === 'up') owner.set(l.ip, l.user);
+    else if (owner.has(l.ip)) l.user = owner.get(l.ip)!;
+  }
+  return out;
+}
+
+const toLine = (l: LineSpec) => vpnLine({ kind: l.kind, user: l.user, ip: l.ip, tunnelId: 300 + Number(l.ip.split('.').pop()) });
+
+it('SIGKILL mid-stream with pushes in flight, restart: JIMS ends with what the lines imply, never older after newer', async () => {
+  const all = lines();
+  const firstHalf = all.slice(0, 30);
+  await startBridgeProcess();
+  await sendLines(firstHalf.map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
+  await waitFor(async () => (await decisions()) >= firstHalf.length, { what: 'the first 30 lines applied' });
+  // JIMS answers in 60 ms, one push per IP at a time: most of the backlog is still to be pushed.
+  const before = jims.sim.counters().pushes;
+  child!.kill('SIGKILL');
+  await once(child!, 'exit');
+  expect(before).toBeLessThan(firstHalf.length);
+
+  await startBridgeProcess();
+  await sendLines(all.slice(30).map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
+  await waitFor(async () => (await decisions()) >= all.length - 30, { what: 'the other 30 lines applied' });
+
+  const truth = truthOf(all);
+  await waitFor(() => sameTable(tableOf(jims.sim), truth), { timeoutMs: 60_000, what: 'JIMS table equal to the truth' }).catch(
+    (e: Error) => {
+      expect(show(tableOf(jims.sim)), `${e.message}\n${stderr}`).toEqual(show(truth));
+    },
+  );
+  expect(orderViolations(jims.sim.operations())).toEqual([]);
+}, 90_000);
