@@ -5,6 +5,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -29,6 +30,13 @@ export interface Stack {
 
 export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
   const redis = await startPrivateRedis({ appendonly: true });
+  // Whatever ends the bench, an error included, the private redis-server goes with it (kill()
+  // sends its SIGKILL synchronously; the bridge process ends when its IPC channel closes).
+  const onExit = () => {
+    void redis.kill();
+    rmSync(redis.dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   const clientId = 'bench';
   const clientSecret = randomBytes(12).toString('hex');
   const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], clock: benchClock });
@@ -76,6 +84,7 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
       info.disconnect();
       await sim.close();
       await redis.stop();
+      process.off('exit', onExit);
     },
   };
 }
