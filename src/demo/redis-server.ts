@@ -52,14 +52,16 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
   throw new Error(`redis at ${url} not ready after ${timeoutMs} ms: ${String(last)}`);
 }
 
-export async function startPrivateRedis(opts: { appendonly?: boolean; port?: number } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  opts: { appendonly?: boolean; port?: number; appendfsync?: 'always' | 'everysec' } = {},
+): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'ptim-redis-'));
   const port = opts.port ?? (await freePort());
   const url = `redis://127.0.0.1:${port}`;
   // Same durability and eviction settings as the shipped compose file.
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-    '--appendonly', opts.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec',
+    '--appendonly', opts.appendonly === false ? 'no' : 'yes', '--appendfsync', opts.appendfsync ?? 'everysec',
     '--maxmemory-policy', 'noeviction', '--daemonize', 'no', '--loglevel', 'warning',
   ];
   let child: ChildProcess | undefined;

@@ -32,7 +32,9 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     return { url: external, port, keyPrefix, owned: false, kill: refuse, restart: refuse, stop: async () => {} };
   }
   try {
-    const r = await startPrivateRedis({ appendonly: opts.appendonly ?? false });
+    // appendfsync always: a SIGKILLed test server loses nothing, so fault tests test the bridge,
+    // not Redis's one-second fsync window (production's everysec may lose up to ~1 s on a crash).
+    const r = await startPrivateRedis({ appendonly: opts.appendonly ?? false, appendfsync: 'always' });
     return { url: r.url, port: r.port, keyPrefix, owned: true, kill: r.kill, restart: r.restart, stop: r.stop };
   } catch (e) {
     throw new Error(`tests need redis-server on PATH or REDIS_URL set to a Redis 7 server: ${(e as Error).message}`);

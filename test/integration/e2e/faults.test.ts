@@ -3,7 +3,10 @@
 // every identity event is delivered or accounted for, and no IP ever got an older state after a
 // newer one (the push body carries seq, the simulator logs it in application order).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import type { SimOpLogEntry } from '../../../src/jims-sim/state.js';
+import { createPushQueue } from '../../../src/queue/jobs.js';
+import { keyspace } from '../../../src/redis/keys.js';
 import {
   accounting,
   e2eConfig,
@@ -77,6 +80,23 @@ interface Ctx {
   bridge: Bridge;
   clock: ManualClock;
   sent: number;
+  redis: TestRedis;
+}
+
+/** What is still in flight (for a failure message): job counts, unfinished jobs, outbox. */
+async function queueState(ctx: Ctx) {
+  const r = new Redis(ctx.redis.url, { maxRetriesPerRequest: 1 });
+  const q = createPushQueue(r, ctx.redis.keyPrefix);
+  try {
+    const counts = await q.getJobCounts();
+    const jobs = await q.getJobs(['waiting', 'delayed', 'active', 'failed', 'prioritized', 'waiting-children'], 0, 50);
+    const unfinished = await Promise.all(jobs.map(async (j) => `${j.id}:${await j.getState()}:${j.attemptsMade}:${j.failedReason ?? ''}`));
+    const ks = keyspace(ctx.redis.keyPrefix);
+    return { counts, unfinished, outbox: await r.xlen(ks.outbox), pending: await r.xpending(ks.outbox, 'relay').catch(() => null) };
+  } finally {
+    await q.close();
+    r.disconnect();
+  }
 }
 
 /** Sends lines one at a time over TCP, advancing the bridge clock 1.5 s per line (mixing duplicates and rekeys). */
@@ -100,6 +120,9 @@ async function expectConverged(ctx: Ctx, lines: readonly LineSpec[], ops: () => 
       timeoutMs,
       what: 'JIMS table equal to the truth with every event settled',
     });
+  } catch (e) {
+    const detail = { accounting: await accounting(ctx.bridge.metrics), queue: await queueState(ctx) };
+    throw new Error(`${(e as Error).message}\n${JSON.stringify(detail, null, 1)}`);
   } finally {
     // On timeout, show the difference (and how each differing IP got there) rather than just "timed out".
     const got = table();
@@ -130,6 +153,7 @@ describe('one JIMS server', () => {
     jims = await startSim({ clock: ctx.clock });
     ctx.bridge = await startBridge(e2eConfig(redis, jims.port, { jims: { tokenRefreshMarginSecs: 0 } }), ctx.clock);
     ctx.sent = 0;
+    ctx.redis = redis;
   });
   afterEach(() => {
     jims.sim.setFaults({ offline: false, errorRate: 0, pushStatus: null, retryAfter: null, tokenLifetimeSecs: null });
@@ -228,6 +252,7 @@ describe('two JIMS servers', () => {
     });
     ctx.bridge = await startBridge(cfg, ctx.clock);
     ctx.sent = 0;
+    ctx.redis = redis;
   });
   afterAll(async () => {
     await ctx.bridge?.stop();
