@@ -209,6 +209,9 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         await relayEntries(entries);
       } catch (e) {
         if (!running) break;
+        // A batch may have been read (pending under our name) and not added: re-read our own
+        // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
+        ownPendingDone = false;
         const { allowed, suppressed } = errorLog();
         if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'outbox relay error; retrying');
         await pause(errorBackoffMs);
