@@ -180,6 +180,10 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     return n;
   }
 
+  const onReconnect = () => {
+    ownPendingDone = false;
+  };
+
   function pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
@@ -228,6 +232,11 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       // XREADGROUP BLOCK holds its connection; give it its own so other commands are not queued behind it.
       blocking = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
       blocking.on('error', () => {});
+      // ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
+      // already served then leaves its entries pending under our name, unseen. Re-read them after
+      // every reconnect instead of waiting for the dead-consumer reclaim.
+      blocking.on('reconnecting', onReconnect);
+      redis.on('reconnecting', onReconnect);
       loop = run(blocking);
     },
     async stop() {
@@ -236,6 +245,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         return;
       }
       running = false;
+      redis.off('reconnecting', onReconnect);
       wake?.();
       // A blocked read has nothing in hand; cut it instead of waiting out blockMs. Whatever the
       // server handed us in that instant stays pending for this consumer and is re-read later.
