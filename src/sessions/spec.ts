@@ -6,8 +6,9 @@ import type { EpochMs, IdentityEvent } from '../types.js';
 
 export type SessionRules = Pick<SessionsConfig, 'duplicateWindowSecs' | 'sessionIdleSecs' | 'forwardOrphanDown'>;
 
-/** The identity of one IP while it is mapped to a user. Absent when the IP is down. */
-export interface Session {
+/** Who holds an IP and where they came in: named by a line, kept by a session, copied into events. */
+export interface Holder {
+  /** Canonical IP text. */
   readonly ip: string;
   readonly user: string;
   readonly domain: string;
@@ -15,6 +16,10 @@ export interface Session {
   readonly vpn?: string;
   readonly gateway?: string;
   readonly peerIp?: string;
+}
+
+/** The identity of one IP while it is mapped to a user. Absent when the IP is down. */
+export interface Session extends Holder {
   /** Tunnel ids of UP lines not yet closed, sorted (a set). */
   readonly tunnels: readonly string[];
   readonly connectedAt: EpochMs;
@@ -31,16 +36,8 @@ export interface IpState {
   readonly session?: Session;
 }
 
-export interface LineInput {
+export interface LineInput extends Holder {
   readonly kind: 'up' | 'down' | 'rekey-signal';
-  /** Canonical IP text. */
-  readonly ip: string;
-  readonly user: string;
-  readonly domain: string;
-  readonly firewall: string;
-  readonly vpn?: string;
-  readonly gateway?: string;
-  readonly peerIp?: string;
   readonly tunnelId?: string;
   readonly receivedAt: EpochMs;
   readonly correlationId: string;
@@ -110,7 +107,7 @@ function emitter(startSeq: number, now: EpochMs, correlationId: string) {
   const events: IdentityEvent[] = [];
   const emit = (
     kind: IdentityEvent['kind'],
-    who: Pick<Session, 'ip' | 'user' | 'domain' | 'firewall' | 'vpn' | 'gateway' | 'peerIp'>,
+    who: Holder,
     receivedAt: EpochMs,
     reason?: string,
   ) => {
