@@ -1,21 +1,13 @@
 // Read-only views of the session state for the CLI and ops (never used on the event path).
 import type { Redis } from 'ioredis';
 import { keyspace } from '../redis/keys.js';
+import type { Session } from './spec.js';
 
-export interface SessionView {
+/** A session as stored (the model's `Session`), with its key, the IP's seq and `connectedAt` as `since`. */
+export interface SessionView extends Omit<Session, 'connectedAt' | 'tunnels'> {
   readonly ipKey: string;
-  readonly ip: string;
-  readonly user: string;
-  readonly domain: string;
-  readonly firewall: string;
-  readonly vpn?: string;
-  readonly gateway?: string;
-  readonly peerIp?: string;
   /** connectedAt (ms). */
   readonly since: number;
-  readonly lastUpAt: number;
-  readonly lastRekeyAt?: number;
-  readonly lastEventAt: number;
   readonly seq: number;
   readonly tunnels: string[];
 }
