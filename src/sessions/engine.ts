@@ -2,23 +2,17 @@
 // applies them to Redis through the atomic session script in submission order, and rides out a
 // Redis outage with a bounded in-memory FIFO (counted drops, never silent).
 import type { Redis } from 'ioredis';
-import type { SessionsConfig } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
-import type { Metrics } from '../ops/metrics.js';
+import { rateLimiter } from '../log.js';
 import { canonicalIp, ipKey } from '../redis/keys.js';
-import type { Clock, VpnEvent } from '../types.js';
+import type { VpnEvent } from '../types.js';
+import type { SessionAdapterOptions } from './adapter-options.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript, type ScriptResult } from './script.js';
 import { reportDecision } from './report.js';
 import type { LineInput } from './spec.js';
 
-export interface SessionEngineOptions {
+export interface SessionEngineOptions extends SessionAdapterOptions {
   /** A client the engine may pipeline on. Fail-fast options (e.g. `maxRetriesPerRequest: 1`) make not-ready show sooner. */
   redis: Redis;
-  cfg: SessionsConfig;
-  keyPrefix: string;
-  metrics: Metrics;
-  logger: Logger;
-  clock: Clock;
   /** First retry delay after a failed Redis call; doubles up to `retryMaxDelayMs`. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;

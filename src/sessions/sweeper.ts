@@ -2,22 +2,13 @@
 // JIMS hears a disconnect even when the DOWN line was lost. Safe with several replicas: the
 // session script re-checks idleness atomically, so a late UP always wins over a sweep.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { SessionsConfig } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
-import type { Metrics } from '../ops/metrics.js';
+import { rateLimiter } from '../log.js';
 import { keyspace } from '../redis/keys.js';
-import type { Clock } from '../types.js';
+import type { SessionAdapterOptions } from './adapter-options.js';
 import { reportDecision } from './report.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript } from './script.js';
 
-export interface SweeperOptions {
-  redis: Redis;
-  cfg: SessionsConfig;
-  keyPrefix: string;
-  metrics: Metrics;
-  logger: Logger;
-  clock: Clock;
+export interface SweeperOptions extends SessionAdapterOptions {
   /** Idle candidates examined per round trip. */
   batchSize?: number;
 }
