@@ -2,8 +2,7 @@
 // around the duplicate window; out-of-order receive times; sweeps) applied to the pure model and
 // to the Lua script must give the same decisions, emitted events and final state.
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
@@ -12,21 +11,9 @@ import { runSessionScript } from '../../../src/sessions/script.js';
 import { DECISIONS, transition, type IpState, type LineInput } from '../../../src/sessions/spec.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
 import type { IdentityEvent } from '../../../src/types.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { canonState, normalize, readIpState, readOutbox } from './redis-state.js';
+import { canonState, normalize, readIpState, readOutbox, useRedis } from './redis-state.js';
 
-let server: TestRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 const IPS = ['192.0.2.1', '2001:db8::1'];
 const WINDOW_SECS = 5;
@@ -68,10 +55,10 @@ const seen = new Map<string, number>();
 it('the Lua script behaves exactly like the pure model', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(cmdArb, { minLength: 1, maxLength: 30, size: 'max' }), fc.boolean(), async (cmds, forwardOrphanDown) => {
-      const prefix = `${server.keyPrefix}p${run++}`;
+      const prefix = `${db.server.keyPrefix}p${run++}`;
       const cfg = { ...defaultConfig().sessions, duplicateWindowSecs: WINDOW_SECS, sessionIdleSecs: IDLE_SECS, forwardOrphanDown };
       let now = 1_700_000_000_000;
-      const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
+      const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
       const model = new Map<string, IpState | undefined>();
       const modelOut = new Map<string, IdentityEvent[]>();
       const out = (key: string) => modelOut.get(key) ?? (modelOut.set(key, []), modelOut.get(key) as IdentityEvent[]);
@@ -93,7 +80,7 @@ it('the Lua script behaves exactly like the pure model', async () => {
         const input: LineInput = { ...cmd.line, receivedAt: now - cmd.lag, correlationId: `c${i}` };
         const key = ipKey(input.ip);
         const t = transition(model.get(key), input, cfg, now);
-        const r = await runSessionScript(redis, prefix, key, input, cfg, now);
+        const r = await runSessionScript(db.redis, prefix, key, input, cfg, now);
         expect(r.decision).toBe(t.decision);
         seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
         expect(r.events.map(comparable)).toEqual(t.emit.map(comparable));
@@ -101,10 +88,10 @@ it('the Lua script behaves exactly like the pure model', async () => {
         out(key).push(...t.emit);
       }
 
-      const outbox = await readOutbox(redis, prefix);
+      const outbox = await readOutbox(db.redis, prefix);
       for (const ip of IPS) {
         const key = ipKey(ip);
-        const { state, indexScore } = await readIpState(redis, prefix, key);
+        const { state, indexScore } = await readIpState(db.redis, prefix, key);
         expect(canonState(state)).toEqual(canonState(model.get(key)));
         expect(indexScore).toBe(state?.session ? state.session.lastUpAt : null);
         const mine = outbox.filter((e) => e.ipKey === key).map((e) => e.event);

@@ -1,9 +1,25 @@
 // Reads one IP's state back from Redis in the shape of the pure model (spec.ts), so tests can
-// compare the Lua script's effects with the model's field by field.
-import type { Redis } from 'ioredis';
+// compare the Lua script's effects with the model's field by field; and gives a test file its Redis.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { keyspace } from '../../../src/redis/keys.js';
 import type { IpState, Session } from '../../../src/sessions/spec.js';
 import type { IdentityEvent } from '../../../src/types.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+
+/** A private Redis and one plain client on it for the calling test file: opened in beforeAll, closed in afterAll. */
+export function useRedis(): { readonly server: TestRedis; readonly redis: Redis } {
+  const db = {} as { server: TestRedis; redis: Redis };
+  beforeAll(async () => {
+    db.server = await startRedis();
+    db.redis = new Redis(db.server.url);
+  });
+  afterAll(async () => {
+    db.redis?.disconnect();
+    await db.server?.stop();
+  });
+  return db;
+}
 
 export async function readIpState(
   redis: Redis,

@@ -1,35 +1,22 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ipKey } from '../../../src/redis/keys.js';
 import { runSessionScript, SESSION_SCRIPT } from '../../../src/sessions/script.js';
 import { transition, type IpState } from '../../../src/sessions/spec.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { line, rows, rules, stepNow } from '../../unit/sessions/table.js';
-import { canonState, normalize, readIpState, readOutbox } from './redis-state.js';
+import { canonState, normalize, readIpState, readOutbox, useRedis } from './redis-state.js';
 
-let server: TestRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
+const db = useRedis();
 
 describe('session transition table through the Lua script', () => {
   rows.forEach((row, i) => {
     it(row.name, async () => {
-      const prefix = `${server.keyPrefix}r${i}`;
+      const prefix = `${db.server.keyPrefix}r${i}`;
       const key = ipKey('192.0.2.10');
       const cfg = { ...rules, ...row.rules };
       const emitted = [];
       let model: IpState | undefined;
       for (const step of row.steps) {
-        const r = await runSessionScript(redis, prefix, key, step.input, cfg, stepNow(step));
+        const r = await runSessionScript(db.redis, prefix, key, step.input, cfg, stepNow(step));
         expect(r.decision).toBe(step.decision);
         expect(r.events).toHaveLength(step.emit?.length ?? 0);
         expect(r.events).toMatchObject(step.emit ?? []);
@@ -39,7 +26,7 @@ describe('session transition table through the Lua script', () => {
         model = t.state;
         emitted.push(...r.events);
       }
-      const { state, indexScore } = await readIpState(redis, prefix, key);
+      const { state, indexScore } = await readIpState(db.redis, prefix, key);
       expect(state?.seq ?? 0).toBe(row.seq);
       if (row.session === null) {
         expect(state?.session).toBeUndefined();
@@ -50,16 +37,16 @@ describe('session transition table through the Lua script', () => {
       }
       expect(canonState(state)).toEqual(canonState(model));
       // The outbox holds exactly the emitted events, in order, keyed by the IP key.
-      const outbox = await readOutbox(redis, prefix);
+      const outbox = await readOutbox(db.redis, prefix);
       expect(outbox).toEqual(emitted.map((event) => ({ ipKey: key, event })));
     });
   });
 
   it('survives a flushed script cache (EVALSHA falls back to EVAL)', async () => {
-    const prefix = `${server.keyPrefix}flush`;
-    await runSessionScript(redis, prefix, 'k1', line('up'), rules, 1);
-    await redis.script('FLUSH');
-    const r = await runSessionScript(redis, prefix, 'k1', line('down'), rules, 2);
+    const prefix = `${db.server.keyPrefix}flush`;
+    await runSessionScript(db.redis, prefix, 'k1', line('up'), rules, 1);
+    await db.redis.script('FLUSH');
+    const r = await runSessionScript(db.redis, prefix, 'k1', line('down'), rules, 2);
     expect(r.decision).toBe('disconnect');
   });
 

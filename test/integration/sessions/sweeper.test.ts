@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
@@ -8,24 +8,12 @@ import { runSessionScript } from '../../../src/sessions/script.js';
 import { listSessions } from '../../../src/sessions/query.js';
 import type { LineInput } from '../../../src/sessions/spec.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
-import { readOutbox } from './redis-state.js';
+import { readOutbox, useRedis } from './redis-state.js';
 
-let server: TestRedis;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
+const db = useRedis();
 
 afterEach(() => {
   vi.useRealTimers();
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
 });
 
 const T0 = 1_700_000_000_000;
@@ -37,19 +25,19 @@ const up = (ip: string, user: string, receivedAt: number): LineInput => ({
 });
 
 async function seed(prefix: string, ...lines: LineInput[]) {
-  for (const l of lines) await runSessionScript(redis, prefix, ipKey(l.ip), l, cfg, l.receivedAt);
+  for (const l of lines) await runSessionScript(db.redis, prefix, ipKey(l.ip), l, cfg, l.receivedAt);
 }
 
 describe('session sweeper', () => {
   it('expires idle sessions with reason expired and leaves fresh ones', async () => {
-    const prefix = `${server.keyPrefix}a`;
+    const prefix = `${db.server.keyPrefix}a`;
     await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 120_000), up('2001:db8::3', 'carol', T0 + 1));
     let now = T0 + IDLE_SECS * 1000 + 60_000;
     const metrics = createMetrics();
-    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
+    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
 
     expect(await sweeper.sweepOnce()).toBe(2);
-    const expired = (await readOutbox(redis, prefix)).filter((e) => e.event.kind === 'disconnect');
+    const expired = (await readOutbox(db.redis, prefix)).filter((e) => e.event.kind === 'disconnect');
     expect(expired.map((e) => [e.ipKey, e.event.user, e.event.reason, e.event.seq, e.event.at])).toEqual(
       expect.arrayContaining([
         ['192.0.2.1', 'alice', 'expired', 2, now],
@@ -57,7 +45,7 @@ describe('session sweeper', () => {
       ]),
     );
     expect(expired).toHaveLength(2);
-    expect((await listSessions(redis, prefix)).map((s) => s.user)).toEqual(['bob']);
+    expect((await listSessions(db.redis, prefix)).map((s) => s.user)).toEqual(['bob']);
     expect((await metrics.sessionsActive.get()).values[0]?.value).toBe(1);
     expect((await metrics.decisions.get()).values.find((v) => v.labels.decision === 'expired')?.value).toBe(2);
 
@@ -68,20 +56,20 @@ describe('session sweeper', () => {
   });
 
   it('works through more idle sessions than one batch', async () => {
-    const prefix = `${server.keyPrefix}m`;
+    const prefix = `${db.server.keyPrefix}m`;
     await seed(prefix, ...[1, 2, 3, 4, 5].map((n) => up(`198.51.100.${n}`, `user${n}`, T0 + n)));
     const now = T0 + IDLE_SECS * 1000 + 10;
-    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now }, batchSize: 2 });
+    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now }, batchSize: 2 });
     expect(await sweeper.sweepOnce()).toBe(5);
-    expect(await listSessions(redis, prefix)).toEqual([]);
+    expect(await listSessions(db.redis, prefix)).toEqual([]);
   });
 
   it('an UP that lands between the candidate read and the expiry wins', async () => {
-    const prefix = `${server.keyPrefix}b`;
+    const prefix = `${db.server.keyPrefix}b`;
     await seed(prefix, up('192.0.2.1', 'alice', T0));
     const now = T0 + IDLE_SECS * 1000 + 1;
     // A second client whose candidate read lets a late UP in before the expiry runs.
-    const racy = new Redis(server.url);
+    const racy = new Redis(db.server.url);
     const read = racy.zrangebyscore.bind(racy) as (...a: unknown[]) => Promise<string[]>;
     (racy as unknown as { zrangebyscore: unknown }).zrangebyscore = async (...args: unknown[]) => {
       const keys = await read(...args);
@@ -95,21 +83,21 @@ describe('session sweeper', () => {
     } finally {
       racy.disconnect();
     }
-    expect((await readOutbox(redis, prefix)).map((e) => [e.event.kind, e.event.seq])).toEqual([
+    expect((await readOutbox(db.redis, prefix)).map((e) => [e.event.kind, e.event.seq])).toEqual([
       ['connect', 1],
       ['rekey', 2],
     ]);
-    expect((await listSessions(redis, prefix)).map((s) => [s.user, s.lastUpAt])).toEqual([['alice', now - 5]]);
+    expect((await listSessions(db.redis, prefix)).map((s) => [s.user, s.lastUpAt])).toEqual([['alice', now - 5]]);
     expect((await metrics.decisions.get()).values.find((v) => v.labels.decision === 'expire_skipped')?.value).toBe(1);
   });
 
   it('start() sweeps every sweepIntervalSecs until stop()', async () => {
-    const prefix = `${server.keyPrefix}c`;
+    const prefix = `${db.server.keyPrefix}c`;
     await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 60_000));
     let now = T0 + IDLE_SECS * 1000 + 1;
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const sweeper = createSweeper({ redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
-    const disconnects = async () => (await readOutbox(redis, prefix)).filter((e) => e.event.kind === 'disconnect').length;
+    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
+    const disconnects = async () => (await readOutbox(db.redis, prefix)).filter((e) => e.event.kind === 'disconnect').length;
     sweeper.start();
     vi.advanceTimersByTime(cfg.sweepIntervalSecs * 1000 - 1);
     expect(await disconnects()).toBe(0);
