@@ -1,20 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, afterEach } from 'vitest';
-import type { Redis } from 'ioredis';
+import { beforeEach, describe, expect, it, afterEach } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { listFailed, purgeFailed, queueStats, retryFailed } from '../../../src/queue/admin.js';
 import { createQueueDepthPoller } from '../../../src/queue/depth.js';
 import { createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
-import { connectRedis, createRedisConnection } from '../../../src/queue/redis-check.js';
 import { createPushWorkers, type PushWorkers } from '../../../src/queue/worker.js';
 import { ipKey } from '../../../src/redis/keys.js';
 import type { IdentityEvent } from '../../../src/types.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { delivered, identityEvent, ScriptedPusher, waitFor, xaddOutbox } from './helpers.js';
+import { useRedisConnections } from './connections.js';
 
-let srv: TestRedis;
-let producer: Redis;
-let workerConn: Redis;
+const db = useRedisConnections('producer', 'worker');
+
 let n = 0;
 let prefix: string;
 let metrics: Metrics;
@@ -30,29 +27,15 @@ async function addAndFail(ev: IdentityEvent) {
   await waitFor(async () => (await queue.getJobState(`${ipKey(ev.ip)}-${ev.seq}`)) === 'failed', `${ev.ip} failed`);
 }
 
-beforeAll(async () => {
-  srv = await startRedis();
-  producer = createRedisConnection(srv.url, 'producer', { connectTimeoutSecs: 5 });
-  workerConn = createRedisConnection(srv.url, 'worker', { connectTimeoutSecs: 5 });
-  await connectRedis(producer, srv.url, 5);
-  await connectRedis(workerConn, srv.url, 5);
-});
-
-afterAll(async () => {
-  await producer.quit();
-  await workerConn.quit();
-  await srv.stop();
-});
-
 beforeEach(async () => {
-  prefix = `${srv.keyPrefix}a${n++}`;
+  prefix = `${db.srv.keyPrefix}a${n++}`;
   metrics = createMetrics();
-  queue = createPushQueue(producer, prefix);
+  queue = createPushQueue(db.producer, prefix);
   reject = true;
   pusher = new ScriptedPusher(() =>
     reject ? { result: 'permanent', reason: 'HTTP 400 unknown domain', status: 400, server: 'jims-a' } : delivered(),
   );
-  w = createPushWorkers({ connection: workerConn, queue: cfg, keyPrefix: prefix, pusher, metrics, clock: { now: () => Date.now() } });
+  w = createPushWorkers({ connection: db.worker, queue: cfg, keyPrefix: prefix, pusher, metrics, clock: { now: () => Date.now() } });
 });
 
 afterEach(async () => {
@@ -108,13 +91,13 @@ describe('admin queries', () => {
     await addAndFail(identityEvent({ ip: '203.0.113.1', seq: 1 }));
     await w.pause();
     await queue.add('connect', identityEvent({ ip: '203.0.113.2', seq: 1 }), pushJobOptions(cfg, '203.0.113.2', 1));
-    await xaddOutbox(producer, prefix, '203.0.113.3', identityEvent({ ip: '203.0.113.3', seq: 1 }));
+    await xaddOutbox(db.producer, prefix, '203.0.113.3', identityEvent({ ip: '203.0.113.3', seq: 1 }));
 
-    const s = await queueStats(queue, producer, prefix);
+    const s = await queueStats(queue, db.producer, prefix);
     expect(s).toMatchObject({ failed: 1, outbox: 1, active: 0, completed: 0 });
     expect(s.waiting + s.paused).toBe(1);
 
-    await createQueueDepthPoller({ queue, redis: producer, keyPrefix: prefix, metrics }).pollOnce();
+    await createQueueDepthPoller({ queue, redis: db.producer, keyPrefix: prefix, metrics }).pollOnce();
     const g = (await metrics.queueDepth.get()).values;
     const v = (state: string) => g.find((x) => x.labels.state === state)?.value;
     expect([v('failed'), v('outbox'), v('waiting'), v('active')]).toEqual([1, 1, 1, 0]);

@@ -1,12 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { PtimError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { checkRedis, connectRedis, createRedisConnection } from '../../../src/queue/redis-check.js';
-import { freePort, startRedis, type TestRedis } from '../../helpers/redis.js';
+import { freePort } from '../../helpers/redis.js';
+import { useRedisConnections } from './connections.js';
 
-let srv: TestRedis;
-let redis: Redis;
+const db = useRedisConnections('command');
+
 
 function capture() {
   const lines: { level: number; msg: string }[] = [];
@@ -24,25 +25,14 @@ async function rejection(p: Promise<unknown>): Promise<PtimError> {
   throw new Error('expected a rejection');
 }
 
-beforeAll(async () => {
-  srv = await startRedis();
-  redis = createRedisConnection(srv.url, 'command', { connectTimeoutSecs: 5 });
-  await connectRedis(redis, srv.url, 5);
-});
-
-afterAll(async () => {
-  await redis.quit();
-  await srv.stop();
-});
-
 afterEach(async () => {
-  if (srv.owned) await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  if (db.srv.owned) await db.command.config('SET', 'maxmemory-policy', 'noeviction');
 });
 
 describe('checkRedis', () => {
   it('accepts noeviction on Redis 7 and warns that AOF is off', async () => {
     const { logger, lines } = capture();
-    const r = await checkRedis(redis, { allowEviction: false, logger });
+    const r = await checkRedis(db.command, { allowEviction: false, logger });
     expect(r.maxmemoryPolicy).toBe('noeviction');
     expect(Number(r.version.split('.')[0])).toBeGreaterThanOrEqual(7);
     expect(r.aofEnabled).toBe(false); // the test server runs without AOF
@@ -51,25 +41,25 @@ describe('checkRedis', () => {
   });
 
   it('refuses an evicting maxmemory-policy with PTIM_ERR_REDIS_EVICTION and the fix', async () => {
-    if (!srv.owned) return expect(srv.owned).toBe(false); // needs CONFIG SET on a private server
-    await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
-    const e = await rejection(checkRedis(redis, { allowEviction: false }));
+    if (!db.srv.owned) return expect(db.srv.owned).toBe(false); // needs CONFIG SET on a private server
+    await db.command.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const e = await rejection(checkRedis(db.command, { allowEviction: false }));
     expect(e.code).toBe('PTIM_ERR_REDIS_EVICTION');
     expect(e.message).toContain('allkeys-lru');
     expect(e.message).toContain('CONFIG SET maxmemory-policy noeviction');
   });
 
   it('with allowEviction only warns, loudly', async () => {
-    if (!srv.owned) return expect(srv.owned).toBe(false);
-    await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    if (!db.srv.owned) return expect(db.srv.owned).toBe(false);
+    await db.command.config('SET', 'maxmemory-policy', 'allkeys-lru');
     const { logger, lines } = capture();
-    const r = await checkRedis(redis, { allowEviction: true, logger });
+    const r = await checkRedis(db.command, { allowEviction: true, logger });
     expect(r.maxmemoryPolicy).toBe('allkeys-lru');
     expect(lines.some((l) => l.level === 40 && l.msg.includes('EVICT'))).toBe(true);
   });
 
   it('falls back to INFO when CONFIG GET is denied and rejects an old server version', async () => {
-    const info = await redis.info();
+    const info = await db.command.info();
     // A managed Redis that denies CONFIG, seen through a stand-in client.
     const managed = {
       info: async () => info,
@@ -105,8 +95,8 @@ describe('connectRedis', () => {
   });
 
   it('gives each role the ioredis options BullMQ asks for', () => {
-    const w = createRedisConnection(srv.url, 'worker', { connectTimeoutSecs: 5 });
-    const p = createRedisConnection(srv.url, 'producer', { connectTimeoutSecs: 5 });
+    const w = createRedisConnection(db.srv.url, 'worker', { connectTimeoutSecs: 5 });
+    const p = createRedisConnection(db.srv.url, 'producer', { connectTimeoutSecs: 5 });
     expect(w.options.maxRetriesPerRequest).toBeNull();
     expect(p.options.enableOfflineQueue).toBe(false);
     w.disconnect();

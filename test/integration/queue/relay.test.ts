@@ -1,15 +1,13 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { createOutboxRelay, parseOutboxEntry, RELAY_GROUP, type OutboxRelay } from '../../../src/queue/relay.js';
-import { connectRedis, createRedisConnection } from '../../../src/queue/redis-check.js';
 import { createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
 import { keyspace } from '../../../src/redis/keys.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { identityEvent, waitFor, xaddOutbox } from './helpers.js';
+import { useRedisConnections } from './connections.js';
 
-let srv: TestRedis;
-let redis: Redis;
+const db = useRedisConnections('producer');
+
 let n = 0;
 let prefix: string;
 let metrics: Metrics;
@@ -19,28 +17,17 @@ const relays: OutboxRelay[] = [];
 const cfg = { relayBatchSize: 10, keepCompletedJobs: 100 };
 
 function relay(consumerName: string, extra: { claimIdleMs?: number; blockMs?: number } = {}): OutboxRelay {
-  const r = createOutboxRelay({ redis, queue: cfg, keyPrefix: prefix, metrics, consumerName, ...extra });
+  const r = createOutboxRelay({ redis: db.producer, queue: cfg, keyPrefix: prefix, metrics, consumerName, ...extra });
   relays.push(r);
   return r;
 }
 
 const relayedCount = async () => (await metrics.relayed.get()).values[0]?.value ?? 0;
 
-beforeAll(async () => {
-  srv = await startRedis();
-  redis = createRedisConnection(srv.url, 'producer', { connectTimeoutSecs: 5 });
-  await connectRedis(redis, srv.url, 5);
-});
-
-afterAll(async () => {
-  await redis.quit();
-  await srv.stop();
-});
-
 beforeEach(() => {
-  prefix = `${srv.keyPrefix}r${n++}`;
+  prefix = `${db.srv.keyPrefix}r${n++}`;
   metrics = createMetrics();
-  queue = createPushQueue(redis, prefix);
+  queue = createPushQueue(db.producer, prefix);
 });
 
 afterEach(async () => {
@@ -53,9 +40,9 @@ describe('outbox relay', () => {
     const a1 = identityEvent({ ip: '192.0.2.10', seq: 1 });
     const a2 = identityEvent({ ip: '192.0.2.10', seq: 2, kind: 'rekey' });
     const b1 = identityEvent({ ip: '2001:db8::7', seq: 1, user: 'bob' });
-    await xaddOutbox(redis, prefix, '192.0.2.10', a1);
-    await xaddOutbox(redis, prefix, '192.0.2.10', a2);
-    await xaddOutbox(redis, prefix, '2001_db8__7', b1);
+    await xaddOutbox(db.producer, prefix, '192.0.2.10', a1);
+    await xaddOutbox(db.producer, prefix, '192.0.2.10', a2);
+    await xaddOutbox(db.producer, prefix, '2001_db8__7', b1);
 
     expect(await relay('r1').relayOnce()).toBe(3);
 
@@ -64,8 +51,8 @@ describe('outbox relay', () => {
     expect(j?.name).toBe('rekey');
     expect((await queue.getJob('2001_db8__7-1'))?.data).toEqual(b1);
     expect(await queue.getJobCounts('waiting')).toMatchObject({ waiting: 3 });
-    expect(await redis.xlen(keyspace(prefix).outbox)).toBe(0);
-    const pending = (await redis.xpending(keyspace(prefix).outbox, RELAY_GROUP)) as [number, ...unknown[]];
+    expect(await db.producer.xlen(keyspace(prefix).outbox)).toBe(0);
+    const pending = (await db.producer.xpending(keyspace(prefix).outbox, RELAY_GROUP)) as [number, ...unknown[]];
     expect(pending[0]).toBe(0);
     expect(await relayedCount()).toBe(3);
   });
@@ -74,9 +61,9 @@ describe('outbox relay', () => {
     const ev = identityEvent({ ip: '198.51.100.4', seq: 7 });
     const r1 = relay('r1', { claimIdleMs: 0 });
     await r1.relayOnce(); // creates the consumer group
-    await xaddOutbox(redis, prefix, '198.51.100.4', ev);
+    await xaddOutbox(db.producer, prefix, '198.51.100.4', ev);
     // A relay "dead" reads the entry, adds the job, and dies before acknowledging.
-    const read = (await redis.xreadgroup('GROUP', RELAY_GROUP, 'dead', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>')) as
+    const read = (await db.producer.xreadgroup('GROUP', RELAY_GROUP, 'dead', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>')) as
       | [string, [string, string[]][]][]
       | null;
     expect(read?.[0]?.[1]).toHaveLength(1);
@@ -85,10 +72,10 @@ describe('outbox relay', () => {
     expect(await r1.relayOnce()).toBe(1); // reclaimed and re-added
     expect(await queue.getJobCounts('waiting', 'delayed', 'completed')).toMatchObject({ waiting: 1, delayed: 0, completed: 0 });
     expect((await queue.getJob('198.51.100.4-7'))?.data).toEqual(ev);
-    expect(await redis.xlen(keyspace(prefix).outbox)).toBe(0);
+    expect(await db.producer.xlen(keyspace(prefix).outbox)).toBe(0);
 
     // The same entry written twice (e.g. the engine's script retried) is still one job.
-    await xaddOutbox(redis, prefix, '198.51.100.4', ev);
+    await xaddOutbox(db.producer, prefix, '198.51.100.4', ev);
     await r1.relayOnce();
     expect(await queue.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
   });
@@ -97,22 +84,22 @@ describe('outbox relay', () => {
     const ev = identityEvent({ ip: '203.0.113.9', seq: 1 });
     const patient = relay('patient', { claimIdleMs: 60_000 });
     await patient.relayOnce();
-    await xaddOutbox(redis, prefix, '203.0.113.9', ev);
-    await redis.xreadgroup('GROUP', RELAY_GROUP, 'dead', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>');
+    await xaddOutbox(db.producer, prefix, '203.0.113.9', ev);
+    await db.producer.xreadgroup('GROUP', RELAY_GROUP, 'dead', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>');
 
     expect(await patient.relayOnce()).toBe(0);
     expect(await queue.getJob('203.0.113.9-1')).toBeUndefined();
 
     expect(await relay('eager', { claimIdleMs: 0 }).relayOnce()).toBe(1);
     expect((await queue.getJob('203.0.113.9-1'))?.data).toEqual(ev);
-    expect(await redis.xlen(keyspace(prefix).outbox)).toBe(0);
+    expect(await db.producer.xlen(keyspace(prefix).outbox)).toBe(0);
   });
 
   it('after a restart a consumer relays the entries it had read but not acknowledged', async () => {
     const ev = identityEvent({ ip: '192.0.2.77', seq: 3 });
     await relay('same').relayOnce();
-    await xaddOutbox(redis, prefix, '192.0.2.77', ev);
-    await redis.xreadgroup('GROUP', RELAY_GROUP, 'same', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>');
+    await xaddOutbox(db.producer, prefix, '192.0.2.77', ev);
+    await db.producer.xreadgroup('GROUP', RELAY_GROUP, 'same', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>');
 
     expect(await relay('same', { claimIdleMs: 60_000 }).relayOnce()).toBe(1);
     expect((await queue.getJob('192.0.2.77-3'))?.data).toEqual(ev);
@@ -120,23 +107,23 @@ describe('outbox relay', () => {
 
   it('counts and drops entries that are not identity events without holding up the valid ones', async () => {
     const ks = keyspace(prefix);
-    await redis.xadd(ks.outbox, '*', 'ipKey', '192.0.2.1', 'event', '{not json');
-    await redis.xadd(ks.outbox, '*', 'event', JSON.stringify(identityEvent({ ip: '192.0.2.1', seq: 1 })));
-    await redis.xadd(ks.outbox, '*', 'ipKey', '192.0.2.1', 'event', JSON.stringify({ ip: '192.0.2.1', seq: -1 }));
-    await xaddOutbox(redis, prefix, '192.0.2.2', identityEvent({ ip: '192.0.2.2', seq: 1 }));
+    await db.producer.xadd(ks.outbox, '*', 'ipKey', '192.0.2.1', 'event', '{not json');
+    await db.producer.xadd(ks.outbox, '*', 'event', JSON.stringify(identityEvent({ ip: '192.0.2.1', seq: 1 })));
+    await db.producer.xadd(ks.outbox, '*', 'ipKey', '192.0.2.1', 'event', JSON.stringify({ ip: '192.0.2.1', seq: -1 }));
+    await xaddOutbox(db.producer, prefix, '192.0.2.2', identityEvent({ ip: '192.0.2.2', seq: 1 }));
 
     expect(await relay('r1').relayOnce()).toBe(1);
     expect((await metrics.relayInvalid.get()).values[0]?.value).toBe(3);
     expect(await queue.getJobCounts('waiting')).toMatchObject({ waiting: 1 });
-    expect(await redis.xlen(ks.outbox)).toBe(0);
+    expect(await db.producer.xlen(ks.outbox)).toBe(0);
   });
 
   it('start() relays continuously and stop() returns promptly while blocked on XREADGROUP', async () => {
     const r = relay('loop', { blockMs: 60_000 });
     await r.start();
-    await xaddOutbox(redis, prefix, '192.0.2.50', identityEvent({ ip: '192.0.2.50', seq: 1 }));
+    await xaddOutbox(db.producer, prefix, '192.0.2.50', identityEvent({ ip: '192.0.2.50', seq: 1 }));
     await waitFor(async () => (await queue.getJob('192.0.2.50-1')) !== undefined, 'job from the running relay');
-    await waitFor(async () => (await redis.xlen(keyspace(prefix).outbox)) === 0, 'outbox drained');
+    await waitFor(async () => (await db.producer.xlen(keyspace(prefix).outbox)) === 0, 'outbox drained');
     const t0 = Date.now();
     await r.stop();
     // Far less than blockMs: stop cut the blocking read instead of waiting it out.

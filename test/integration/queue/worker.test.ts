@@ -1,21 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Redis } from 'ioredis';
 import { defaultConfig, type QueueConfig } from '../../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { seededRandom } from '../../../src/queue/backoff.js';
 import { createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
 import { createOrderingGuard } from '../../../src/queue/ordering.js';
-import { connectRedis, createRedisConnection } from '../../../src/queue/redis-check.js';
 import { createPushWorkers, type PushWorkers } from '../../../src/queue/worker.js';
 import { ipKey } from '../../../src/redis/keys.js';
 import type { IdentityEvent, PushOutcome } from '../../../src/types.js';
-import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { delivered, identityEvent, ScriptedPusher, waitFor, type Script } from './helpers.js';
+import { useRedisConnections } from './connections.js';
 
-let srv: TestRedis;
-let producer: Redis;
-let workerConn: Redis;
+const db = useRedisConnections('producer', 'worker');
+
 let n = 0;
 let prefix: string;
 let metrics: Metrics;
@@ -38,7 +35,7 @@ function clockAt(ms: number) {
 
 function workers(pusher: ScriptedPusher, opts: { cfg?: Partial<QueueConfig>; clock?: { now(): number }; seed?: number } = {}) {
   const w = createPushWorkers({
-    connection: workerConn,
+    connection: db.worker,
     queue: { ...baseCfg, ...opts.cfg },
     keyPrefix: prefix,
     pusher,
@@ -61,24 +58,10 @@ const pushes = async (outcome: string) =>
   (await metrics.pushes.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
 const retry = (retryAfterMs?: number): PushOutcome => ({ result: 'retry', reason: 'HTTP 503', retryAfterMs, server: 'jims-a' });
 
-beforeAll(async () => {
-  srv = await startRedis();
-  producer = createRedisConnection(srv.url, 'producer', { connectTimeoutSecs: 5 });
-  workerConn = createRedisConnection(srv.url, 'worker', { connectTimeoutSecs: 5 });
-  await connectRedis(producer, srv.url, 5);
-  await connectRedis(workerConn, srv.url, 5);
-});
-
-afterAll(async () => {
-  await producer.quit();
-  await workerConn.quit();
-  await srv.stop();
-});
-
 beforeEach(() => {
-  prefix = `${srv.keyPrefix}w${n++}`;
+  prefix = `${db.srv.keyPrefix}w${n++}`;
   metrics = createMetrics();
-  queue = createPushQueue(producer, prefix);
+  queue = createPushQueue(db.producer, prefix);
 });
 
 afterEach(async () => {
@@ -95,7 +78,7 @@ describe('push workers: delivery', () => {
     await waitState('192.0.2.10-4', 'completed');
 
     expect(pusher.calls.map((c) => c.event)).toEqual([ev]);
-    expect(await createOrderingGuard(producer, prefix).deliveredSeq('192.0.2.10')).toBe(4);
+    expect(await createOrderingGuard(db.producer, prefix).deliveredSeq('192.0.2.10')).toBe(4);
     expect(await pushes('delivered')).toBe(1);
     const lat = await metrics.eventLatency.get();
     expect(lat.values.find((v) => v.metricName === 'ptim_event_latency_seconds_sum')?.value).toBeCloseTo(1.5);
@@ -169,9 +152,9 @@ describe('push workers: ordering', () => {
     const perIp = 10;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer(), async (seed, orderSeed) => {
-        prefix = `${srv.keyPrefix}w${n++}`;
+        prefix = `${db.srv.keyPrefix}w${n++}`;
         await queue.close();
-        queue = createPushQueue(producer, prefix);
+        queue = createPushQueue(db.producer, prefix);
         const rnd = seededRandom(seed);
         const script: Script = async () => {
           // Interleave with other pushes without waiting for wall-clock time.
@@ -188,7 +171,7 @@ describe('push workers: ordering', () => {
         await waitFor(async () => (await queue.getCompletedCount()) === events.length, 'all jobs completed', 20_000);
 
         expect(pusher.violations).toEqual([]);
-        const guard = createOrderingGuard(producer, prefix);
+        const guard = createOrderingGuard(db.producer, prefix);
         for (const ip of ips) expect(await guard.deliveredSeq(ipKey(ip))).toBe(perIp);
         for (const w of running.splice(0)) await w.close();
       }),
