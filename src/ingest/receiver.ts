@@ -49,3 +49,22 @@ export function guardSink(sink: MessageSink, logger: Logger, limiter: () => { al
     }
   };
 }
+
+/**
+ * Opens one listener per bind address, in order. If one fails, closes those already open and
+ * rethrows, so a receiver whose start fails leaves nothing bound (the `start()` contract).
+ */
+export async function openAll<T>(
+  addresses: readonly string[],
+  open: (address: string) => Promise<T>,
+  close: (opened: T) => Promise<void>,
+): Promise<T[]> {
+  const opened: T[] = [];
+  try {
+    for (const address of addresses) opened.push(await open(address));
+  } catch (e) {
+    await Promise.all(opened.map((o) => close(o)));
+    throw e;
+  }
+  return opened;
+}

@@ -8,7 +8,7 @@ import { PtimError } from '../errors.js';
 import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
 import { StreamFramer, type Frame } from './framing.js';
-import { guardSink, isV6Bind, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+import { guardSink, isV6Bind, openAll, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
 
 /** Shared by every stream listener so `ingest.maxConnections` bounds the process as a whole. */
 export interface ConnectionBudget {
@@ -244,14 +244,7 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
     async start() {
       if (servers.length > 0) return;
       stopping = false;
-      const started: typeof servers = [];
-      try {
-        for (const address of opts.bind) started.push(await listenOne(address));
-      } catch (e) {
-        await Promise.all(started.map((s) => closeServer(s.server)));
-        throw e;
-      }
-      servers = started;
+      servers = await openAll(opts.bind, listenOne, (s) => closeServer(s.server));
     },
 
     async stop() {

@@ -7,7 +7,7 @@ import { PtimError } from '../errors.js';
 import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
 import { frameDatagram } from './framing.js';
-import { guardSink, isV6Bind, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+import { guardSink, isV6Bind, openAll, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
 
 export interface UdpOptions {
   readonly bind: readonly string[];
@@ -101,14 +101,7 @@ export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Recei
   return {
     async start() {
       if (sockets.length > 0) return;
-      const bound: { socket: Socket; address: ListenerAddress }[] = [];
-      try {
-        for (const address of opts.bind) bound.push(await bindOne(address));
-      } catch (e) {
-        await Promise.all(bound.map((b) => closeSocket(b.socket)));
-        throw e;
-      }
-      sockets = bound;
+      sockets = await openAll(opts.bind, bindOne, (b) => closeSocket(b.socket));
     },
     async stop() {
       const s = sockets;
