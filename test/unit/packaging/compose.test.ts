@@ -16,6 +16,7 @@ type Service = {
   volumes?: string[];
   ports?: string[];
   healthcheck?: unknown;
+  profiles?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
 };
@@ -64,6 +65,13 @@ describe('docker-compose.yml', () => {
     const configMount = bridge.volumes!.find((v) => v.endsWith(':/etc/ptim-bridge/config.yaml:ro'))!;
     expect(existsSync(configMount.split(':')[0]!)).toBe(true);
     expect(bridge.depends_on?.redis?.condition).toBe('service_healthy');
+  });
+
+  it('starts the JIMS simulator only with the demo profile, and nothing depends on it', () => {
+    expect(compose.services['jims-sim']!.profiles).toEqual(['demo']);
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (!svc.profiles) expect(Object.keys(svc.depends_on ?? {}), name).not.toContain('jims-sim');
+    }
   });
 
   it('ships a config that the bridge accepts, with the compose environment', () => {
