@@ -66,6 +66,8 @@ export interface OrderingGuard {
   delivered(ipKey: string, seq: number, token: string): Promise<void>;
   release(ipKey: string, token: string): Promise<void>;
   deliveredSeq(ipKey: string): Promise<number>;
+  /** max(deliveredSeq, attemptedSeq): every seq up to this one was pushed, attempted or superseded. */
+  handledThrough(ipKey: string): Promise<number>;
 }
 
 export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGuard {
@@ -85,6 +87,10 @@ export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGu
     },
     async deliveredSeq(ipKey) {
       return Number((await redis.hget(ks.delivered, ipKey)) ?? 0);
+    },
+    async handledThrough(ipKey) {
+      const [d, a] = await Promise.all([redis.hget(ks.delivered, ipKey), redis.hget(ks.attempted, ipKey)]);
+      return Math.max(Number(d ?? 0), Number(a ?? 0));
     },
   };
 }

@@ -79,7 +79,9 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const stream = ks.outbox;
   const batch = opts.queue.relayBatchSize;
   const blockMs = opts.blockMs ?? 2000;
-  const claimIdleMs = opts.claimIdleMs ?? 60_000;
+  // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
+  // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
+  const claimIdleMs = opts.claimIdleMs ?? 15_000;
   const errorBackoffMs = opts.errorBackoffMs ?? 1000;
   const pushQueue = createPushQueue(redis, opts.keyPrefix, logger);
   const invalidLog = rateLimiter(10, () => Date.now());

@@ -13,6 +13,12 @@ import { retryDelayMs } from './backoff.js';
 import { ipKeyOfJobId, PushRetryError } from './jobs.js';
 import { createOrderingGuard } from './ordering.js';
 
+/**
+ * How long a job waits for its IP's previous seq when that job does not exist yet. The relay
+ * reclaims a dead consumer's entries after 15 s, so this outlasts that with margin.
+ */
+export const MISSING_PREDECESSOR_WAIT_MS = 60_000;
+
 export interface PushWorkersOptions {
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
   connection: Redis;
@@ -27,6 +33,8 @@ export interface PushWorkersOptions {
   random?: () => number;
   /** How long a job waits when its IP's lock is taken (plus up to as much again of jitter). */
   lockRetryDelayMs?: number;
+  /** How long a job waits for a predecessor job that does not exist yet (default MISSING_PREDECESSOR_WAIT_MS). */
+  missingPredecessorWaitMs?: number;
   /** Start fetching jobs at once (default true). */
   autorun?: boolean;
 }
@@ -51,6 +59,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const ks = keyspace(opts.keyPrefix);
   const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
+  const missingPredecessorWaitMs = opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS;
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;
   const maxAgeMs = cfg.maxEventAgeSecs * 1000;
   const instance = randomUUID();
@@ -68,7 +77,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     // it would supersede it, and "latest wins" is not enough when the older one logs off a previous
     // owner (DOWN of the new owner delivered first leaves the old owner mapped in JIMS). Seqs are
     // consecutive per IP, so the predecessor's job id is known; a failed or removed one does not block.
-    if (ev.seq > 1 && (await predecessorPending(key, ev.seq))) {
+    if (ev.seq > 1 && (await predecessorPending(key, ev.seq, job.timestamp))) {
       await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
       throw new DelayedError();
     }
@@ -143,9 +152,15 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     }
   }
 
-  async function predecessorPending(key: string, seq: number): Promise<boolean> {
+  async function predecessorPending(key: string, seq: number, createdAt: number): Promise<boolean> {
     const prev = await Job.fromId<IdentityEvent>(worker, jobId(key, seq - 1));
-    if (!prev) return false;
+    if (!prev) {
+      // No job: either it was handled and removed (then the guard has seen its seq), or it is not
+      // relayed yet (a crashed relay's entries wait for the reclaim): wait for it — but not forever,
+      // in case it can never come (an outbox entry dropped as invalid).
+      if ((await guard.handledThrough(key)) >= seq - 1) return false;
+      return Date.now() - createdAt < missingPredecessorWaitMs;
+    }
     const state = await prev.getState();
     return state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children';
   }

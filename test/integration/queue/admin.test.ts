@@ -35,7 +35,16 @@ beforeEach(async () => {
   pusher = new ScriptedPusher(() =>
     reject ? { result: 'permanent', reason: 'HTTP 400 unknown domain', status: 400, server: 'jims-a' } : delivered(),
   );
-  w = createPushWorkers({ connection: db.worker, queue: cfg, keyPrefix: prefix, pusher, metrics, clock: { now: () => Date.now() } });
+  // Events here are added alone with arbitrary seqs: do not wait for predecessors that never come.
+  w = createPushWorkers({
+    connection: db.worker,
+    queue: cfg,
+    keyPrefix: prefix,
+    pusher,
+    metrics,
+    clock: { now: () => Date.now() },
+    missingPredecessorWaitMs: 0,
+  });
 });
 
 afterEach(async () => {

@@ -33,7 +33,10 @@ function clockAt(ms: number) {
   return c;
 }
 
-function workers(pusher: ScriptedPusher, opts: { cfg?: Partial<QueueConfig>; clock?: { now(): number }; seed?: number } = {}) {
+function workers(
+  pusher: ScriptedPusher,
+  opts: { cfg?: Partial<QueueConfig>; clock?: { now(): number }; seed?: number; missingPredecessorWaitMs?: number } = {},
+) {
   const w = createPushWorkers({
     connection: db.worker,
     queue: { ...baseCfg, ...opts.cfg },
@@ -43,6 +46,8 @@ function workers(pusher: ScriptedPusher, opts: { cfg?: Partial<QueueConfig>; clo
     clock: opts.clock ?? clockAt(T0 + 1000),
     random: seededRandom(opts.seed ?? 1),
     lockRetryDelayMs: 5,
+    // Most tests add single events with arbitrary seqs; the wait for a missing predecessor has its own test.
+    missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? 0,
   });
   running.push(w);
   return w;
@@ -102,6 +107,18 @@ describe('push workers: ordering', () => {
     expect(pusher.seqsFor('192.0.2.20')).toEqual([1, 1, 2]);
     expect(await pushes('superseded')).toBe(0);
     expect(pusher.violations).toEqual([]);
+  });
+
+  it('a job whose predecessor is not relayed yet (a crashed relay) waits for it, then both go in order', async () => {
+    const pusher = new ScriptedPusher();
+    workers(pusher, { missingPredecessorWaitMs: 60_000 });
+    await add(identityEvent({ ip: '192.0.2.22', seq: 2, kind: 'disconnect' }));
+    await waitFor(async () => (await stateOf('192.0.2.22-2')) === 'delayed', 'seq 2 waiting for seq 1 to appear');
+    expect(pusher.calls).toHaveLength(0);
+    await add(identityEvent({ ip: '192.0.2.22', seq: 1 }));
+    await waitState('192.0.2.22-2', 'completed');
+    expect(pusher.seqsFor('192.0.2.22')).toEqual([1, 2]);
+    expect(await pushes('superseded')).toBe(0);
   });
 
   it('an older event is not pushed after a newer one was attempted, even while the newer one is still retrying', async () => {
