@@ -67,6 +67,9 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
       if (f && !existsSync(f)) configProblems.push({ path: `ingest.tls.${key}`, message: `file not found: ${f}` });
     }
   }
+  if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
+    warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
+  }
   if (!config.jims.primary && has(config, 'worker')) {
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }

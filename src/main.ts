@@ -114,7 +114,8 @@ patterns
   .option('--json', 'one JSON object per line')
   .action(async (file: string, o: { dir?: string[]; json?: boolean }, cmd: Command) => {
     const cfg = await config(cmd);
-    const { createReadStream } = await import('node:fs');
+    const { createReadStream, existsSync } = await import('node:fs');
+    if (file !== '-' && !existsSync(file)) throw new PtimError('PTIM_ERR_USAGE', `no such log file: ${file}`);
     const input = file === '-' ? process.stdin : createReadStream(file);
     process.exitCode = await runPatternsExplain(o.dir ?? cfg.patterns.dirs, cfg.identity, input, process.stdout, {
       json: o.json,

@@ -34,7 +34,7 @@ export async function startDemo(o: DemoOptions, deps: { logger: Logger; metrics:
   const redisUrl = o.redisUrl ?? (privateRedis = await startPrivateRedis({ appendonly: true })).url;
   const clientId = 'ptim-demo';
   const clientSecret = randomBytes(12).toString('hex');
-  const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], logger: deps.logger.child({ component: 'jims-sim' }) });
+  const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], logger: deps.logger });
   const { port: simPort, url: simUrl } = await sim.listen(o.simPort, '127.0.0.1');
   const config = configSchema.parse({
     ingest: {

@@ -1,5 +1,6 @@
 // The one configuration schema: every setting, its unit (in its name) and its default.
 // The README's configuration reference mirrors this file; keep them in step.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCidr } from '../ingest/cidr.js';
 
@@ -27,7 +28,10 @@ const listener = (defaultPort: number, defaultBind: string[]) =>
     .object({
       enabled: z.boolean().default(true),
       /** Addresses to bind; `::` binds IPv6 only (ipv6Only), so list both families explicitly. */
-      bind: z.array(z.string().min(1)).min(1).default(defaultBind),
+      bind: z
+        .array(z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address (0.0.0.0 and :: bind all)'))
+        .min(1)
+        .default(defaultBind),
       port: port.default(defaultPort),
     })
     .strict();
@@ -165,7 +169,7 @@ export const queueSchema = z
 export const jimsServerSchema = z
   .object({
     host: z.string().min(1),
-    port: port.default(443),
+    port: z.number().int().min(1).max(65535).default(443),
     scheme: z.enum(['https', 'http']).default('https'),
     clientId: z.string().min(1),
     /** Prefer clientSecretFile or ${ENV} interpolation; never logged. */

@@ -336,9 +336,8 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
       ...('reason' in outcome! ? { reason: outcome.reason } : {}),
       ...('retryAfterMs' in outcome! ? { retryAfterMs: outcome.retryAfterMs } : {}),
     };
-    if (outcome!.result === 'delivered') logger.info(fields, 'JIMS push delivered');
-    else if (outcome!.result === 'retry') logger.warn(fields, 'JIMS push will be retried');
-    else logger.error(fields, 'JIMS push failed permanently');
+    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
+    logger.debug(fields, `JIMS push ${outcome!.result}`);
     return outcome!;
   };
 

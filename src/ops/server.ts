@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { PtimError } from '../errors.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -67,8 +68,16 @@ export function createOpsServer(deps: {
   return {
     server,
     async listen(port, host) {
+      const failed = once(server, 'error').then(([e]) => Promise.reject(e as Error));
+      failed.catch(() => {});
       server.listen(port, host);
-      await once(server, 'listening');
+      try {
+        await Promise.race([once(server, 'listening'), failed]);
+      } catch (e) {
+        throw new PtimError('PTIM_ERR_BIND', `cannot listen on ops ${host} port ${port}: ${(e as Error).message}`, [
+          { path: 'ops.port', message: 'choose a free port, or ops.enabled: false' },
+        ]);
+      }
       return server.address() as AddressInfo;
     },
     async close() {

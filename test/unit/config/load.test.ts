@@ -80,3 +80,14 @@ describe('config loading', () => {
     expect(problemsOf(() => parseConfigText('- a\n- b\n')).join()).toContain('top level must be a mapping');
   });
 });
+
+describe('address settings', () => {
+  it('rejects bind addresses that are not IPs and a JIMS port of 0, each with its line', () => {
+    const text = ['ingest:', '  udp: { bind: [999.1.1.1, "::"] }', 'jims:', '  primary: { host: j.example.com, port: 0, clientId: a, clientSecret: b }'].join('\n');
+    const lines = problemsOf(() => parseConfigText(text, { file: 'c.yaml' }));
+    expect(lines).toEqual([
+      expect.stringMatching(/^- c\.yaml:2:17 ingest\.udp\.bind\[0\]: must be an IPv4 or IPv6 address/),
+      expect.stringMatching(/^- c\.yaml:4:41 jims\.primary\.port: Too small/),
+    ]);
+  });
+});
