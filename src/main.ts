@@ -3,7 +3,8 @@
 // Exit codes: 0 success; 1 a check/test failed or the bridge could not start; 2 usage errors.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { createApp, preflight } from './app.js';
+import { createApp } from './app.js';
+import { runCheck } from './cli/check.js';
 import { failedList, failedPurge, failedRetry, showQueue, showSessions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
@@ -87,14 +88,8 @@ program
   .command('check')
   .description('validate the configuration, allow-list, pattern library and JIMS templates; start nothing')
   .action(async (_o, cmd: Command) => {
-    const cfg = await config(cmd);
-    const r = await preflight(cfg, { metrics: createMetrics(), clock: systemClock });
-    for (const w of r.warnings) process.stdout.write(`warning: ${w}\n`);
-    for (const e of r.errors) process.stderr.write(`${e.report()}\n`);
-    if (r.errors.length) process.exit(1);
-    process.stdout.write(
-      `OK: configuration valid; ${r.library?.patterns.length ?? 0} pattern(s) loaded and self-tested; roles ${cfg.roles.join(', ')}\n`,
-    );
+    const { config: file } = cmd.optsWithGlobals<{ config?: string }>();
+    process.exitCode = await runCheck(file, process.stdout, process.stderr);
   });
 
 const patterns = program.command('patterns').description('prove the pattern library before deploying it');

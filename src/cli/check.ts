@@ -1,0 +1,57 @@
+// `ptim-bridge check`: every problem of the configuration, the pattern library and the JIMS
+// settings in one run, before anything starts. When the configuration itself is invalid, the
+// pattern library named by the file (or the default one) is still checked, so an operator
+// fixing a deployment sees config and pattern errors together.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { preflight } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { defaultConfig } from '../config/schema.js';
+import { PtimError } from '../errors.js';
+import { loadLibrary } from '../match/library.js';
+import { createMetrics } from '../ops/metrics.js';
+import { systemClock } from '../types.js';
+
+type Out = NodeJS.WritableStream;
+
+/** patterns.dirs as written in the file, if it is a list of strings; else the default. */
+async function patternDirsOf(file: string | undefined): Promise<string[]> {
+  const fallback = defaultConfig().patterns.dirs;
+  if (!file) return fallback;
+  try {
+    const raw = parseYaml(await readFile(file, 'utf8')) as { patterns?: { dirs?: unknown } } | null;
+    const dirs = raw?.patterns?.dirs;
+    return Array.isArray(dirs) && dirs.every((d) => typeof d === 'string') ? dirs : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+export async function runCheck(file: string | undefined, out: Out, err: Out): Promise<number> {
+  let config;
+  try {
+    config = (await loadConfig({ file })).config;
+  } catch (e) {
+    if (!(e instanceof PtimError)) throw e;
+    err.write(`${e.report()}\n`);
+    if (e.code === 'PTIM_ERR_CONFIG' || e.code === 'PTIM_ERR_CONFIG_FILE') {
+      const dirs = await patternDirsOf(file ?? process.env.PTIM_CONFIG);
+      try {
+        const lib = await loadLibrary(dirs);
+        out.write(`patterns: ${lib.patterns.length} pattern(s) loaded and self-tested from ${dirs.join(', ')}\n`);
+      } catch (p) {
+        if (p instanceof PtimError) err.write(`${p.report()}\n`);
+        else throw p;
+      }
+    }
+    return 1;
+  }
+  const r = await preflight(config, { metrics: createMetrics(), clock: systemClock });
+  for (const w of r.warnings) out.write(`warning: ${w}\n`);
+  for (const e of r.errors) err.write(`${e.report()}\n`);
+  if (r.errors.length) return 1;
+  out.write(
+    `OK: configuration valid; ${r.library?.patterns.length ?? 0} pattern(s) loaded and self-tested; roles ${config.roles.join(', ')}\n`,
+  );
+  return 0;
+}
