@@ -82,13 +82,25 @@ process.on('message', (raw) => {
             identity: { defaultDomain: 'example.com' },
             redis: { url: msg.redisUrl },
             ops: { enabled: false },
-            jims: { primary: { host: '127.0.0.1', port: msg.simPort, scheme: 'http', clientId: msg.clientId, clientSecret: msg.clientSecret } },
+            jims: {
+              primary: {
+                host: '127.0.0.1',
+                port: msg.simPort,
+                scheme: 'http',
+                clientId: msg.clientId,
+                clientSecret: msg.clientSecret,
+              },
+            },
             log: { level: 'warn' },
           },
           msg.overrides,
         ),
       );
-      app = await createApp(config, { logger: createLogger({ level: config.log.level }, process.stderr), metrics, clock: systemClock });
+      app = await createApp(config, {
+        logger: createLogger({ level: config.log.level }, process.stderr),
+        metrics,
+        clock: systemClock,
+      });
       await app.start();
       const port = app.addresses().syslog.find((a) => a.transport === 'udp')?.port;
       sample();
@@ -100,12 +112,23 @@ process.on('message', (raw) => {
       sample();
       const m = process.memoryUsage();
       const counters: Record<string, number> = {};
-      for (const name of ['received', 'vpnEvents', 'identityEvents', 'relayed', 'pushes', 'bufferDropped'] as const) counters[name] = await sum(metrics, name);
+      for (const name of ['received', 'vpnEvents', 'identityEvents', 'relayed', 'pushes', 'bufferDropped'] as const)
+        counters[name] = await sum(metrics, name);
       const dropped: Record<string, number> = {};
-      for (const v of (await metrics.dropped.get()).values) dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
+      for (const v of (await metrics.dropped.get()).values)
+        dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
       const pushes = (await metrics.pushes.get()).values;
       for (const v of pushes) counters[`push_${String(v.labels.outcome)}`] = v.value;
-      const stats: BridgeStats = { rss: m.rss, heapUsed: m.heapUsed, peakRss: peak.rss, peakHeapUsed: peak.heapUsed, startupPeakRss: startupPeak.rss, startupPeakHeapUsed: startupPeak.heapUsed, counters, dropped };
+      const stats: BridgeStats = {
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        peakRss: peak.rss,
+        peakHeapUsed: peak.heapUsed,
+        startupPeakRss: startupPeak.rss,
+        startupPeakHeapUsed: startupPeak.heapUsed,
+        counters,
+        dropped,
+      };
       reply({ type: 'stats', stats });
     } else if (msg.type === 'stop') {
       await app?.stop();

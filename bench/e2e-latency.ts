@@ -7,7 +7,17 @@
 import { performance } from 'node:perf_hooks';
 import { vpnLine } from '../src/demo/lines.js';
 import { defaultConfig } from '../src/config/schema.js';
-import { configOverrides, matchDeliveries, mb, ms, numberFlag, percentiles, startStack, udpSender, waitForPushes } from './lib.js';
+import {
+  configOverrides,
+  matchDeliveries,
+  mb,
+  ms,
+  numberFlag,
+  percentiles,
+  startStack,
+  udpSender,
+  waitForPushes,
+} from './lib.js';
 
 const RATE = numberFlag('rate', 100);
 const SECS = numberFlag('secs', 30);
@@ -24,7 +34,8 @@ const sender = await udpSender(stack.syslogPort);
 // a stack: a disconnected session's IP is the next one handed out, so IPs are reused by new users.
 const pool: string[] = [];
 const needed = Math.ceil((RATE * 2 * FOLLOW_UP_MS) / 1000) + 10;
-for (let h = 0; pool.length < needed; h++) pool.push(h < 508 ? `${h < 254 ? '198.51.100' : '203.0.113'}.${(h % 254) + 1}` : `2001:db8::2:${h.toString(16)}`);
+for (let h = 0; pool.length < needed; h++)
+  pool.push(h < 508 ? `${h < 254 ? '198.51.100' : '203.0.113'}.${(h % 254) + 1}` : `2001:db8::2:${h.toString(16)}`);
 pool.reverse();
 interface Session {
   user: string;
@@ -56,7 +67,10 @@ while (k < total) {
         counts.rekey++;
         followUps.push({ ...head, step: 1, due: now + FOLLOW_UP_MS });
       } else {
-        sender.send(vpnLine({ kind: 'down', user: head.user, ip: head.ip, tunnelId: head.tunnelId }), { ip: head.ip, op: 'logoff' });
+        sender.send(vpnLine({ kind: 'down', user: head.user, ip: head.ip, tunnelId: head.tunnelId }), {
+          ip: head.ip,
+          op: 'logoff',
+        });
         counts.disconnect++;
         pool.push(head.ip);
       }
@@ -66,7 +80,13 @@ while (k < total) {
     if (!ip) throw new Error('IP pool exhausted: lower --rate');
     if (used.has(ip)) reusedIps++;
     used.add(ip);
-    const s: Session = { user: `user${sessions % USERS}@example.com`, ip, tunnelId: 500000 + sessions, step: 0, due: now + FOLLOW_UP_MS };
+    const s: Session = {
+      user: `user${sessions % USERS}@example.com`,
+      ip,
+      tunnelId: 500000 + sessions,
+      step: 0,
+      due: now + FOLLOW_UP_MS,
+    };
     sessions++;
     sender.send(vpnLine({ kind: 'up', user: s.user, ip: s.ip, tunnelId: s.tunnelId }), { ip, op: 'logon' });
     counts.connect++;
@@ -82,11 +102,19 @@ const bridge = await stack.bridgeStats();
 const redisMem = await stack.redisMemory();
 const p = percentiles(d.latencies);
 
-console.log(`  sent ${sender.count()} datagrams in ${sendSecs.toFixed(1)} s (${counts.connect} connect, ${counts.rekey} rekey, ${counts.disconnect} disconnect; ${sessions} sessions, ${reusedIps} of them on a reused IP)`);
-console.log(`  bridge received ${bridge.counters.received} (UDP loss at the socket: ${sender.count() - (bridge.counters.received ?? 0)}), dropped ${JSON.stringify(bridge.dropped)}`);
-console.log(`  delivered ${d.matched}/${d.expected} (loss ${d.expected - d.matched}${allIn ? '' : `, gave up after ${DRAIN_TIMEOUT_MS / 1000} s`}), unexpected pushes ${d.unexpected}`);
+console.log(
+  `  sent ${sender.count()} datagrams in ${sendSecs.toFixed(1)} s (${counts.connect} connect, ${counts.rekey} rekey, ${counts.disconnect} disconnect; ${sessions} sessions, ${reusedIps} of them on a reused IP)`,
+);
+console.log(
+  `  bridge received ${bridge.counters.received} (UDP loss at the socket: ${sender.count() - (bridge.counters.received ?? 0)}), dropped ${JSON.stringify(bridge.dropped)}`,
+);
+console.log(
+  `  delivered ${d.matched}/${d.expected} (loss ${d.expected - d.matched}${allIn ? '' : `, gave up after ${DRAIN_TIMEOUT_MS / 1000} s`}), unexpected pushes ${d.unexpected}`,
+);
 console.log(`  latency send → JIMS receipt: p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)}, max ${ms(p.max)}`);
-console.log(`  bridge process: rss ${mb(bridge.rss)} (peak ${mb(bridge.peakRss)}), heap used ${mb(bridge.heapUsed)} (peak ${mb(bridge.peakHeapUsed)}); start-up peak rss ${mb(bridge.startupPeakRss)}, heap ${mb(bridge.startupPeakHeapUsed)}; redis used_memory ${mb(redisMem.used)}`);
+console.log(
+  `  bridge process: rss ${mb(bridge.rss)} (peak ${mb(bridge.peakRss)}), heap used ${mb(bridge.heapUsed)} (peak ${mb(bridge.peakHeapUsed)}); start-up peak rss ${mb(bridge.startupPeakRss)}, heap ${mb(bridge.startupPeakHeapUsed)}; redis used_memory ${mb(redisMem.used)}`,
+);
 await sender.close();
 await stack.stop();
 process.exit(0);

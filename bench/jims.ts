@@ -21,7 +21,14 @@ async function run(scheme: 'http' | 'https'): Promise<void> {
   });
   const { port } = await sim.listen(0);
   const cfg = jimsSchema.parse({
-    primary: { host: '127.0.0.1', port, scheme, clientId: 'bench', clientSecret: 'bench-secret', ...(certs ? { caFile: certs.caFile } : {}) },
+    primary: {
+      host: '127.0.0.1',
+      port,
+      scheme,
+      clientId: 'bench',
+      clientSecret: 'bench-secret',
+      ...(certs ? { caFile: certs.caFile } : {}),
+    },
     maxSockets: CONCURRENCY,
   });
   const client = createJimsClient(cfg, { metrics: createMetrics(), logger: silentLogger, clock: systemClock });

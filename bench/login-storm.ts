@@ -6,7 +6,17 @@
 // Run: node --import tsx bench/login-storm.ts [--users 10000] [--secs 10] [--burst 100] [--set queue.concurrency=64 …]
 import { performance } from 'node:perf_hooks';
 import { vpnLine } from '../src/demo/lines.js';
-import { configOverrides, matchDeliveries, mb, ms, numberFlag, percentiles, startStack, udpSender, waitForPushes } from './lib.js';
+import {
+  configOverrides,
+  matchDeliveries,
+  mb,
+  ms,
+  numberFlag,
+  percentiles,
+  startStack,
+  udpSender,
+  waitForPushes,
+} from './lib.js';
 
 const USERS = numberFlag('users', 10_000);
 const SECS = numberFlag('secs', 10);
@@ -20,12 +30,16 @@ const ipOf = (i: number) => `2001:db8::1:${i.toString(16)}`;
 const overrides = configOverrides();
 const stack = await startStack(overrides);
 const sender = await udpSender(stack.syslogPort);
-const lines = Array.from({ length: USERS }, (_, i) => vpnLine({ kind: 'up', user: `storm${i}@example.com`, ip: ipOf(i), tunnelId: 600000 + i }));
+const lines = Array.from({ length: USERS }, (_, i) =>
+  vpnLine({ kind: 'up', user: `storm${i}@example.com`, ip: ipOf(i), tunnelId: 600000 + i }),
+);
 const interval = (SECS * 1000 * BURST) / USERS;
 
-console.log(`login storm: ${USERS} users in ${SECS} s, bursts of ${BURST} every ${interval.toFixed(0)} ms over UDP; bridge overrides ${JSON.stringify(overrides)}`);
+console.log(
+  `login storm: ${USERS} users in ${SECS} s, bursts of ${BURST} every ${interval.toFixed(0)} ms over UDP; bridge overrides ${JSON.stringify(overrides)}`,
+);
 const t0 = performance.now();
-for (let i = 0; i < USERS; ) {
+for (let i = 0; i < USERS;) {
   const due = t0 + (i / BURST) * interval;
   const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -44,10 +58,18 @@ const redisMem = await stack.redisMemory();
 const p = percentiles(d.latencies);
 const received = bridge.counters.received ?? 0;
 
-console.log(`  sent ${sender.count()} datagrams in ${sendSecs.toFixed(1)} s; bridge received ${received} (UDP loss at the socket: ${sender.count() - received}), dropped ${JSON.stringify(bridge.dropped)}`);
-console.log(`  delivered ${d.matched}/${d.expected} (loss ${d.expected - d.matched}${allIn ? '' : `, gave up after ${DRAIN_TIMEOUT_MS / 1000} s`}), unexpected pushes ${d.unexpected}`);
-console.log(`  drain: last push accepted ${ms(d.lastReceipt - lastSend)} after the last line (target < 15000 ms); ${Math.round(d.matched / ((d.lastReceipt - t0) / 1000))} pushes/s overall`);
-console.log(`  at the last line: received ${atLast.received}, in the outbox ${atLast.identityEvents}, relayed to BullMQ ${atLast.relayed}, accepted by JIMS ${pushedAtLast}`);
+console.log(
+  `  sent ${sender.count()} datagrams in ${sendSecs.toFixed(1)} s; bridge received ${received} (UDP loss at the socket: ${sender.count() - received}), dropped ${JSON.stringify(bridge.dropped)}`,
+);
+console.log(
+  `  delivered ${d.matched}/${d.expected} (loss ${d.expected - d.matched}${allIn ? '' : `, gave up after ${DRAIN_TIMEOUT_MS / 1000} s`}), unexpected pushes ${d.unexpected}`,
+);
+console.log(
+  `  drain: last push accepted ${ms(d.lastReceipt - lastSend)} after the last line (target < 15000 ms); ${Math.round(d.matched / ((d.lastReceipt - t0) / 1000))} pushes/s overall`,
+);
+console.log(
+  `  at the last line: received ${atLast.received}, in the outbox ${atLast.identityEvents}, relayed to BullMQ ${atLast.relayed}, accepted by JIMS ${pushedAtLast}`,
+);
 console.log(`  latency send → JIMS receipt: p50 ${ms(p.p50)}, p90 ${ms(p.p90)}, p99 ${ms(p.p99)}, max ${ms(p.max)}`);
 // Where the slow ones are: a cold start (JIT, first token, connections) or a queue that builds up.
 const bySecond: string[] = [];
@@ -56,8 +78,12 @@ for (let sec = 0; sec < Math.ceil(sendSecs); sec++) {
   if (l.length) bySecond.push(`${sec}s:${percentiles(l).p99.toFixed(0)}`);
 }
 console.log(`  p99 latency (ms) by second of sending: ${bySecond.join(' ')}`);
-console.log(`  bridge process: peak rss ${mb(bridge.peakRss)}, peak heap used ${mb(bridge.peakHeapUsed)} (now ${mb(bridge.rss)} / ${mb(bridge.heapUsed)}; start-up peak ${mb(bridge.startupPeakRss)} / ${mb(bridge.startupPeakHeapUsed)})`);
-console.log(`  redis: used_memory ${mb(redisMem.used)} (peak ${mb(redisMem.peak)}); bridge counters ${JSON.stringify(bridge.counters)}`);
+console.log(
+  `  bridge process: peak rss ${mb(bridge.peakRss)}, peak heap used ${mb(bridge.peakHeapUsed)} (now ${mb(bridge.rss)} / ${mb(bridge.heapUsed)}; start-up peak ${mb(bridge.startupPeakRss)} / ${mb(bridge.startupPeakHeapUsed)})`,
+);
+console.log(
+  `  redis: used_memory ${mb(redisMem.used)} (peak ${mb(redisMem.peak)}); bridge counters ${JSON.stringify(bridge.counters)}`,
+);
 await sender.close();
 await stack.stop();
 process.exit(0);

@@ -49,7 +49,13 @@ parts.length = 0;
 
 const library = await loadLibrary(['patterns']);
 const metrics = createMetrics();
-const pipeline = createPipeline({ library, identity: defaultConfig().identity, metrics, logger: silentLogger, clock: { now: () => 0 } });
+const pipeline = createPipeline({
+  library,
+  identity: defaultConfig().identity,
+  metrics,
+  logger: silentLogger,
+  clock: { now: () => 0 },
+});
 
 /** The framer alone (frames counted, not kept). */
 function frameOnly(): number {
@@ -65,12 +71,14 @@ function frameOnly(): number {
 const framed: Buffer[] = [];
 {
   const framer = new StreamFramer({ maxMessageBytes: 16 * 1024, maxContinuationLines: 4 });
-  for (let off = 0; off < big.length; off += CHUNK) for (const f of framer.push(big.subarray(off, off + CHUNK))) framed.push(f.bytes);
+  for (let off = 0; off < big.length; off += CHUNK)
+    for (const f of framer.push(big.subarray(off, off + CHUNK))) framed.push(f.bytes);
   for (const f of framer.end()) framed.push(f.bytes);
 }
 function pipelineOnly(): number {
   const t0 = performance.now();
-  for (const bytes of framed) pipeline.process({ bytes, transport: 'tcp', sourceIp: '192.0.2.10', sourcePort: 50000, receivedAt: 0, truncated: false });
+  for (const bytes of framed)
+    pipeline.process({ bytes, transport: 'tcp', sourceIp: '192.0.2.10', sourcePort: 50000, receivedAt: 0, truncated: false });
   return ((performance.now() - t0) * 1e6) / framed.length;
 }
 
@@ -84,12 +92,15 @@ function run(): { lines: number; events: number; ms: number } {
     lines++;
     if (pipeline.process(raw).type === 'event') events++;
   };
-  for (let off = 0; off < big.length; off += CHUNK) for (const f of framer.push(big.subarray(off, off + CHUNK))) handle(f.bytes, f.truncated);
+  for (let off = 0; off < big.length; off += CHUNK)
+    for (const f of framer.push(big.subarray(off, off + CHUNK))) handle(f.bytes, f.truncated);
   for (const f of framer.end()) handle(f.bytes, f.truncated);
   return { lines, events, ms: performance.now() - t0 };
 }
 
-console.log(`input: ${LINES} lines, ${(big.length / 1e6).toFixed(1)} MB, ${vpnLines} VPN lines (${(VPN_PERMILLE / 10).toFixed(1)} %), avg ${(big.length / LINES).toFixed(0)} B/line`);
+console.log(
+  `input: ${LINES} lines, ${(big.length / 1e6).toFixed(1)} MB, ${vpnLines} VPN lines (${(VPN_PERMILLE / 10).toFixed(1)} %), avg ${(big.length / LINES).toFixed(0)} B/line`,
+);
 run(); // warm-up (JIT)
 const results = [];
 for (let p = 0; p < PASSES; p++) results.push(run());
@@ -98,12 +109,18 @@ const total = results.reduce((a, b) => a + b.ms, 0);
 const lines = results.reduce((a, b) => a + b.lines, 0);
 const mem = process.memoryUsage();
 console.log(`framer → prefilter → parse → match → normalize, ${PASSES} passes:`);
-console.log(`  ${Math.round(lines / (total / 1000)).toLocaleString('en-US')} lines/s average, ${Math.round(best.lines / (best.ms / 1000)).toLocaleString('en-US')} lines/s best`);
+console.log(
+  `  ${Math.round(lines / (total / 1000)).toLocaleString('en-US')} lines/s average, ${Math.round(best.lines / (best.ms / 1000)).toLocaleString('en-US')} lines/s best`,
+);
 console.log(`  ${((total * 1e6) / lines).toFixed(0)} ns/line end to end`);
 pipelineOnly();
 const pNs = Math.min(...Array.from({ length: PASSES }, pipelineOnly));
 const fNs = Math.min(...Array.from({ length: PASSES }, frameOnly));
-console.log(`  of which: framer ≈ ${fNs.toFixed(0)} ns/line; prefilter → … → normalize ≈ ${pNs.toFixed(0)} ns/line (${Math.round(1e9 / pNs).toLocaleString('en-US')} lines/s)`);
+console.log(
+  `  of which: framer ≈ ${fNs.toFixed(0)} ns/line; prefilter → … → normalize ≈ ${pNs.toFixed(0)} ns/line (${Math.round(1e9 / pNs).toLocaleString('en-US')} lines/s)`,
+);
 console.log(`  ${best.events} events per pass (expected ${vpnLines} VPN lines, some of them site-to-site/placeholder)`);
-console.log(`  memory: rss ${(mem.rss / 1e6).toFixed(0)} MB, heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB (input buffer ${(big.length / 1e6).toFixed(0)} MB)`);
+console.log(
+  `  memory: rss ${(mem.rss / 1e6).toFixed(0)} MB, heap used ${(mem.heapUsed / 1e6).toFixed(0)} MB (input buffer ${(big.length / 1e6).toFixed(0)} MB)`,
+);
 process.exit(0);

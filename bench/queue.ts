@@ -33,7 +33,14 @@ for (let i = 0; i < N; i++) {
 const pusher = new ScriptedPusher();
 const t0 = Date.now();
 const relay = createOutboxRelay({ redis: producer, queue: cfg, keyPrefix: prefix, metrics, consumerName: 'bench' });
-const workers = createPushWorkers({ connection: workerConn, queue: cfg, keyPrefix: prefix, pusher, metrics, clock: { now: () => Date.now() } });
+const workers = createPushWorkers({
+  connection: workerConn,
+  queue: cfg,
+  keyPrefix: prefix,
+  pusher,
+  metrics,
+  clock: { now: () => Date.now() },
+});
 await relay.start();
 /** Jobs finished for good (a retry is not an end). */
 const finished = async () =>

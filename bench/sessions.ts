@@ -19,8 +19,13 @@ try {
     const keyPrefix = `${server.keyPrefix}b${batchSize}`;
     let now = 1_700_000_000_000;
     const engine = createSessionEngine({
-      redis, cfg: { ...defaultConfig().sessions, bufferMaxEvents: EVENTS }, keyPrefix, metrics: createMetrics(),
-      logger: silentLogger, clock: { now: () => now }, batchSize,
+      redis,
+      cfg: { ...defaultConfig().sessions, bufferMaxEvents: EVENTS },
+      keyPrefix,
+      metrics: createMetrics(),
+      logger: silentLogger,
+      clock: { now: () => now },
+      batchSize,
     });
     const kinds: VpnEvent['kind'][] = ['up', 'up', 'rekey-signal', 'down'];
     const start = process.hrtime.bigint();
@@ -28,8 +33,15 @@ try {
       const n = i % IPS;
       now += 10;
       engine.submit(
-        { kind: kinds[Math.floor(i / IPS) % kinds.length] ?? 'up', user: `user${n}`, domain: 'example.com',
-          ips: [`2001:db8::${n.toString(16)}`], firewall: 'srx-a', patternId: 'bench', receivedAt: now },
+        {
+          kind: kinds[Math.floor(i / IPS) % kinds.length] ?? 'up',
+          user: `user${n}`,
+          domain: 'example.com',
+          ips: [`2001:db8::${n.toString(16)}`],
+          firewall: 'srx-a',
+          patternId: 'bench',
+          receivedAt: now,
+        },
         `c${i}`,
       );
     }
@@ -37,7 +49,9 @@ try {
     const secs = Number(process.hrtime.bigint() - start) / 1e9;
     await engine.close();
     const outbox = await redis.xlen(`{${keyPrefix}}:outbox`);
-    console.log(`batch ${String(batchSize).padStart(3)}: ${Math.round(EVENTS / secs).toLocaleString('en-US')} events/s (${EVENTS} events, ${IPS} IPs, ${outbox} outbox entries)`);
+    console.log(
+      `batch ${String(batchSize).padStart(3)}: ${Math.round(EVENTS / secs).toLocaleString('en-US')} events/s (${EVENTS} events, ${IPS} IPs, ${outbox} outbox entries)`,
+    );
   }
 } finally {
   redis.disconnect();

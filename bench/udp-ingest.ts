@@ -31,7 +31,8 @@ interface SendReport {
 // ---- sender (child process) -------------------------------------------------------------------
 
 async function senderMain(): Promise<void> {
-  const line = '<30>Mar  3 14:20:00 srx345-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created 192.0.2.10/51234->198.51.100.20/443 ';
+  const line =
+    '<30>Mar  3 14:20:00 srx345-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created 192.0.2.10/51234->198.51.100.20/443 ';
   const payload = Buffer.from(line.padEnd(SIZE, 'x'));
   process.send!('ready');
   process.on('message', (raw) => {
@@ -154,11 +155,16 @@ function print(name: string, rows: Row[]): void {
       `  ${String(r.rate).padStart(8)}  ${String(r.offered).padStart(10)}  ${String(r.sent).padStart(8)}  ${String(r.received).padStart(8)}  ${String(r.perSec).padStart(10)}  ${(r.loss * 100).toFixed(2).padStart(7)}  ${r.cpuUs.toFixed(2).padStart(10)}`,
     );
   const first = rows.find((r) => r.loss > LOSS_THRESHOLD);
-  console.log(`  loss begins at: ${first ? `${first.offered}/s offered (target ${first.rate}/s)` : 'no loss at the rates tried'}`);
+  console.log(
+    `  loss begins at: ${first ? `${first.offered}/s offered (target ${first.rate}/s)` : 'no loss at the rates tried'}`,
+  );
 }
 
 async function main(): Promise<void> {
-  const rates = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const rates = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const steps = rates.length > 0 ? rates : [25_000, 50_000, 100_000, 150_000, 200_000, 250_000, 300_000, 400_000];
   const child = fork(fileURLToPath(import.meta.url), ['sender'], { execArgv: ['--import', 'tsx'] });
   await once(child, 'message'); // 'ready': the child's start-up must not count against step one
@@ -183,7 +189,9 @@ async function main(): Promise<void> {
   console.log('  ' + steps.map((r, k) => `${r}/s: ${(ptim[k]!.perSec / Math.max(1, plain[k]!.perSec)).toFixed(2)}`).join('  '));
   const best = (rows: Row[]) => Math.max(...rows.map((r) => r.perSec));
   const cpu = (rows: Row[]) => rows.reduce((a, r) => a + r.cpuUs * r.received, 0) / rows.reduce((a, r) => a + r.received, 0);
-  console.log(`mean CPU per datagram: plain ${cpu(plain).toFixed(2)} µs, ptim ${cpu(ptim).toFixed(2)} µs, ratio ${(cpu(ptim) / cpu(plain)).toFixed(2)}`);
+  console.log(
+    `mean CPU per datagram: plain ${cpu(plain).toFixed(2)} µs, ptim ${cpu(ptim).toFixed(2)} µs, ratio ${(cpu(ptim) / cpu(plain)).toFixed(2)}`,
+  );
   console.log(
     `peak received/s: plain ${best(plain)}, ptim ${best(ptim)}, ratio ${(best(ptim) / Math.max(1, best(plain))).toFixed(2)} ` +
       `(datagram ${SIZE} B, SO_RCVBUF requested ${RECV_BUFFER} B, node ${process.version})`,

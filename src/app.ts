@@ -93,7 +93,10 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
     }
-    for (const [name, s] of [['primary', config.jims.primary], ['secondary', config.jims.secondary]] as const) {
+    for (const [name, s] of [
+      ['primary', config.jims.primary],
+      ['secondary', config.jims.secondary],
+    ] as const) {
       if (s && !s.tlsVerify && s.scheme === 'https') {
         warnings.push(`jims.${name}.tlsVerify is false: the JIMS certificate is NOT verified`);
       }
@@ -284,7 +287,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
           syslog: receivers?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
           ops: opsAddress ? `http://${opsAddress.address}:${opsAddress.port}` : undefined,
           patterns: pre.library?.patterns.length,
-          jims: config.jims.primary ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}` : 'not configured',
+          jims: config.jims.primary
+            ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
+            : 'not configured',
         },
         'ptim-bridge started',
       );

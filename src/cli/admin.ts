@@ -36,8 +36,16 @@ export async function showSessions(config: Config, out: Out, opts: { json?: bool
     `${table(
       ['IP', 'USER', 'DOMAIN', 'FIREWALL', 'VPN', 'SINCE', 'LAST UP', 'LAST REKEY', 'SEQ', 'TUNNELS'],
       sessions.map((s) => [
-        s.ip, s.user, s.domain, s.firewall, s.vpn ?? '-', iso(s.since), iso(s.lastUpAt), iso(s.lastRekeyAt),
-        String(s.seq), s.tunnels.join(',') || '-',
+        s.ip,
+        s.user,
+        s.domain,
+        s.firewall,
+        s.vpn ?? '-',
+        iso(s.since),
+        iso(s.lastUpAt),
+        iso(s.lastRekeyAt),
+        String(s.seq),
+        s.tunnels.join(',') || '-',
       ]),
     )}\n${sessions.length} session(s)\n`,
   );

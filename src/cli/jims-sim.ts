@@ -9,7 +9,10 @@ import { createJimsSimulator, type JimsSimClient, type JimsSimOptions } from '..
 function parseClient(spec: string): JimsSimClient {
   const idx = spec.indexOf(':');
   if (idx <= 0 || idx === spec.length - 1)
-    throw new PtimError('PTIM_ERR_USAGE', `a client must be given as id:secret (got ${JSON.stringify(spec.slice(0, Math.max(idx, 0)) + ':…')})`);
+    throw new PtimError(
+      'PTIM_ERR_USAGE',
+      `a client must be given as id:secret (got ${JSON.stringify(spec.slice(0, Math.max(idx, 0)) + ':…')})`,
+    );
   return { clientId: spec.slice(0, idx), clientSecret: spec.slice(idx + 1) };
 }
 
@@ -41,7 +44,10 @@ export interface JimsSimCliOptions {
 }
 
 /** Turns parsed CLI options (and JIMS_SIM_CLIENTS) into simulator options; throws PTIM_ERR_USAGE. */
-export function simOptionsFromCli(o: JimsSimCliOptions, env: NodeJS.ProcessEnv = process.env): {
+export function simOptionsFromCli(
+  o: JimsSimCliOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): {
   options: JimsSimOptions;
   warnings: string[];
 } {
@@ -50,8 +56,15 @@ export function simOptionsFromCli(o: JimsSimCliOptions, env: NodeJS.ProcessEnv =
   const haveCert = Boolean(o.cert && o.key);
   if (o.https && !haveCert) throw new PtimError('PTIM_ERR_USAGE', '--https needs --cert and --key');
   const useHttps = o.https || (!o.http && haveCert);
-  if (!useHttps && !o.http) warnings.push('no --cert/--key given: serving plain HTTP (set the bridge\'s jims.primary.scheme to http)');
-  const specs = o.client && o.client.length > 0 ? o.client : (env.JIMS_SIM_CLIENTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!useHttps && !o.http)
+    warnings.push("no --cert/--key given: serving plain HTTP (set the bridge's jims.primary.scheme to http)");
+  const specs =
+    o.client && o.client.length > 0
+      ? o.client
+      : (env.JIMS_SIM_CLIENTS ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const clients = specs.map(parseClient);
   if (clients.length === 0 && !o.record)
     throw new PtimError('PTIM_ERR_USAGE', 'give at least one --client id:secret (or JIMS_SIM_CLIENTS="id:secret,…")');
@@ -87,16 +100,49 @@ export function buildJimsSimCommand(): Command {
     .addOption(new Option('--http', 'serve plain HTTP').env('JIMS_SIM_HTTP'))
     .addOption(new Option('--cert <file>', 'TLS certificate (PEM)').env('JIMS_SIM_CERT'))
     .addOption(new Option('--key <file>', 'TLS private key (PEM)').env('JIMS_SIM_KEY'))
-    .addOption(new Option('--client <id:secret>', 'an accepted OAuth2 client (repeat; or JIMS_SIM_CLIENTS="id:secret,…")').argParser(collect))
+    .addOption(
+      new Option('--client <id:secret>', 'an accepted OAuth2 client (repeat; or JIMS_SIM_CLIENTS="id:secret,…")').argParser(
+        collect,
+      ),
+    )
     .addOption(new Option('--token-path <path>', 'token endpoint path').env('JIMS_SIM_TOKEN_PATH').default('oauth_token/oauth'))
-    .addOption(new Option('--push-path <path>', 'push endpoint path').env('JIMS_SIM_PUSH_PATH').default('api/userfw/v1/post-entry'))
-    .addOption(new Option('--push-method <method>', 'push method').env('JIMS_SIM_PUSH_METHOD').choices(['POST', 'PUT', 'PATCH']).default('POST'))
-    .addOption(new Option('--template <name|file>', 'push body template: userfw-xml, userfw-json or a file').env('JIMS_SIM_TEMPLATE').default('userfw-xml'))
-    .addOption(new Option('--token-lifetime-secs <n>', 'expires_in of issued tokens').env('JIMS_SIM_TOKEN_LIFETIME_SECS').argParser(num('--token-lifetime-secs')).default(28800))
-    .addOption(new Option('--record <file>', 'record mode: append every request (secrets masked) to this JSON-lines file').env('JIMS_SIM_RECORD'))
-    .addOption(new Option('--latency-ms <n>', 'added latency').env('JIMS_SIM_LATENCY_MS').argParser(num('--latency-ms')).default(0))
-    .addOption(new Option('--error-rate <f>', 'fraction of pushes answered 503').env('JIMS_SIM_ERROR_RATE').argParser(num('--error-rate')).default(0))
-    .addOption(new Option('--offline <mode>', 'refuse or hang token/push requests').env('JIMS_SIM_OFFLINE').choices(['refuse', 'hang']))
+    .addOption(
+      new Option('--push-path <path>', 'push endpoint path').env('JIMS_SIM_PUSH_PATH').default('api/userfw/v1/post-entry'),
+    )
+    .addOption(
+      new Option('--push-method <method>', 'push method')
+        .env('JIMS_SIM_PUSH_METHOD')
+        .choices(['POST', 'PUT', 'PATCH'])
+        .default('POST'),
+    )
+    .addOption(
+      new Option('--template <name|file>', 'push body template: userfw-xml, userfw-json or a file')
+        .env('JIMS_SIM_TEMPLATE')
+        .default('userfw-xml'),
+    )
+    .addOption(
+      new Option('--token-lifetime-secs <n>', 'expires_in of issued tokens')
+        .env('JIMS_SIM_TOKEN_LIFETIME_SECS')
+        .argParser(num('--token-lifetime-secs'))
+        .default(28800),
+    )
+    .addOption(
+      new Option('--record <file>', 'record mode: append every request (secrets masked) to this JSON-lines file').env(
+        'JIMS_SIM_RECORD',
+      ),
+    )
+    .addOption(
+      new Option('--latency-ms <n>', 'added latency').env('JIMS_SIM_LATENCY_MS').argParser(num('--latency-ms')).default(0),
+    )
+    .addOption(
+      new Option('--error-rate <f>', 'fraction of pushes answered 503')
+        .env('JIMS_SIM_ERROR_RATE')
+        .argParser(num('--error-rate'))
+        .default(0),
+    )
+    .addOption(
+      new Option('--offline <mode>', 'refuse or hang token/push requests').env('JIMS_SIM_OFFLINE').choices(['refuse', 'hang']),
+    )
     .addOption(new Option('--log-level <level>', 'log level').env('JIMS_SIM_LOG_LEVEL').default('info'))
     .action(async (o: JimsSimCliOptions) => {
       const logger = createLogger({ name: 'jims-sim', level: o.logLevel });

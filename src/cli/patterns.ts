@@ -71,7 +71,10 @@ function printExplanation(out: Out, n: number, bytes: Buffer, x: Explanation): v
     `  envelope:  ${e.format} host=${e.hostname ?? '-'} app=${e.appName ?? '-'} tag=${e.tag ?? '-'}` +
       `${e.sdIds.length ? ` sd=[${e.sdIds.join(', ')}]` : ''}${e.hasText ? '' : ' (no text)'}`,
   );
-  say(out, `  prefilter: ${x.prefilter}${x.prefilter === 'skipped' ? ' (no match literal in the line: production skips it)' : ''}`);
+  say(
+    out,
+    `  prefilter: ${x.prefilter}${x.prefilter === 'skipped' ? ' (no match literal in the line: production skips it)' : ''}`,
+  );
   if (x.miss) {
     say(
       out,
@@ -85,7 +88,12 @@ function printExplanation(out: Out, n: number, bytes: Buffer, x: Explanation): v
   const m = x.matched!;
   say(out, `  matched:   ${m.patternId} (${rel(m.file)}:${m.line}) kind=${m.kind}`);
   if (!m.verified) say(out, '             UNVERIFIED pattern: it rests on guesses (e.g. SD parameter names); check these fields');
-  say(out, `  fields:    ${Object.entries(m.fields).map(([k, v]) => `${k}=${showValue(v)}`).join(' ')}`);
+  say(
+    out,
+    `  fields:    ${Object.entries(m.fields)
+      .map(([k, v]) => `${k}=${showValue(v)}`)
+      .join(' ')}`,
+  );
   const r = x.result!;
   if (r.type === 'ignored') say(out, `  ignored:   ${r.reason} (${r.detail})`);
   else {
@@ -116,13 +124,22 @@ export async function runPatternsExplain(
     return 1;
   }
   const lib: Library = r.library;
-  if (!opts.json) for (const w of r.warnings.filter((w) => /unverified/i.test(w.message))) say(out, `note: ${formatProblem({ ...w, source: rel(w.source ?? '') })}`);
+  if (!opts.json)
+    for (const w of r.warnings.filter((w) => /unverified/i.test(w.message)))
+      say(out, `note: ${formatProblem({ ...w, source: rel(w.source ?? '') })}`);
   const lines = Array.isArray(input) ? input.map((l) => Buffer.from(l, 'utf8')) : byteLines(input);
   let n = 0;
   for await (const bytes of lines) {
     n++;
     if (bytes.length === 0) continue;
-    const raw: RawMessage = { bytes, transport: 'udp', sourceIp: '127.0.0.1', sourcePort: 0, receivedAt: Date.now(), truncated: false };
+    const raw: RawMessage = {
+      bytes,
+      transport: 'udp',
+      sourceIp: '127.0.0.1',
+      sourcePort: 0,
+      receivedAt: Date.now(),
+      truncated: false,
+    };
     const x = explainLine(lib, identityCfg, raw, { maxFieldBytes: opts.maxFieldBytes });
     if (opts.json) say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), ...x }));
     else {

@@ -48,9 +48,12 @@ export function buildSendCommand(): Command {
     .action(async (o) => {
       let lines: string[];
       if (o.file) {
-        const text = o.file === '-' ? await readStdin() : await readFile(o.file, 'utf8').catch((e: Error) => {
-          throw new PtimError('PTIM_ERR_USAGE', `cannot read ${o.file}: ${e.message}`);
-        });
+        const text =
+          o.file === '-'
+            ? await readStdin()
+            : await readFile(o.file, 'utf8').catch((e: Error) => {
+                throw new PtimError('PTIM_ERR_USAGE', `cannot read ${o.file}: ${e.message}`);
+              });
         lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
       } else {
         lines = [vpnLine({ kind: o.kind, user: o.user, ip: o.ip, tunnelId: o.tunnelId })];

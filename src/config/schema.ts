@@ -69,7 +69,12 @@ export const ingestSchema = z
     tcp: tcp.default(tcp.parse({})),
     tls: tls.default(tls.parse({})),
     /** Frames larger than this are cut (UDP, LF) or skipped (octet-counted) and counted. */
-    maxMessageBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024),
     maxConnections: positiveInt.default(1000),
     idleTimeoutSecs: positiveInt.default(600),
     /** How many PRI-less LF pieces may be joined to the message before them (binary IKE-IDs contain LF). */
@@ -251,7 +256,10 @@ export type Role = (typeof roles)[number];
 export const configSchema = z
   .object({
     /** Which parts this process runs; scale them apart by giving replicas different roles. */
-    roles: z.array(z.enum(roles)).min(1).default([...roles]),
+    roles: z
+      .array(z.enum(roles))
+      .min(1)
+      .default([...roles]),
     ingest: ingestSchema.default(ingestSchema.parse({})),
     /** Source address → firewall name (default: the syslog hostname). */
     firewalls: z.array(firewallSchema).default([]),

@@ -74,7 +74,10 @@ export function normalize(
       user = ikeUser;
       userDomain = ikeDomain;
     } else if (line.kind !== 'rekey-signal') {
-      return ignored('placeholder_user', `no user (AAA username ${JSON.stringify(str(f.user) ?? '')}): site-to-site or not a user tunnel`);
+      return ignored(
+        'placeholder_user',
+        `no user (AAA username ${JSON.stringify(str(f.user) ?? '')}): site-to-site or not a user tunnel`,
+      );
     } else {
       // A rekey signal names only the IP; the session engine knows whose it is.
       user = '';

@@ -39,7 +39,11 @@ export interface ReceiverContext {
 export const isV6Bind = (address: string): boolean => address.includes(':');
 
 /** Wraps the sink so a bug downstream cannot take a socket (or the process) down with it. */
-export function guardSink(sink: MessageSink, logger: Logger, limiter: () => { allowed: boolean; suppressed: number }): MessageSink {
+export function guardSink(
+  sink: MessageSink,
+  logger: Logger,
+  limiter: () => { allowed: boolean; suppressed: number },
+): MessageSink {
   return (raw) => {
     try {
       sink(raw);

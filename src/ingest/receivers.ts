@@ -85,11 +85,17 @@ export function createReceivers(cfg: Pick<Config, 'ingest' | 'firewalls'>, deps:
     if (ing.udp.enabled)
       out.push(
         createUdpReceiver(
-          { bind: ing.udp.bind, port: ing.udp.port, receiveBufferBytes: ing.udp.receiveBufferBytes, maxMessageBytes: ing.maxMessageBytes },
+          {
+            bind: ing.udp.bind,
+            port: ing.udp.port,
+            receiveBufferBytes: ing.udp.receiveBufferBytes,
+            maxMessageBytes: ing.maxMessageBytes,
+          },
           ctx,
         ),
       );
-    if (ing.tcp.enabled) out.push(createStreamReceiver({ ...stream, transport: 'tcp', bind: ing.tcp.bind, port: ing.tcp.port }, ctx));
+    if (ing.tcp.enabled)
+      out.push(createStreamReceiver({ ...stream, transport: 'tcp', bind: ing.tcp.bind, port: ing.tcp.port }, ctx));
     if (ing.tls.enabled) {
       const t = ing.tls;
       const read = async (setting: string, file: string | undefined) => {

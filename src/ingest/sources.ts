@@ -27,7 +27,9 @@ const CACHE_MAX = 4096;
 const DENY: SourceVerdict = { allowed: false };
 
 /** Builds the policy, or returns every problem found (never just the first). */
-export function createSourcePolicy(cfg: SourcesConfig): { policy: SourcePolicy; problems: [] } | { policy?: undefined; problems: Problem[] } {
+export function createSourcePolicy(
+  cfg: SourcesConfig,
+): { policy: SourcePolicy; problems: [] } | { policy?: undefined; problems: Problem[] } {
   const { allow, names, problems } = compile(cfg);
   if (problems.length > 0) return { problems };
   const cache = new Map<string, SourceVerdict>();

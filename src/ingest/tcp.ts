@@ -210,7 +210,12 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
       const r = errLog();
       if (r.allowed)
         logger.warn(
-          { err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, transport, source: unmapIp(sock.remoteAddress ?? ''), suppressed: r.suppressed },
+          {
+            err: { message: err.message, code: (err as NodeJS.ErrnoException).code },
+            transport,
+            source: unmapIp(sock.remoteAddress ?? ''),
+            suppressed: r.suppressed,
+          },
           'syslog TLS handshake failed',
         );
     });
@@ -227,7 +232,10 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
       await Promise.race([once(server, 'listening'), failed]);
     } catch (e) {
       server.close();
-      throw new PtimError('PTIM_ERR_BIND', `cannot listen on ${transport.toUpperCase()} ${address} port ${opts.port}: ${(e as Error).message}`);
+      throw new PtimError(
+        'PTIM_ERR_BIND',
+        `cannot listen on ${transport.toUpperCase()} ${address} port ${opts.port}: ${(e as Error).message}`,
+      );
     }
     failed.catch(() => {});
     server.on('error', (err) => logger.error({ err, transport, address }, 'syslog listener error'));

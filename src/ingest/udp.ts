@@ -18,7 +18,11 @@ export interface UdpOptions {
 
 export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Receiver {
   const { metrics, logger, clock, policy, rejections } = ctx;
-  const sink = guardSink(ctx.sink, logger, rateLimiter(10, () => clock.now()));
+  const sink = guardSink(
+    ctx.sink,
+    logger,
+    rateLimiter(10, () => clock.now()),
+  );
   const received = metrics.received.labels({ transport: 'udp' });
   const receivedBytes = metrics.receivedBytes.labels({ transport: 'udp' });
   const truncated = metrics.truncated.labels({ transport: 'udp' });
@@ -91,7 +95,13 @@ export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Recei
     const usable = granted === undefined ? undefined : process.platform === 'linux' ? granted / 2 : granted;
     if (usable !== undefined && usable < opts.receiveBufferBytes)
       logger.warn(
-        { address: a.address, port: a.port, requested: opts.receiveBufferBytes, granted: usable, setting: 'ingest.udp.receiveBufferBytes' },
+        {
+          address: a.address,
+          port: a.port,
+          requested: opts.receiveBufferBytes,
+          granted: usable,
+          setting: 'ingest.udp.receiveBufferBytes',
+        },
         'UDP receive buffer smaller than requested; raise net.core.rmem_max to avoid loss in bursts',
       );
     logger.info({ transport: 'udp', address: a.address, port: a.port, receiveBufferBytes: granted }, 'syslog UDP listening');

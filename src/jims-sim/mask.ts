@@ -33,9 +33,7 @@ export function maskAuthorization(value: string): string {
   return `${scheme} ${MASK}`;
 }
 
-export function maskHeaders(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-): Record<string, string | string[]> {
+export function maskHeaders(headers: Readonly<Record<string, string | string[] | undefined>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
@@ -63,9 +61,8 @@ export function maskForm(text: string): string {
 
 /** Masks string (and number) values of secret keys in JSON text without re-serializing it. */
 export function maskJsonText(text: string): string {
-  return text.replace(
-    /"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g,
-    (all, key: string, colon: string) => (isSecretName(key) ? `"${key}"${colon}"${MASK}"` : all),
+  return text.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g, (all, key: string, colon: string) =>
+    isSecretName(key) ? `"${key}"${colon}"${MASK}"` : all,
   );
 }
 

@@ -21,7 +21,14 @@ import { silentLogger, type Logger } from '../log.js';
 import { compileTemplates, type CompiledTemplates } from '../jims/templates.js';
 import { systemClock, type Clock } from '../types.js';
 import { maskBody, maskHeaders, maskQuery } from './mask.js';
-import { SimIdentityTable, emptyCounters, type SimCounters, type SimIdentity, type SimOpLogEntry, type SimOperation } from './state.js';
+import {
+  SimIdentityTable,
+  emptyCounters,
+  type SimCounters,
+  type SimIdentity,
+  type SimOpLogEntry,
+  type SimOperation,
+} from './state.js';
 
 export interface JimsSimFaults {
   /** Added before answering token and push requests. */
@@ -121,7 +128,9 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 
 function bodyText(buf: Buffer): { text: string; encoding: 'utf8' | 'base64' } {
   const text = buf.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(buf) ? { text, encoding: 'utf8' } : { text: buf.toString('base64'), encoding: 'base64' };
+  return Buffer.from(text, 'utf8').equals(buf)
+    ? { text, encoding: 'utf8' }
+    : { text: buf.toString('base64'), encoding: 'base64' };
 }
 
 function formDecode(s: string): string {
@@ -284,19 +293,43 @@ export function createJimsSimulator(opts: JimsSimOptions = {}): JimsSimulator {
     if (!tok || tok.expiresAt <= clock.now()) {
       counters.unauthorized++;
       counters.rejects++;
-      return send(req, res, path, body, 401, { error: 'invalid_token' }, {
-        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
-        note: tok ? 'token expired' : 'no valid token',
-      });
+      return send(
+        req,
+        res,
+        path,
+        body,
+        401,
+        { error: 'invalid_token' },
+        {
+          headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+          note: tok ? 'token expired' : 'no valid token',
+        },
+      );
     }
     const retryAfter: Record<string, string> = faults.retryAfter ? { 'retry-after': faults.retryAfter } : {};
     if (faults.pushStatus !== undefined) {
       counters.statusInjected++;
-      return send(req, res, path, body, faults.pushStatus, { error: 'injected' }, { headers: retryAfter, clientId: tok.clientId, note: 'injected status' });
+      return send(
+        req,
+        res,
+        path,
+        body,
+        faults.pushStatus,
+        { error: 'injected' },
+        { headers: retryAfter, clientId: tok.clientId, note: 'injected status' },
+      );
     }
     if (faults.errorRate > 0 && random() < faults.errorRate) {
       counters.errorsInjected++;
-      return send(req, res, path, body, 503, { error: 'injected' }, { headers: retryAfter, clientId: tok.clientId, note: 'injected error' });
+      return send(
+        req,
+        res,
+        path,
+        body,
+        503,
+        { error: 'injected' },
+        { headers: retryAfter, clientId: tok.clientId, note: 'injected error' },
+      );
     }
     const parsed = templates.parse(body);
     const f = parsed?.fields ?? {};
@@ -306,7 +339,13 @@ export function createJimsSimulator(opts: JimsSimOptions = {}): JimsSimulator {
     if (!parsed || !op || isIP(ip) === 0 || user === '') {
       counters.malformed++;
       counters.rejects++;
-      const why = !parsed ? 'body does not match the push template' : !op ? `unknown operation ${JSON.stringify(f.operation)}` : isIP(ip) === 0 ? 'invalid IP' : 'empty user';
+      const why = !parsed
+        ? 'body does not match the push template'
+        : !op
+          ? `unknown operation ${JSON.stringify(f.operation)}`
+          : isIP(ip) === 0
+            ? 'invalid IP'
+            : 'empty user';
       return send(req, res, path, body, 400, { error: 'malformed', detail: why }, { clientId: tok.clientId, note: why });
     }
     counters.pushes++;
@@ -347,7 +386,15 @@ export function createJimsSimulator(opts: JimsSimOptions = {}): JimsSimulator {
     }
     res.writeHead(200);
     res.end();
-    logRequest({ at: clock.now(), method: req.method ?? '', path: url.pathname, status: 200, headers: maskHeaders(req.headers), body: masked.slice(0, 4096), note: 'recorded' });
+    logRequest({
+      at: clock.now(),
+      method: req.method ?? '',
+      path: url.pathname,
+      status: 200,
+      headers: maskHeaders(req.headers),
+      body: masked.slice(0, 4096),
+      note: 'recorded',
+    });
   };
 
   const handleSim = async (req: IncomingMessage, res: ServerResponse, path: string) => {

@@ -85,11 +85,7 @@ export function isUntrustedCertCode(code: string): boolean {
 }
 
 export function isTlsErrorCode(code: string): boolean {
-  return (
-    isUntrustedCertCode(code) ||
-    TLS_ERROR_CODES.includes(code) ||
-    TLS_ERROR_PREFIXES.some((p) => code.startsWith(p))
-  );
+  return isUntrustedCertCode(code) || TLS_ERROR_CODES.includes(code) || TLS_ERROR_PREFIXES.some((p) => code.startsWith(p));
 }
 
 /**

@@ -85,7 +85,11 @@ function loadServerFiles(
         secret = readFile(s.clientSecretFile).replace(/\r?\n$/, '');
       } catch (e) {
         secretUnreadable = true;
-        problems.push({ path: `jims.${name}.clientSecretFile`, source: s.clientSecretFile, message: `cannot read: ${(e as Error).message}` });
+        problems.push({
+          path: `jims.${name}.clientSecretFile`,
+          source: s.clientSecretFile,
+          message: `cannot read: ${(e as Error).message}`,
+        });
       }
     }
     let ca: string | undefined;
@@ -143,9 +147,15 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
     const { secret, ca } = files.get(name) ?? { secret: '' };
     const url = `${s.scheme}://${hostForUrl(s.host)}:${s.port}`;
     if (s.scheme === 'https' && !s.tlsVerify)
-      logger.warn({ server: name, url }, 'TLS certificate verification is OFF for this JIMS server (tlsVerify: false); anyone on the path can impersonate it');
+      logger.warn(
+        { server: name, url },
+        'TLS certificate verification is OFF for this JIMS server (tlsVerify: false); anyone on the path can impersonate it',
+      );
     if (s.scheme === 'http')
-      logger.warn({ server: name, url }, 'JIMS server uses plain HTTP: the client secret and tokens cross the network unencrypted');
+      logger.warn(
+        { server: name, url },
+        'JIMS server uses plain HTTP: the client secret and tokens cross the network unencrypted',
+      );
     // Node's agent honours a server's `Keep-Alive: timeout=N` hint only when it has a timeout of its
     // own; without one, an idle socket the server already closed is reused and the push gets ECONNRESET
     // (a spurious retry that also counts toward failover). Just above the request timeout, so it never
@@ -171,14 +181,22 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
       let body: string;
       let headers: Record<string, string | string[] | undefined>;
       try {
-        const res = await client(trimSlashes(cfg.tokenPath), { method: 'POST', headers: tokenRequest.headers, body: tokenRequest.body });
+        const res = await client(trimSlashes(cfg.tokenPath), {
+          method: 'POST',
+          headers: tokenRequest.headers,
+          body: tokenRequest.body,
+        });
         status = res.statusCode;
         body = res.body;
         headers = res.headers;
       } catch (e) {
         metrics.tokenRequests.inc({ result: 'error' });
         const c = classify({ errorCode: errorCode(e) }, clock.now());
-        throw new TokenFetchError(c.kind === 'retry' ? { ...c, reason: `token:${c.reason}` } : { kind: 'retry', reason: 'token:error', countsTowardFailover: true });
+        throw new TokenFetchError(
+          c.kind === 'retry'
+            ? { ...c, reason: `token:${c.reason}` }
+            : { kind: 'retry', reason: 'token:error', countsTowardFailover: true },
+        );
       }
       if (status >= 200 && status < 300) {
         const parsed = parseTokenResponse(body);
@@ -273,7 +291,12 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
         headers: { 'content-type': rendered.contentType, authorization: `Bearer ${token}` },
         body: rendered.body,
       });
-      return { c: classify({ status: res.statusCode, headers: res.headers }, clock.now()), token, status: res.statusCode, phase: 'push' };
+      return {
+        c: classify({ status: res.statusCode, headers: res.headers }, clock.now()),
+        token,
+        status: res.statusCode,
+        phase: 'push',
+      };
     } catch (e) {
       return { c: classify({ errorCode: errorCode(e) }, clock.now()), token, phase: 'push' };
     }
@@ -347,7 +370,11 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
       if (failover.failures() > 0 || !srv.tokens.hasValidToken()) await srv.tokens.refresh();
       return { reachable: true, server: srv.name };
     } catch (e) {
-      return { reachable: false, server: srv.name, detail: e instanceof TokenFetchError ? e.classification.reason : errorCode(e) };
+      return {
+        reachable: false,
+        server: srv.name,
+        detail: e instanceof TokenFetchError ? e.classification.reason : errorCode(e),
+      };
     }
   };
 

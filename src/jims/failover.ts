@@ -45,11 +45,7 @@ export class FailoverState {
   recordFailure(server: ServerName, now: number): Transition | undefined {
     if (server !== this.current) return undefined;
     this.consecutiveFailures++;
-    if (
-      this.current === 'primary' &&
-      this.opts.hasSecondary &&
-      this.consecutiveFailures >= this.opts.failoverAfterFailures
-    ) {
+    if (this.current === 'primary' && this.opts.hasSecondary && this.consecutiveFailures >= this.opts.failoverAfterFailures) {
       this.current = 'secondary';
       this.consecutiveFailures = 0;
       this.lastProbeAt = now;

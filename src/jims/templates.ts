@@ -225,10 +225,7 @@ function compileText(name: string, text: string, encoding: BodyEncoding, source:
         reSource += '(?:<\\?xml[^?]*\\?>)?\\s*';
         literal = literal.slice(decl[0].length);
       }
-      reSource += literal
-        .split(/\s+/)
-        .map(escapeRegex)
-        .join('\\s*');
+      reSource += literal.split(/\s+/).map(escapeRegex).join('\\s*');
     } else {
       const prior = seen.get(p.placeholder);
       if (prior) reSource += `\\k<${prior}>`;

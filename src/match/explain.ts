@@ -23,7 +23,9 @@ const REF = /\{\{([A-Za-z0-9_$]+)\}\}/g;
 /** Inlines sub-pattern sources (diagnosis only: lets a failure be pinned inside a shared body). */
 function inline(source: string, subs: Readonly<Record<string, string>>, depth = 0): string {
   if (depth > 8) return source;
-  return source.replace(REF, (m, name: string) => (Object.hasOwn(subs, name) ? `\n${inline(subs[name]!, subs, depth + 1)}\n` : m));
+  return source.replace(REF, (m, name: string) =>
+    Object.hasOwn(subs, name) ? `\n${inline(subs[name]!, subs, depth + 1)}\n` : m,
+  );
 }
 
 /** How far a regex candidate got through the text: the first regex line it could not pass. */
@@ -60,7 +62,12 @@ function envelope(msg: SyslogMessage): Explanation['envelope'] {
   };
 }
 
-export function explainLine(lib: Library, identity: IdentityConfig, raw: RawMessage, opts: { maxFieldBytes?: number } = {}): Explanation {
+export function explainLine(
+  lib: Library,
+  identity: IdentityConfig,
+  raw: RawMessage,
+  opts: { maxFieldBytes?: number } = {},
+): Explanation {
   const msg = parseSyslog(raw.bytes);
   const prefilter = lib.prefilter(raw.bytes) ? 'candidate' : 'skipped';
   const env = envelope(msg);

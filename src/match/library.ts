@@ -68,10 +68,7 @@ const exampleSchema = z
     note: z.string().optional(),
   })
   .strict();
-const counterSchema = z.union([
-  z.string().min(1),
-  z.object({ line: z.string().min(1), note: z.string().optional() }).strict(),
-]);
+const counterSchema = z.union([z.string().min(1), z.object({ line: z.string().min(1), note: z.string().optional() }).strict()]);
 const stringList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const patternSchema = z
   .object({
@@ -126,7 +123,13 @@ function reportIssues(
     }
     const missing = valueAt(raw, ip) === undefined;
     const pos = locate(doc, lc, ip);
-    problems.push({ source: file, line: pos?.line, column: pos?.col, path: who || undefined, message: missing ? 'missing key' : issue.message });
+    problems.push({
+      source: file,
+      line: pos?.line,
+      column: pos?.col,
+      path: who || undefined,
+      message: missing ? 'missing key' : issue.message,
+    });
   }
 }
 
@@ -234,12 +237,22 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
     for (const [name, source] of Object.entries(pf.data?.subpatterns ?? {})) {
       const pos = locate(pf.doc, pf.lc, ['subpatterns'], name);
       if (!SUBPATTERN_NAME.test(name)) {
-        problems.push({ source: pf.file, line: pos?.line, path: `subpatterns.${name}`, message: 'sub-pattern names are letters, digits and _' });
+        problems.push({
+          source: pf.file,
+          line: pos?.line,
+          path: `subpatterns.${name}`,
+          message: 'sub-pattern names are letters, digits and _',
+        });
         continue;
       }
       const prev = subDefs.get(name);
       if (prev) {
-        problems.push({ source: pf.file, line: pos?.line, path: `subpatterns.${name}`, message: `duplicate sub-pattern (first defined in ${prev.file})` });
+        problems.push({
+          source: pf.file,
+          line: pos?.line,
+          path: `subpatterns.${name}`,
+          message: `duplicate sub-pattern (first defined in ${prev.file})`,
+        });
         continue;
       }
       subDefs.set(name, { source, file: pf.file, pf });
@@ -292,8 +305,16 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
     (pf.data?.patterns ?? []).forEach((def, index) => {
       if (def === INVALID) return;
       const at = (field?: string, key?: string) => {
-        const pos = field === undefined ? locate(pf.doc, pf.lc, ['patterns', index]) : locate(pf.doc, pf.lc, ['patterns', index, field], key);
-        return { source: pf.file, line: pos?.line, column: pos?.col, path: `${def.id}${field ? `.${field}` : ''}${key ? `.${key}` : ''}` };
+        const pos =
+          field === undefined
+            ? locate(pf.doc, pf.lc, ['patterns', index])
+            : locate(pf.doc, pf.lc, ['patterns', index, field], key);
+        return {
+          source: pf.file,
+          line: pos?.line,
+          column: pos?.col,
+          path: `${def.id}${field ? `.${field}` : ''}${key ? `.${key}` : ''}`,
+        };
       };
       const before = problems.length;
       const prev = seen.get(def.id);
@@ -322,9 +343,9 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
         if (refsOk) {
           try {
             regex = XRegExp.build(def.regex, deps, 'x');
-            fieldNames = ((regex as RegExp & { xregexp?: { captureNames?: (string | null)[] } }).xregexp?.captureNames ?? []).filter(
-              (n): n is string => typeof n === 'string',
-            );
+            fieldNames = (
+              (regex as RegExp & { xregexp?: { captureNames?: (string | null)[] } }).xregexp?.captureNames ?? []
+            ).filter((n): n is string => typeof n === 'string');
           } catch (e) {
             problems.push({ ...at('regex'), message: `regex does not compile: ${(e as Error).message}` });
           }
@@ -335,15 +356,22 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
       for (const [field, names] of Object.entries(def.transforms)) {
         for (const t of list(names))
           if (!Object.hasOwn(TRANSFORMS, t))
-            problems.push({ ...at('transforms', field), message: `unknown transform "${t}" (known: ${TRANSFORM_NAMES.join(', ')})` });
+            problems.push({
+              ...at('transforms', field),
+              message: `unknown transform "${t}" (known: ${TRANSFORM_NAMES.join(', ')})`,
+            });
         if ((regex || def.sd) && !fieldNames.includes(field))
           problems.push({ ...at('transforms', field), message: `transform for "${field}", which the pattern does not capture` });
       }
       for (const f of def.optional)
-        if (!def.sd || !Object.hasOwn(def.sd, f)) problems.push({ ...at('optional'), message: `optional field "${f}" is not in sd` });
+        if (!def.sd || !Object.hasOwn(def.sd, f))
+          problems.push({ ...at('optional'), message: `optional field "${f}" is not in sd` });
 
       if (!def.verified)
-        warnings.push({ ...at('verified'), message: 'unverified pattern: it rests on guesses (e.g. SD parameter names); check it against a real capture' });
+        warnings.push({
+          ...at('verified'),
+          message: 'unverified pattern: it rests on guesses (e.g. SD parameter names); check it against a real capture',
+        });
       if (def.counterExamples.length === 0 && def.enabled) warnings.push({ ...at(), message: 'no counterExamples' });
 
       if (problems.length > before) return;
@@ -373,7 +401,9 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
   }
 
   // 4. Regex safety, all checks at once (recheck is slow; results are cached by source).
-  const verdicts = await Promise.all(compiled.map((c) => (c.p.regex ? checkRegexSafety(c.p.regex.source, c.p.regex.flags) : undefined)));
+  const verdicts = await Promise.all(
+    compiled.map((c) => (c.p.regex ? checkRegexSafety(c.p.regex.source, c.p.regex.flags) : undefined)),
+  );
   const safe = compiled.filter((c, i) => {
     const v = verdicts[i];
     if (!v || v.status === 'safe') return true;
@@ -445,7 +475,8 @@ function checkExample(
   if (typeof fields === 'string') return `example does not match: ${fields}`;
   if (p.enabled) {
     const first = matchMessage(order, msg, bytes);
-    if (first.matched && first.patternId !== p.id) return `example is matched first by the earlier pattern ${first.patternId} (first match wins)`;
+    if (first.matched && first.patternId !== p.id)
+      return `example is matched first by the earlier pattern ${first.patternId} (first match wins)`;
   }
   const wrong: string[] = [];
   for (const [k, want] of Object.entries(expected)) {
@@ -461,7 +492,11 @@ export async function loadLibrary(dirs: readonly string[], opts: LoadOptions = {
   const report = await inspectLibrary(dirs, opts);
   if (!report.library) {
     const n = report.problems.length;
-    throw new PtimError('PTIM_ERR_PATTERN', `${n} problem${n === 1 ? '' : 's'} in the pattern library (${dirs.join(', ')})`, report.problems);
+    throw new PtimError(
+      'PTIM_ERR_PATTERN',
+      `${n} problem${n === 1 ? '' : 's'} in the pattern library (${dirs.join(', ')})`,
+      report.problems,
+    );
   }
   return report.library;
 }

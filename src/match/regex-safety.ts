@@ -42,7 +42,6 @@ const DETERMINISTIC = {
 
 const cache = new Map<string, Promise<SafetyVerdict>>();
 
-
 function toVerdict(d: Diagnostics, source: string): SafetyVerdict {
   if (d.status === 'safe') return { status: 'safe' };
   if (d.status === 'vulnerable') {
@@ -55,7 +54,10 @@ function toVerdict(d: Diagnostics, source: string): SafetyVerdict {
     };
   }
   const e = d.error;
-  return { status: 'unknown', reason: 'message' in e ? `${e.kind}: ${e.message}` : e.kind === 'timeout' ? 'analysis timed out' : e.kind };
+  return {
+    status: 'unknown',
+    reason: 'message' in e ? `${e.kind}: ${e.message}` : e.kind === 'timeout' ? 'analysis timed out' : e.kind,
+  };
 }
 
 /** Index of the `]` closing the character class that opens at `i`. */

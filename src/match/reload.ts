@@ -53,7 +53,10 @@ export function createLibraryReloader(opts: LibraryReloaderOptions): LibraryRelo
     } catch (e) {
       metrics.patternReloads.inc({ result: 'failed' });
       const problems = e instanceof PtimError ? e.problems.map(formatProblem) : [String(e)];
-      logger.error({ code: e instanceof PtimError ? e.code : undefined, problems }, 'pattern library reload failed; the running library stays');
+      logger.error(
+        { code: e instanceof PtimError ? e.code : undefined, problems },
+        'pattern library reload failed; the running library stays',
+      );
       return false;
     }
   }

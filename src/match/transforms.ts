@@ -79,12 +79,7 @@ export const TRANSFORMS: Readonly<Record<string, Transform>> = {
 export const TRANSFORM_NAMES = Object.keys(TRANSFORMS);
 
 /** Applies a chain of transforms to one captured value; unknown names are caught at load time. */
-export function applyTransforms(
-  field: string,
-  value: string,
-  names: readonly string[],
-  out: Record<string, FieldValue>,
-): void {
+export function applyTransforms(field: string, value: string, names: readonly string[], out: Record<string, FieldValue>): void {
   let current: FieldValue | undefined = value;
   for (const name of names) {
     const t = TRANSFORMS[name];

@@ -29,9 +29,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
       ['transport'],
     ),
     /** Per-source counts of rejected senders; sources beyond the first 100 are counted as `other`. */
-    rejectedSources: counter('ptim_syslog_rejected_sources_total', 'Messages from senders outside the allow-list', [
-      'source',
-    ]),
+    rejectedSources: counter('ptim_syslog_rejected_sources_total', 'Messages from senders outside the allow-list', ['source']),
     connections: gauge('ptim_syslog_connections', 'Open TCP/TLS syslog connections', ['transport']),
 
     // parse and match

@@ -48,10 +48,7 @@ export interface RetryResult {
  * Moves failed jobs back to wait. A retried job still passes the ordering guard, so retrying an
  * event that a newer one has overtaken completes it as superseded instead of pushing it.
  */
-export async function retryFailed(
-  queue: PushQueue,
-  opts: { jobIds: readonly string[] } | { all: true },
-): Promise<RetryResult> {
+export async function retryFailed(queue: PushQueue, opts: { jobIds: readonly string[] } | { all: true }): Promise<RetryResult> {
   if ('all' in opts) {
     const total = await queue.getFailedCount();
     await queue.retryJobs({ state: 'failed', count: 1000 });

@@ -12,12 +12,7 @@ export interface BackoffPolicy {
  * over time so a recovering JIMS is not hit by every worker at once.
  * A `retryAfterMs` from the server is a floor: retrying earlier would only earn another 429/503.
  */
-export function retryDelayMs(
-  attempt: number,
-  policy: BackoffPolicy,
-  random: () => number,
-  retryAfterMs?: number,
-): number {
+export function retryDelayMs(attempt: number, policy: BackoffPolicy, random: () => number, retryAfterMs?: number): number {
   const n = Number.isFinite(attempt) && attempt >= 1 ? Math.floor(attempt) : 1;
   // 2^(n-1) overflows to Infinity for huge n; Math.min with the cap keeps the result finite.
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n - 1, 1024));

@@ -74,7 +74,10 @@ export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGu
   const ks = keyspace(keyPrefix);
   return {
     async acquire(ipKey, seq, token, ttlMs) {
-      const reply = (await run(redis, ACQUIRE, [ks.delivered, ks.lock(ipKey), ks.attempted], [ipKey, seq, token, ttlMs])) as [number, number];
+      const reply = (await run(redis, ACQUIRE, [ks.delivered, ks.lock(ipKey), ks.attempted], [ipKey, seq, token, ttlMs])) as [
+        number,
+        number,
+      ];
       const deliveredSeq = Number(reply[1]);
       const state = reply[0] === 0 ? 'superseded' : reply[0] === 1 ? 'acquired' : 'locked';
       return { state, deliveredSeq };

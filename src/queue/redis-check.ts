@@ -61,10 +61,7 @@ export async function connectRedis(redis: Redis, url: string, connectTimeoutSecs
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${connectTimeoutSecs}s`)), connectTimeoutSecs * 1000);
   });
-  const ready =
-    redis.status === 'wait'
-      ? redis.connect()
-      : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  const ready = redis.status === 'wait' ? redis.connect() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
   try {
     await Promise.race([ready, timeout]);
   } catch (e) {
@@ -110,10 +107,7 @@ async function configGet(redis: Redis, name: string): Promise<string | undefined
  * allowEviction, then a loud warning), Redis ≥ 7 (PTIM_ERR_REDIS_VERSION), and warns when AOF
  * is off. Returns what it found plus the warnings it logged.
  */
-export async function checkRedis(
-  redis: Redis,
-  opts: { allowEviction: boolean; logger?: Logger },
-): Promise<RedisCheckResult> {
+export async function checkRedis(redis: Redis, opts: { allowEviction: boolean; logger?: Logger }): Promise<RedisCheckResult> {
   const logger = opts.logger ?? silentLogger;
   const warnings: string[] = [];
   const warn = (msg: string, extra: Record<string, unknown> = {}) => {
@@ -131,9 +125,11 @@ export async function checkRedis(
   const version = info.get('redis_version') ?? 'unknown';
   const major = Number(version.split('.')[0]);
   if (!Number.isFinite(major) || major < MIN_MAJOR) {
-    throw new PtimError('PTIM_ERR_REDIS_VERSION', `Redis ${version} is too old; ptim-bridge needs Redis ${MIN_MAJOR}.0 or newer`, [
-      { path: 'redis.url', message: `server reports redis_version ${version}` },
-    ]);
+    throw new PtimError(
+      'PTIM_ERR_REDIS_VERSION',
+      `Redis ${version} is too old; ptim-bridge needs Redis ${MIN_MAJOR}.0 or newer`,
+      [{ path: 'redis.url', message: `server reports redis_version ${version}` }],
+    );
   }
 
   // INFO is the fallback: it is rarely disabled and reports both settings on Redis 7.
@@ -162,7 +158,9 @@ export async function checkRedis(
   }
 
   if (aofEnabled === false) {
-    warn('Redis AOF persistence is off: queued events and session state are lost if Redis restarts (set appendonly yes, appendfsync everysec)');
+    warn(
+      'Redis AOF persistence is off: queued events and session state are lost if Redis restarts (set appendonly yes, appendfsync everysec)',
+    );
   } else if (aofEnabled === undefined) {
     warn('cannot tell whether Redis AOF persistence is on; queued events survive a Redis restart only with persistence');
   }

@@ -156,8 +156,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     if (block !== undefined) args.push('BLOCK', block);
     args.push('STREAMS', stream, id);
     const reply = (await (conn.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(...args)) as
-      | [string, StreamEntry[]][]
-      | null;
+      [string, StreamEntry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   }
 

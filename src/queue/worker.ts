@@ -115,7 +115,10 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
         }
         case 'permanent': {
           metrics.pushes.inc({ outcome: 'permanent' });
-          logger.error({ ...line, outcome: 'permanent', reason: outcome.reason, status: outcome.status, server: outcome.server }, 'push rejected permanently');
+          logger.error(
+            { ...line, outcome: 'permanent', reason: outcome.reason, status: outcome.status, server: outcome.server },
+            'push rejected permanently',
+          );
           throw new UnrecoverableError(`permanent: ${outcome.reason}`);
         }
         case 'retry': {
@@ -123,7 +126,13 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
           if (ageMs > maxAgeMs) {
             metrics.pushes.inc({ outcome: 'permanent' });
             logger.error(
-              { ...line, outcome: 'permanent', reason: outcome.reason, ageSecs: Math.round(ageMs / 1000), server: outcome.server },
+              {
+                ...line,
+                outcome: 'permanent',
+                reason: outcome.reason,
+                ageSecs: Math.round(ageMs / 1000),
+                server: outcome.server,
+              },
               'push gave up: event older than maxEventAgeSecs',
             );
             throw new UnrecoverableError(`expired: event older than ${cfg.maxEventAgeSecs}s; last error: ${outcome.reason}`);
@@ -162,7 +171,9 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
       return Date.now() - createdAt < missingPredecessorWaitMs;
     }
     const state = await prev.getState();
-    return state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children';
+    return (
+      state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children'
+    );
   }
 
   const worker = new Worker<IdentityEvent>(ks.queueName, process, {

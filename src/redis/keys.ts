@@ -44,7 +44,11 @@ export function keyspace(prefix: string): Keyspace {
 /** Canonical text of an IP (IPv6 compressed, lower case) or undefined when not an IP. */
 export function canonicalIp(ip: string): string | undefined {
   const v = isIP(ip);
-  if (v === 4) return ip.split('.').map((o) => String(Number(o))).join('.');
+  if (v === 4)
+    return ip
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (v === 6) {
     try {
       return new URL(`http://[${ip}]/`).hostname.slice(1, -1);

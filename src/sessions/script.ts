@@ -149,13 +149,7 @@ export function defineSessionScript(redis: Redis): void {
 }
 
 /** KEYS + ARGV for one call. `ipKey` is `ipKey(ip, scope)` from redis/keys.ts. */
-export function scriptArgs(
-  keyPrefix: string,
-  key: string,
-  input: SessionInput,
-  cfg: SessionRules,
-  now: EpochMs,
-): string[] {
+export function scriptArgs(keyPrefix: string, key: string, input: SessionInput, cfg: SessionRules, now: EpochMs): string[] {
   const ks = keyspace(keyPrefix);
   const keys = [ks.session(key), ks.tunnels(key), ks.sessionIndex, ks.seqs, ks.outbox];
   const l = input.kind === 'expire' ? undefined : input;

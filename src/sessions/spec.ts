@@ -105,12 +105,7 @@ function newSession(line: LineInput): Session {
 function emitter(startSeq: number, now: EpochMs, correlationId: string) {
   let seq = startSeq;
   const events: IdentityEvent[] = [];
-  const emit = (
-    kind: IdentityEvent['kind'],
-    who: Holder,
-    receivedAt: EpochMs,
-    reason?: string,
-  ) => {
+  const emit = (kind: IdentityEvent['kind'], who: Holder, receivedAt: EpochMs, reason?: string) => {
     seq += 1;
     const ev: IdentityEvent = {
       kind,
@@ -139,12 +134,7 @@ const sameUser = (s: Session, line: LineInput) => s.user === line.user && s.doma
  * the line (`receivedAt`); `now` is only the decision time stamped on emitted events (and the
  * sweep time for `expire`). Never throws.
  */
-export function transition(
-  state: IpState | undefined,
-  input: SessionInput,
-  cfg: SessionRules,
-  now: EpochMs,
-): Transition {
+export function transition(state: IpState | undefined, input: SessionInput, cfg: SessionRules, now: EpochMs): Transition {
   const prev: IpState = state ?? { seq: 0 };
   const s = prev.session;
   const out = emitter(prev.seq, now, input.correlationId);

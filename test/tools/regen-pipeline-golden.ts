@@ -16,6 +16,10 @@ for (const s of loadSamples()) {
   const show = (o: O) =>
     `${o.type} ${o.event ? `${o.event.kind} ${o.event.user} @${o.event.domain} ${o.event.ips.join(',')}` : (o.reason ?? '')}`;
   const r = rec as { outcome: O; outcomeWithIkeIdFallback?: O };
-  console.log(s.id.padEnd(12), show(r.outcome), r.outcomeWithIkeIdFallback ? `| ikeIdFallback: ${show(r.outcomeWithIkeIdFallback)}` : '');
+  console.log(
+    s.id.padEnd(12),
+    show(r.outcome),
+    r.outcomeWithIkeIdFallback ? `| ikeIdFallback: ${show(r.outcomeWithIkeIdFallback)}` : '',
+  );
 }
 process.exit(0);

@@ -60,7 +60,11 @@ it('garbage, oversize frames and a valid UP from a disallowed source push nothin
 
   // 2. Binary garbage from an allowed source, one piece carrying the UP tag (a near miss).
   const garbage = Buffer.from([0x00, 0xff, 0xfe, 0x1b, 0x5b, 0x80, 0x0a, 0x0d, 0xc3, 0x28]);
-  const tagged = Buffer.concat([Buffer.from('<30>iked: IKE_VPN_UP_ALARM_USER: VPN '), garbage, Buffer.from(' is up. AAA username: \xff')]);
+  const tagged = Buffer.concat([
+    Buffer.from('<30>iked: IKE_VPN_UP_ALARM_USER: VPN '),
+    garbage,
+    Buffer.from(' is up. AAA username: \xff'),
+  ]);
   await sendLines([garbage, tagged], { host: '::1', port: port('udp', '::1'), transport: 'udp' });
   await waitReceived(bridge, 2);
   await waitFor(async () => (await bridge.metric('ptim_pattern_near_miss_total')) >= 1, { what: 'a near miss counted' });
@@ -68,7 +72,9 @@ it('garbage, oversize frames and a valid UP from a disallowed source push nothin
   // 3. Oversize: a datagram cut at maxMessageBytes, and an octet-counted TCP frame over the limit skipped.
   const padded = `${up}, ${'x'.repeat(3000)}`;
   await sendLines([padded], { host: '::1', port: port('udp', '::1'), transport: 'udp' });
-  await waitFor(async () => (await bridge.metric('ptim_syslog_truncated_total', { transport: 'udp' })) === 1, { what: 'a truncated datagram' });
+  await waitFor(async () => (await bridge.metric('ptim_syslog_truncated_total', { transport: 'udp' })) === 1, {
+    what: 'a truncated datagram',
+  });
   const huge = Buffer.from(`5000 ${'<30>'.padEnd(5000, 'y')}`);
   await sendLines([huge], { host: '::1', port: port('tcp', '::1'), transport: 'tcp' });
   await waitFor(async () => (await dropped('tcp', 'oversize')) === 1, { what: 'the oversize TCP frame dropped' });

@@ -90,9 +90,16 @@ async function queueState(ctx: Ctx) {
   try {
     const counts = await q.getJobCounts();
     const jobs = await q.getJobs(['waiting', 'delayed', 'active', 'failed', 'prioritized', 'waiting-children'], 0, 50);
-    const unfinished = await Promise.all(jobs.map(async (j) => `${j.id}:${await j.getState()}:${j.attemptsMade}:${j.failedReason ?? ''}`));
+    const unfinished = await Promise.all(
+      jobs.map(async (j) => `${j.id}:${await j.getState()}:${j.attemptsMade}:${j.failedReason ?? ''}`),
+    );
     const ks = keyspace(ctx.redis.keyPrefix);
-    return { counts, unfinished, outbox: await r.xlen(ks.outbox), pending: await r.xpending(ks.outbox, 'relay').catch(() => null) };
+    return {
+      counts,
+      unfinished,
+      outbox: await r.xlen(ks.outbox),
+      pending: await r.xpending(ks.outbox, 'relay').catch(() => null),
+    };
   } finally {
     await q.close();
     r.disconnect();
@@ -130,9 +137,13 @@ async function expectConverged(ctx: Ctx, lines: readonly LineSpec[], ops: () => 
     const history = differing.map((ip) => ({
       ip,
       lines: lines.filter((l) => l.ip === ip).map((l) => `${l.kind} ${l.user}`),
-      ops: ops().filter((o) => o.ip === ip).map((o) => `${o.op} ${o.user} seq=${o.seq} ${o.event} ${o.result}`),
+      ops: ops()
+        .filter((o) => o.ip === ip)
+        .map((o) => `${o.op} ${o.user} seq=${o.seq} ${o.event} ${o.result}`),
     }));
-    expect(show(got), JSON.stringify({ accounting: await accounting(ctx.bridge.metrics), history }, null, 1)).toEqual(show(truth));
+    expect(show(got), JSON.stringify({ accounting: await accounting(ctx.bridge.metrics), history }, null, 1)).toEqual(
+      show(truth),
+    );
   }
   const acc = await accounting(ctx.bridge.metrics);
   expect(acc.permanent).toBe(0);
@@ -246,7 +257,13 @@ describe('two JIMS servers', () => {
     ctx.clock = manualClock();
     const cfg = e2eConfig(redis, primary.port, {
       jims: {
-        secondary: { host: '127.0.0.1', port: secondary.port, scheme: 'http', clientId: 'ptim-e2e', clientSecret: 'e2e-secret-not-real' },
+        secondary: {
+          host: '127.0.0.1',
+          port: secondary.port,
+          scheme: 'http',
+          clientId: 'ptim-e2e',
+          clientSecret: 'e2e-secret-not-real',
+        },
         failoverAfterFailures: 2,
         primaryProbeIntervalSecs: 3600,
       },

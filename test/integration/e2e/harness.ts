@@ -174,9 +174,7 @@ export function e2eConfig(redis: TestRedis, primaryPort: number | undefined, ove
     redis: { url: redis.url, keyPrefix: redis.keyPrefix },
     queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 2, concurrency: 8 },
     jims: {
-      ...(primaryPort !== undefined
-        ? { primary: { host: '127.0.0.1', port: primaryPort, scheme: 'http', ...CLIENT } }
-        : {}),
+      ...(primaryPort !== undefined ? { primary: { host: '127.0.0.1', port: primaryPort, scheme: 'http', ...CLIENT } } : {}),
       requestTimeoutSecs: 0.3,
       push: { template: templateFile() },
     },
@@ -229,8 +227,7 @@ export async function startBridge(config: Config, clock: ManualClock = manualClo
     udpPort: () => port('udp'),
     tcpPort: () => port('tcp'),
     opsUrl: () => `http://127.0.0.1:${app.addresses().ops?.port ?? 0}`,
-    send: (lines, transport = 'udp') =>
-      sendLines(lines, { host: '127.0.0.1', port: port(transport), transport }),
+    send: (lines, transport = 'udp') => sendLines(lines, { host: '127.0.0.1', port: port(transport), transport }),
     applied: async () => {
       await app.engine?.drain();
     },

@@ -72,9 +72,7 @@ export async function startHarness(
   const counter = async (name: keyof Metrics, labels: Record<string, string> = {}) => {
     const m = metrics[name] as unknown as { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> };
     const { values } = await m.get();
-    return values
-      .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-      .reduce((a, v) => a + v.value, 0);
+    return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
   };
 
   const waitUntil = async (what: string, read: () => Promise<boolean> | boolean, ms = 5000) => {

@@ -36,7 +36,13 @@ describe('TCP receiver', () => {
     await write(c, ' message\n');
     const msgs = await h.waitForMessages(3);
     expect(text(msgs)).toEqual(['<30>first message', '<30>second message', '<30>third message']);
-    expect(msgs[0]).toMatchObject({ transport: 'tcp', sourceIp: '127.0.0.1', sourcePort: c.localPort, firewall: 'srx-a', truncated: false });
+    expect(msgs[0]).toMatchObject({
+      transport: 'tcp',
+      sourceIp: '127.0.0.1',
+      sourcePort: c.localPort,
+      firewall: 'srx-a',
+      truncated: false,
+    });
     expect(await h.counter('received', { transport: 'tcp' })).toBe(3);
   });
 
@@ -125,7 +131,9 @@ describe('TCP receiver', () => {
       Array.from({ length: 40 }, (_, k) => client(h!.port('tcp', k % 2 ? 'IPv6' : 'IPv4'), k % 2 ? '::1' : '127.0.0.1')),
     );
     await Promise.all(
-      conns.map((c, k) => write(c, Array.from({ length: 25 }, (_, j) => (j % 2 ? octet(`<30>c${k} m${j}`) : `<30>c${k} m${j}\n`)).join(''))),
+      conns.map((c, k) =>
+        write(c, Array.from({ length: 25 }, (_, j) => (j % 2 ? octet(`<30>c${k} m${j}`) : `<30>c${k} m${j}\n`)).join('')),
+      ),
     );
     const msgs = await h.waitForMessages(1000, 10_000);
     expect(new Set(text(msgs)).size).toBe(1000);

@@ -76,7 +76,10 @@ describe('TLS receiver (RFC 5425)', () => {
     const anonymous = tlsClient(h.port('tls'), false);
     anonymous.on('secureConnect', () => anonymous.write('<30>must not arrive\n'));
     expect(await outcome(anonymous)).toBe('closed');
-    await h.waitUntil('handshake drop counted', async () => (await h!.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })) === 1);
+    await h.waitUntil(
+      'handshake drop counted',
+      async () => (await h!.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })) === 1,
+    );
     expect(text(h.messages)).toEqual(['<30>authenticated']);
     await h.waitUntil('one connection left', async () => (await h!.counter('connections', { transport: 'tls' })) === 1);
   });
@@ -96,9 +99,9 @@ describe('TLS receiver (RFC 5425)', () => {
   });
 
   it('fails to start with PTIM_ERR_SECRET when the key file cannot be read', async () => {
-    const err = await startHarness({ tls: { enabled: true, certFile: certs.certFile, keyFile: `${certs.dir}/missing.key` } }).catch(
-      (e: unknown) => e,
-    );
+    const err = await startHarness({
+      tls: { enabled: true, certFile: certs.certFile, keyFile: `${certs.dir}/missing.key` },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PtimError);
     expect((err as PtimError).code).toBe('PTIM_ERR_SECRET');
     expect((err as PtimError).message).toMatch(/ingest\.tls\.keyFile/);

@@ -30,7 +30,13 @@ describe('UDP receiver', () => {
     await send(s, Buffer.from('<30>bin \x0a\x14\x1e\x28\0', 'latin1'), h.port('udp'), '127.0.0.1');
     const msgs = await h.waitForMessages(3);
     expect(text(msgs).sort()).toEqual(['<30>bin \x0a\x14\x1e\x28', '<30>one', '<30>two']);
-    expect(msgs[0]).toMatchObject({ transport: 'udp', sourceIp: '127.0.0.1', receivedAt: FAKE_NOW, truncated: false, firewall: 'srx-loopback' });
+    expect(msgs[0]).toMatchObject({
+      transport: 'udp',
+      sourceIp: '127.0.0.1',
+      receivedAt: FAKE_NOW,
+      truncated: false,
+      firewall: 'srx-loopback',
+    });
     expect(msgs[0]!.sourcePort).toBe(s.address().port);
     expect(await h.counter('received', { transport: 'udp' })).toBe(3);
     expect(await h.counter('receivedBytes', { transport: 'udp' })).toBe(7 + 7 + 12);
@@ -74,7 +80,9 @@ describe('UDP receiver', () => {
     const taken = sender('udp4');
     taken.bind(0, '127.0.0.1');
     await once(taken, 'listening');
-    const err = await startHarness({ udp: { enabled: true, bind: ['::1', '127.0.0.1'], port: taken.address().port } }).catch((e: unknown) => e);
+    const err = await startHarness({ udp: { enabled: true, bind: ['::1', '127.0.0.1'], port: taken.address().port } }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PtimError);
     expect((err as PtimError).code).toBe('PTIM_ERR_BIND');
     // The IPv6 socket bound first was released again: the port is free on ::1.

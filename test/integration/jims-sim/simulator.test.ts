@@ -103,7 +103,10 @@ describe('JIMS simulator', () => {
   it('/_sim/ shows identities, counters, requests (masked) and changes faults at runtime', async () => {
     const tok = await bearer();
     await post(xml('logon', '2001:db8::9', 'carol'), tok);
-    expect(await simGet('identities')).toMatchObject({ count: 1, identities: { '2001:db8::9': { user: 'carol', domain: 'example.com' } } });
+    expect(await simGet('identities')).toMatchObject({
+      count: 1,
+      identities: { '2001:db8::9': { user: 'carol', domain: 'example.com' } },
+    });
     expect(await simGet('counters')).toMatchObject({ tokens: 1, pushes: 1, logons: 1 });
     const requests = JSON.stringify(await simGet('requests'));
     expect(requests).not.toContain(SECRET);

@@ -48,7 +48,8 @@ describe('JIMS client ↔ simulator over HTTP', () => {
     const { sim: s, port } = await sim({ push: { template: 'userfw-json' } });
     const { c } = client(jimsConfig(port, { push: { template: 'userfw-json' } }));
     const ip = '2001:db8::5';
-    for (const kind of ['connect', 'rekey', 'disconnect'] as const) expect((await c.push(event({ ip, kind }))).result).toBe('delivered');
+    for (const kind of ['connect', 'rekey', 'disconnect'] as const)
+      expect((await c.push(event({ ip, kind }))).result).toBe('delivered');
     expect(s.operations().map((o) => [o.ip, o.op, o.result])).toEqual([
       [ip, 'logon', 'added'],
       [ip, 'logon', 'refreshed'],
@@ -249,9 +250,13 @@ describe('JIMS client ↔ simulator over HTTP', () => {
       throw new Error('expected an error');
     };
     const secretErr = build(
-      jimsConfig(1, {
-        secondary: { host: '127.0.0.1', port: 2, scheme: 'http', clientId: 'srx1', clientSecretFile: '/nope/2' },
-      }, { clientSecret: undefined, clientSecretFile: '/nope/1', caFile: '/nope/ca.pem' }),
+      jimsConfig(
+        1,
+        {
+          secondary: { host: '127.0.0.1', port: 2, scheme: 'http', clientId: 'srx1', clientSecretFile: '/nope/2' },
+        },
+        { clientSecret: undefined, clientSecretFile: '/nope/1', caFile: '/nope/ca.pem' },
+      ),
     );
     expect(secretErr.code).toBe('PTIM_ERR_SECRET');
     expect(secretErr.problems.map((p) => p.path)).toEqual([
@@ -294,7 +299,11 @@ describe('JIMS client ↔ simulator over HTTP', () => {
     });
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(encodeURIComponent(SECRET));
-    expect(text).not.toContain(Buffer.from(`srx1:${encodeURIComponent(SECRET)}`).toString('base64').slice(0, 12));
+    expect(text).not.toContain(
+      Buffer.from(`srx1:${encodeURIComponent(SECRET)}`)
+        .toString('base64')
+        .slice(0, 12),
+    );
     expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i); // issued access tokens
     expect(text.toLowerCase()).not.toContain('bearer');
   });

@@ -37,7 +37,10 @@ describe('simulator record mode', () => {
       await sim.close();
     }
     const text = readFileSync(file, 'utf8');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => `${l.method} ${l.path}`)).toEqual([
       'POST /oauth_token/oauth',
       'POST /some/ptim/path',
@@ -55,7 +58,11 @@ describe('simulator record mode', () => {
     }
     const [jsonToken, push1, basicToken, push2, other] = lines as unknown as [Line, Line, Line, Line, Line];
     // The shape stays readable: that is what the operator copies into the settings.
-    expect(JSON.parse(jsonToken.body)).toEqual({ grant_type: 'client_credentials', client_id: 'srx1', client_secret: '[masked]' });
+    expect(JSON.parse(jsonToken.body)).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'srx1',
+      client_secret: '[masked]',
+    });
     expect(basicToken.headers.authorization).toBe('Basic [masked; client_id=srx1]');
     expect(basicToken.body).toBe('grant_type=client_credentials');
     expect(push1.headers.authorization).toBe('Bearer [masked]');

@@ -86,7 +86,13 @@ describe('pattern library reloader', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ptim-patterns-'));
     writeFileSync(path.join(dir, '10-a.yaml'), file('one'));
     const installed: string[] = [];
-    reloader = createLibraryReloader({ dirs: [dir], watch: false, onLibrary: (l) => installed.push(l.patterns[0]!.id), logger: capture().logger, metrics: createMetrics() });
+    reloader = createLibraryReloader({
+      dirs: [dir],
+      watch: false,
+      onLibrary: (l) => installed.push(l.patterns[0]!.id),
+      logger: capture().logger,
+      metrics: createMetrics(),
+    });
     const a = reloader.reload();
     writeFileSync(path.join(dir, '10-a.yaml'), file('two'));
     const b = reloader.reload();

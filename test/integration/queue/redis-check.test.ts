@@ -8,7 +8,6 @@ import { useRedisConnections } from './connections.js';
 
 const db = useRedisConnections('command');
 
-
 function capture() {
   const lines: { level: number; msg: string }[] = [];
   const logger = createLogger({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
@@ -71,7 +70,10 @@ describe('checkRedis', () => {
     expect(r.maxmemoryPolicy).toBe('noeviction');
     expect(r.aofEnabled).toBe(false);
 
-    const old = { ...managed, info: async () => info.replace(/redis_version:[^\r\n]+/, 'redis_version:6.2.14') } as unknown as Redis;
+    const old = {
+      ...managed,
+      info: async () => info.replace(/redis_version:[^\r\n]+/, 'redis_version:6.2.14'),
+    } as unknown as Redis;
     expect((await rejection(checkRedis(old, { allowEviction: false }))).code).toBe('PTIM_ERR_REDIS_VERSION');
 
     const silent = { ...managed, info: async () => 'redis_version:7.2.0\r\n' } as unknown as Redis;

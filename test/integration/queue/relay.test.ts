@@ -63,9 +63,16 @@ describe('outbox relay', () => {
     await r1.relayOnce(); // creates the consumer group
     await xaddOutbox(db.producer, prefix, '198.51.100.4', ev);
     // A relay "dead" reads the entry, adds the job, and dies before acknowledging.
-    const read = (await db.producer.xreadgroup('GROUP', RELAY_GROUP, 'dead', 'COUNT', 10, 'STREAMS', keyspace(prefix).outbox, '>')) as
-      | [string, [string, string[]][]][]
-      | null;
+    const read = (await db.producer.xreadgroup(
+      'GROUP',
+      RELAY_GROUP,
+      'dead',
+      'COUNT',
+      10,
+      'STREAMS',
+      keyspace(prefix).outbox,
+      '>',
+    )) as [string, [string, string[]][]][] | null;
     expect(read?.[0]?.[1]).toHaveLength(1);
     await queue.add(ev.kind, ev, pushJobOptions(cfg, '198.51.100.4', 7));
 

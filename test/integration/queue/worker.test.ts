@@ -184,7 +184,9 @@ describe('push workers: ordering', () => {
         const events = ips.flatMap((ip) => Array.from({ length: perIp }, (_, i) => identityEvent({ ip, seq: i + 1 })));
         const order = seededRandom(orderSeed >>> 0);
         events.sort(() => order() - 0.5);
-        await queue.addBulk(events.map((ev) => ({ name: ev.kind, data: ev, opts: pushJobOptions(baseCfg, ipKey(ev.ip), ev.seq) })));
+        await queue.addBulk(
+          events.map((ev) => ({ name: ev.kind, data: ev, opts: pushJobOptions(baseCfg, ipKey(ev.ip), ev.seq) })),
+        );
         await waitFor(async () => (await queue.getCompletedCount()) === events.length, 'all jobs completed', 20_000);
 
         expect(pusher.violations).toEqual([]);
@@ -223,7 +225,12 @@ describe('push workers: retries and failures', () => {
   });
 
   it('a permanent outcome fails the job at once with its reason', async () => {
-    const pusher = new ScriptedPusher(() => ({ result: 'permanent', reason: 'HTTP 400 bad user', status: 400, server: 'jims-a' }));
+    const pusher = new ScriptedPusher(() => ({
+      result: 'permanent',
+      reason: 'HTTP 400 bad user',
+      status: 400,
+      server: 'jims-a',
+    }));
     workers(pusher);
     await add(identityEvent({ ip: '203.0.113.7', seq: 1 }));
     await waitState('203.0.113.7-1', 'failed');

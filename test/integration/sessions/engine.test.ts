@@ -39,7 +39,14 @@ function setup(prefix: string, sessions: Partial<ReturnType<typeof defaultConfig
   const clock = { now: () => now };
   const cfg = { ...defaultConfig().sessions, ...sessions };
   const engine = createSessionEngine({
-    redis, cfg, keyPrefix: prefix, metrics, logger, clock, retryBaseDelayMs: 10, retryMaxDelayMs: 100,
+    redis,
+    cfg,
+    keyPrefix: prefix,
+    metrics,
+    logger,
+    clock,
+    retryBaseDelayMs: 10,
+    retryMaxDelayMs: 100,
   });
   return { engine, metrics, lines, advance: (ms: number) => (now += ms) };
 }
@@ -76,8 +83,14 @@ describe('session engine', () => {
     ]);
     // One log line per decision, with what an operator needs to follow it.
     expect(lines.filter((l) => l.msg === 'session decision')[0]).toMatchObject({
-      decision: 'connect', user: 'alice', domain: 'example.com', ip: '192.0.2.10', seq: 1, firewall: 'srx-a',
-      correlationId: 'corr-1', emitted: ['connect'],
+      decision: 'connect',
+      user: 'alice',
+      domain: 'example.com',
+      ip: '192.0.2.10',
+      seq: 1,
+      firewall: 'srx-a',
+      correlationId: 'corr-1',
+      emitted: ['connect'],
     });
     await engine.close();
   });

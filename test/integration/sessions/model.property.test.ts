@@ -20,8 +20,7 @@ const WINDOW_SECS = 5;
 const IDLE_SECS = 60;
 
 type Cmd =
-  | { op: 'line'; dt: number; lag: number; line: Omit<LineInput, 'receivedAt' | 'correlationId'> }
-  | { op: 'sweep'; dt: number };
+  { op: 'line'; dt: number; lag: number; line: Omit<LineInput, 'receivedAt' | 'correlationId'> } | { op: 'sweep'; dt: number };
 
 const dtArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(0, 1, 1000, WINDOW_SECS * 1000 - 1, WINDOW_SECS * 1000, WINDOW_SECS * 1000 + 1) },
@@ -40,13 +39,15 @@ const lineArb = fc.record({
   tunnelId: fc.constantFrom(undefined, '131073', '131074', '131075'),
 });
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('line' as const), dt: dtArb, lag: fc.constantFrom(0, 0, 0, 10, 3000), line: lineArb }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ op: fc.constant('line' as const), dt: dtArb, lag: fc.constantFrom(0, 0, 0, 10, 3000), line: lineArb }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('sweep' as const), dt: dtArb }) },
 );
 
 // Sweep events carry a per-run random correlation id; everything else must match exactly.
-const comparable = (e: IdentityEvent) =>
-  normalize(e.reason === 'expired' ? { ...e, correlationId: 'sweep' } : e);
+const comparable = (e: IdentityEvent) => normalize(e.reason === 'expired' ? { ...e, correlationId: 'sweep' } : e);
 
 let run = 0;
 /** Decisions seen over all runs: the generator must reach every row of the table. */
@@ -54,52 +55,68 @@ const seen = new Map<string, number>();
 
 it('the Lua script behaves exactly like the pure model', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(cmdArb, { minLength: 1, maxLength: 30, size: 'max' }), fc.boolean(), async (cmds, forwardOrphanDown) => {
-      const prefix = `${db.server.keyPrefix}p${run++}`;
-      const cfg = { ...defaultConfig().sessions, duplicateWindowSecs: WINDOW_SECS, sessionIdleSecs: IDLE_SECS, forwardOrphanDown };
-      let now = 1_700_000_000_000;
-      const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
-      const model = new Map<string, IpState | undefined>();
-      const modelOut = new Map<string, IdentityEvent[]>();
-      const out = (key: string) => modelOut.get(key) ?? (modelOut.set(key, []), modelOut.get(key) as IdentityEvent[]);
+    fc.asyncProperty(
+      fc.array(cmdArb, { minLength: 1, maxLength: 30, size: 'max' }),
+      fc.boolean(),
+      async (cmds, forwardOrphanDown) => {
+        const prefix = `${db.server.keyPrefix}p${run++}`;
+        const cfg = {
+          ...defaultConfig().sessions,
+          duplicateWindowSecs: WINDOW_SECS,
+          sessionIdleSecs: IDLE_SECS,
+          forwardOrphanDown,
+        };
+        let now = 1_700_000_000_000;
+        const sweeper = createSweeper({
+          redis: db.redis,
+          cfg,
+          keyPrefix: prefix,
+          metrics: createMetrics(),
+          logger: silentLogger,
+          clock: { now: () => now },
+        });
+        const model = new Map<string, IpState | undefined>();
+        const modelOut = new Map<string, IdentityEvent[]>();
+        const out = (key: string) => modelOut.get(key) ?? (modelOut.set(key, []), modelOut.get(key) as IdentityEvent[]);
 
-      for (const [i, cmd] of cmds.entries()) {
-        now += cmd.dt;
-        if (cmd.op === 'sweep') {
-          let expected = 0;
-          for (const [key, st] of model) {
-            const t = transition(st, { kind: 'expire', correlationId: 'sweep' }, cfg, now);
-            if (t.decision === 'expired') expected++;
-            seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
-            model.set(key, t.state);
-            out(key).push(...t.emit);
+        for (const [i, cmd] of cmds.entries()) {
+          now += cmd.dt;
+          if (cmd.op === 'sweep') {
+            let expected = 0;
+            for (const [key, st] of model) {
+              const t = transition(st, { kind: 'expire', correlationId: 'sweep' }, cfg, now);
+              if (t.decision === 'expired') expected++;
+              seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
+              model.set(key, t.state);
+              out(key).push(...t.emit);
+            }
+            expect(await sweeper.sweepOnce()).toBe(expected);
+            continue;
           }
-          expect(await sweeper.sweepOnce()).toBe(expected);
-          continue;
+          const input: LineInput = { ...cmd.line, receivedAt: now - cmd.lag, correlationId: `c${i}` };
+          const key = ipKey(input.ip);
+          const t = transition(model.get(key), input, cfg, now);
+          const r = await runSessionScript(db.redis, prefix, key, input, cfg, now);
+          expect(r.decision).toBe(t.decision);
+          seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
+          expect(r.events.map(comparable)).toEqual(t.emit.map(comparable));
+          model.set(key, t.state);
+          out(key).push(...t.emit);
         }
-        const input: LineInput = { ...cmd.line, receivedAt: now - cmd.lag, correlationId: `c${i}` };
-        const key = ipKey(input.ip);
-        const t = transition(model.get(key), input, cfg, now);
-        const r = await runSessionScript(db.redis, prefix, key, input, cfg, now);
-        expect(r.decision).toBe(t.decision);
-        seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
-        expect(r.events.map(comparable)).toEqual(t.emit.map(comparable));
-        model.set(key, t.state);
-        out(key).push(...t.emit);
-      }
 
-      const outbox = await readOutbox(db.redis, prefix);
-      for (const ip of IPS) {
-        const key = ipKey(ip);
-        const { state, indexScore } = await readIpState(db.redis, prefix, key);
-        expect(canonState(state)).toEqual(canonState(model.get(key)));
-        expect(indexScore).toBe(state?.session ? state.session.lastUpAt : null);
-        const mine = outbox.filter((e) => e.ipKey === key).map((e) => e.event);
-        expect(mine.map(comparable)).toEqual((modelOut.get(key) ?? []).map(comparable));
-        // seq strictly increasing per IP, without gaps, across sessions.
-        expect(mine.map((e) => e.seq)).toEqual(mine.map((_, j) => j + 1));
-      }
-    }),
+        const outbox = await readOutbox(db.redis, prefix);
+        for (const ip of IPS) {
+          const key = ipKey(ip);
+          const { state, indexScore } = await readIpState(db.redis, prefix, key);
+          expect(canonState(state)).toEqual(canonState(model.get(key)));
+          expect(indexScore).toBe(state?.session ? state.session.lastUpAt : null);
+          const mine = outbox.filter((e) => e.ipKey === key).map((e) => e.event);
+          expect(mine.map(comparable)).toEqual((modelOut.get(key) ?? []).map(comparable));
+          // seq strictly increasing per IP, without gaps, across sessions.
+          expect(mine.map((e) => e.seq)).toEqual(mine.map((_, j) => j + 1));
+        }
+      },
+    ),
     { numRuns: 100 },
   );
   // Guards the generator itself: a property that never reaches a row proves nothing about it.

@@ -21,7 +21,13 @@ const IDLE_SECS = 3600;
 const cfg = { ...defaultConfig().sessions, sessionIdleSecs: IDLE_SECS, sweepIntervalSecs: 30 };
 
 const up = (ip: string, user: string, receivedAt: number): LineInput => ({
-  kind: 'up', ip, user, domain: 'example.com', firewall: 'srx-a', receivedAt, correlationId: `up-${user}`,
+  kind: 'up',
+  ip,
+  user,
+  domain: 'example.com',
+  firewall: 'srx-a',
+  receivedAt,
+  correlationId: `up-${user}`,
 });
 
 async function seed(prefix: string, ...lines: LineInput[]) {
@@ -34,7 +40,14 @@ describe('session sweeper', () => {
     await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 120_000), up('2001:db8::3', 'carol', T0 + 1));
     let now = T0 + IDLE_SECS * 1000 + 60_000;
     const metrics = createMetrics();
-    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg,
+      keyPrefix: prefix,
+      metrics,
+      logger: silentLogger,
+      clock: { now: () => now },
+    });
 
     expect(await sweeper.sweepOnce()).toBe(2);
     const expired = (await readOutbox(db.redis, prefix)).filter((e) => e.event.kind === 'disconnect');
@@ -59,7 +72,15 @@ describe('session sweeper', () => {
     const prefix = `${db.server.keyPrefix}m`;
     await seed(prefix, ...[1, 2, 3, 4, 5].map((n) => up(`198.51.100.${n}`, `user${n}`, T0 + n)));
     const now = T0 + IDLE_SECS * 1000 + 10;
-    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now }, batchSize: 2 });
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg,
+      keyPrefix: prefix,
+      metrics: createMetrics(),
+      logger: silentLogger,
+      clock: { now: () => now },
+      batchSize: 2,
+    });
     expect(await sweeper.sweepOnce()).toBe(5);
     expect(await listSessions(db.redis, prefix)).toEqual([]);
   });
@@ -77,7 +98,14 @@ describe('session sweeper', () => {
       return keys;
     };
     const metrics = createMetrics();
-    const sweeper = createSweeper({ redis: racy, cfg, keyPrefix: prefix, metrics, logger: silentLogger, clock: { now: () => now } });
+    const sweeper = createSweeper({
+      redis: racy,
+      cfg,
+      keyPrefix: prefix,
+      metrics,
+      logger: silentLogger,
+      clock: { now: () => now },
+    });
     try {
       expect(await sweeper.sweepOnce()).toBe(0);
     } finally {
@@ -96,7 +124,14 @@ describe('session sweeper', () => {
     await seed(prefix, up('192.0.2.1', 'alice', T0), up('192.0.2.2', 'bob', T0 + 60_000));
     let now = T0 + IDLE_SECS * 1000 + 1;
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const sweeper = createSweeper({ redis: db.redis, cfg, keyPrefix: prefix, metrics: createMetrics(), logger: silentLogger, clock: { now: () => now } });
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg,
+      keyPrefix: prefix,
+      metrics: createMetrics(),
+      logger: silentLogger,
+      clock: { now: () => now },
+    });
     const disconnects = async () => (await readOutbox(db.redis, prefix)).filter((e) => e.event.kind === 'disconnect').length;
     sweeper.start();
     vi.advanceTimersByTime(cfg.sweepIntervalSecs * 1000 - 1);

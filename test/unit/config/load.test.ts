@@ -7,7 +7,11 @@ function problemsOf(fn: () => unknown): string[] {
     fn();
   } catch (e) {
     expect(e).toBeInstanceOf(PtimError);
-    return (e as PtimError).report().split('\n').slice(1).map((l) => l.trim());
+    return (e as PtimError)
+      .report()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim());
   }
   throw new Error('expected a PtimError');
 }
@@ -83,7 +87,12 @@ describe('config loading', () => {
 
 describe('address settings', () => {
   it('rejects bind addresses that are not IPs and a JIMS port of 0, each with its line', () => {
-    const text = ['ingest:', '  udp: { bind: [999.1.1.1, "::"] }', 'jims:', '  primary: { host: j.example.com, port: 0, clientId: a, clientSecret: b }'].join('\n');
+    const text = [
+      'ingest:',
+      '  udp: { bind: [999.1.1.1, "::"] }',
+      'jims:',
+      '  primary: { host: j.example.com, port: 0, clientId: a, clientSecret: b }',
+    ].join('\n');
     const lines = problemsOf(() => parseConfigText(text, { file: 'c.yaml' }));
     expect(lines).toEqual([
       expect.stringMatching(/^- c\.yaml:2:17 ingest\.udp\.bind\[0\]: must be an IPv4 or IPv6 address/),

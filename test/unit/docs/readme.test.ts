@@ -12,7 +12,8 @@ const readme = readFileSync('README.md', 'utf8');
 function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (;;) {
-    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+    if (cur instanceof z.ZodDefault || cur instanceof z.ZodOptional || cur instanceof z.ZodNullable)
+      cur = cur.unwrap() as z.ZodType;
     else return cur;
   }
 }

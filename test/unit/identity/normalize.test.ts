@@ -5,7 +5,14 @@ import type { Fields } from '../../../src/match/transforms.js';
 import type { RawMessage, SyslogMessage } from '../../../src/types.js';
 
 const cfg = (over: Partial<IdentityConfig> = {}): IdentityConfig => ({ ...defaultConfig().identity, ...over });
-const raw: RawMessage = { bytes: Buffer.alloc(0), transport: 'udp', sourceIp: '192.0.2.250', sourcePort: 514, receivedAt: 1000, truncated: false };
+const raw: RawMessage = {
+  bytes: Buffer.alloc(0),
+  transport: 'udp',
+  sourceIp: '192.0.2.250',
+  sourcePort: 514,
+  receivedAt: 1000,
+  truncated: false,
+};
 const msg: SyslogMessage = { format: 'rfc3164', hostname: 'srx1', timestamp: 'Mar  3 14:02:11', structuredData: [], text: '' };
 const line = (fields: Fields, kind: MatchedLine['kind'] = 'up'): MatchedLine => ({ patternId: 'p', kind, fields });
 const base: Fields = { user: 'alice', ip: ['10.10.50.11'], vpn: 'JSC-VPN', gateway: 'JSC-GW' };
@@ -37,7 +44,11 @@ describe('normalize', () => {
   });
 
   it('resolves the domain: username, then VPN, then gateway, then default', () => {
-    const c = cfg({ domainByVpn: { 'JSC-VPN': 'vpn.example.com' }, domainByGateway: { 'JSC-GW': 'gw.example.com', other: 'x' }, defaultDomain: 'example.net' });
+    const c = cfg({
+      domainByVpn: { 'JSC-VPN': 'vpn.example.com' },
+      domainByGateway: { 'JSC-GW': 'gw.example.com', other: 'x' },
+      defaultDomain: 'example.net',
+    });
     expect(event({ ...base, userDomain: 'example.com' }, c).domain).toBe('example.com');
     expect(event(base, c).domain).toBe('vpn.example.com');
     expect(event({ ...base, vpn: 'other-vpn' }, c).domain).toBe('gw.example.com');
@@ -67,7 +78,9 @@ describe('normalize', () => {
     // A shared IKE id with no user part (`@t1.auth`) is never a user.
     expect(reason({ ...f, ikeId: '', ikeIdDomain: 't1.auth' }, cfg({ ikeIdFallback: true }))).toBe('placeholder_user');
     // An IKE id without a domain (an address, a hostname) is not a user either.
-    expect(reason({ ...base, user: 'Not-Applicable', ikeId: '198.51.100.5' }, cfg({ ikeIdFallback: true }))).toBe('placeholder_user');
+    expect(reason({ ...base, user: 'Not-Applicable', ikeId: '198.51.100.5' }, cfg({ ikeIdFallback: true }))).toBe(
+      'placeholder_user',
+    );
   });
 
   it('keeps dual-stack addresses, one per family, validated and canonical', () => {
@@ -80,17 +93,25 @@ describe('normalize', () => {
 
   it('ignores truncated messages and oversized or control-character fields', () => {
     expect(reason(base, cfg(), { ...raw, truncated: true })).toBe('truncated');
-    expect(normalize(line({ ...base, reason: 'x'.repeat(2000) }), raw, msg, cfg(), { maxFieldBytes: 1024 })).toMatchObject({ reason: 'invalid_field' });
+    expect(normalize(line({ ...base, reason: 'x'.repeat(2000) }), raw, msg, cfg(), { maxFieldBytes: 1024 })).toMatchObject({
+      reason: 'invalid_field',
+    });
     expect(reason({ ...base, user: 'ali\nce' })).toBe('invalid_field');
   });
 
   it('names the firewall: configured name, else syslog hostname, else source address', () => {
     expect(event(base, cfg(), { ...raw, firewall: 'hq' }).firewall).toBe('hq');
-    expect(normalize(line(base), raw, { ...msg, hostname: undefined }, cfg())).toMatchObject({ event: { firewall: '192.0.2.250' } });
+    expect(normalize(line(base), raw, { ...msg, hostname: undefined }, cfg())).toMatchObject({
+      event: { firewall: '192.0.2.250' },
+    });
   });
 
   it('lets a rekey signal through without a user, and keeps the reason only on down', () => {
-    expect(event({ ip: ['10.10.50.11'] }, cfg({ defaultDomain: 'example.com' }), raw, 'rekey-signal')).toMatchObject({ kind: 'rekey-signal', user: '', domain: 'example.com' });
+    expect(event({ ip: ['10.10.50.11'] }, cfg({ defaultDomain: 'example.com' }), raw, 'rekey-signal')).toMatchObject({
+      kind: 'rekey-signal',
+      user: '',
+      domain: 'example.com',
+    });
     expect(event({ ...base, reason: 'DPD timeout' }, cfg(), raw, 'down').reason).toBe('DPD timeout');
     expect(event({ ...base, reason: 'x' }).reason).toBeUndefined();
   });

@@ -31,9 +31,9 @@ const octetItem: fc.Arbitrary<Item> = bytes({ maxLength: 300 }).map((body) => {
 const piece = fc.oneof(
   bytes({ maxLength: 60, exclude: [LF] }),
   // Pieces that start with digits and spaces, like the bytes after a 0x0A in 10.49.32.x.
-  fc.tuple(fc.constantFrom('1 ', '12 ', '9999999 ', '1', '0 <'), bytes({ maxLength: 20, exclude: [LF] })).map(([d, r]) =>
-    Buffer.concat([Buffer.from(d), r]),
-  ),
+  fc
+    .tuple(fc.constantFrom('1 ', '12 ', '9999999 ', '1', '0 <'), bytes({ maxLength: 20, exclude: [LF] }))
+    .map(([d, r]) => Buffer.concat([Buffer.from(d), r])),
 );
 const lfItem: fc.Arbitrary<Item> = fc
   .record({

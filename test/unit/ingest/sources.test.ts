@@ -42,7 +42,13 @@ describe('source policy', () => {
   });
 
   it('reports every invalid CIDR in both lists at once, with paths', () => {
-    const c = cfg(['10.0.0.0/8', 'bogus', '10.0.0.1/8'], [{ source: '192.0.2.0/24', name: 'a' }, { source: '192.0.2.300', name: 'b' }]);
+    const c = cfg(
+      ['10.0.0.0/8', 'bogus', '10.0.0.1/8'],
+      [
+        { source: '192.0.2.0/24', name: 'a' },
+        { source: '192.0.2.300', name: 'b' },
+      ],
+    );
     expect(validateSources(c).map((p) => p.path)).toEqual([
       'ingest.allowedSources[1]',
       'ingest.allowedSources[2]',

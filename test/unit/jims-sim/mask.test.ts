@@ -11,12 +11,25 @@ describe('masking recorded requests', () => {
 
   it('secret-looking headers are masked, others kept', () => {
     expect(
-      maskHeaders({ authorization: 'Bearer x', cookie: 'a=b', 'x-client-secret': 's', 'content-type': 'application/json', host: 'h' }),
-    ).toEqual({ authorization: 'Bearer [masked]', cookie: '[masked]', 'x-client-secret': '[masked]', 'content-type': 'application/json', host: 'h' });
+      maskHeaders({
+        authorization: 'Bearer x',
+        cookie: 'a=b',
+        'x-client-secret': 's',
+        'content-type': 'application/json',
+        host: 'h',
+      }),
+    ).toEqual({
+      authorization: 'Bearer [masked]',
+      cookie: '[masked]',
+      'x-client-secret': '[masked]',
+      'content-type': 'application/json',
+      host: 'h',
+    });
   });
 
   it('JSON bodies keep their exact text except secret values', () => {
-    const body = '{ "grant_type" : "client_credentials", "client_id":"srx1",\n "client_secret": "p\\"w", "n": {"access_token": "t"}, "token_type":"Bearer" }';
+    const body =
+      '{ "grant_type" : "client_credentials", "client_id":"srx1",\n "client_secret": "p\\"w", "n": {"access_token": "t"}, "token_type":"Bearer" }';
     expect(maskBody(body, 'application/json')).toBe(
       '{ "grant_type" : "client_credentials", "client_id":"srx1",\n "client_secret": "[masked]", "n": {"access_token": "[masked]"}, "token_type":"Bearer" }',
     );

@@ -74,11 +74,14 @@ describe('classify: network and TLS errors', () => {
     expect(classify({ errorCode: code }, NOW)).toMatchObject({ kind: 'retry', countsTowardFailover: true, untrustedCert: true });
   });
 
-  it.each(['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_HANDSHAKE_TIMEOUT'])('%s ⇒ retry, failover, not a trust problem', (code) => {
-    const c = classify({ errorCode: code }, NOW);
-    expect(c).toMatchObject({ kind: 'retry', countsTowardFailover: true });
-    expect(c).not.toHaveProperty('untrustedCert');
-  });
+  it.each(['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_TLS_HANDSHAKE_TIMEOUT'])(
+    '%s ⇒ retry, failover, not a trust problem',
+    (code) => {
+      const c = classify({ errorCode: code }, NOW);
+      expect(c).toMatchObject({ kind: 'retry', countsTowardFailover: true });
+      expect(c).not.toHaveProperty('untrustedCert');
+    },
+  );
 
   it('an unknown error code is retried but does not count toward failover', () => {
     expect(classify({ errorCode: 'ERR_SOMETHING_LOCAL' }, NOW)).toMatchObject({

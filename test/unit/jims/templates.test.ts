@@ -2,13 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pushSchema, type PushConfig } from '../../../src/config/schema.js';
 import { PtimError } from '../../../src/errors.js';
-import {
-  compileTemplates,
-  escapeValue,
-  formatTimestamp,
-  unescapeValue,
-  type BodyEncoding,
-} from '../../../src/jims/templates.js';
+import { compileTemplates, escapeValue, formatTimestamp, unescapeValue, type BodyEncoding } from '../../../src/jims/templates.js';
 import type { IdentityEvent } from '../../../src/types.js';
 
 const AT = Date.UTC(2026, 0, 15, 12, 30, 45, 123);
@@ -95,7 +89,7 @@ describe('escaping per content type', () => {
     expect(escapeValue(`${nasty}\\\n`, 'json')).toBe(`<&\\"'>\\\\\\n`);
   });
   it('form uses percent-encoding', () => {
-    expect(escapeValue(`${nasty} +=`, 'form')).toBe('%3C%26%22\'%3E%20%2B%3D');
+    expect(escapeValue(`${nasty} +=`, 'form')).toBe("%3C%26%22'%3E%20%2B%3D");
   });
   it('unicode passes through XML and JSON and is UTF-8 percent-encoded in forms', () => {
     expect(escapeValue('Jürgen 山田 😀', 'xml')).toBe('Jürgen 山田 😀');
@@ -162,7 +156,7 @@ describe('validation at start', () => {
 describe('parse (the simulator side)', () => {
   it('reads back fields and tolerates re-indented XML', () => {
     const t = compileTemplates(push(), noFiles);
-    const body = t.render(ev({ user: 'o\'neil & <co>' })).body.replace(/\n\s*/g, '\n\t\t');
+    const body = t.render(ev({ user: "o'neil & <co>" })).body.replace(/\n\s*/g, '\n\t\t');
     const p = t.parse(body);
     expect(p?.fields).toMatchObject({ user: "o'neil & <co>", ip: '192.0.2.10', operation: 'logon', domain: 'example.com' });
   });
@@ -215,27 +209,35 @@ describe('render → parse round trip (property)', () => {
     form: push({ template: '/t/p.form' }),
   };
   const read = files({
-    '/t/p.form': 'user={{user}}&domain={{domain}}&ip={{ip}}&op={{operation}}&ev={{event}}&fw={{firewall}}&vpn={{vpn}}&seq={{seq}}&r={{reason}}',
+    '/t/p.form':
+      'user={{user}}&domain={{domain}}&ip={{ip}}&op={{operation}}&ev={{event}}&fw={{firewall}}&vpn={{vpn}}&seq={{seq}}&r={{reason}}',
   });
 
   it.each(['xml', 'json', 'form'] as const)('%s', (enc) => {
     const t = compileTemplates(templatesFor[enc], read);
     fc.assert(
-      fc.property(value, value, value, value, fc.constantFrom('connect', 'rekey', 'disconnect' as const), (user, domain, fw, vpn, kind) => {
-        const e = ev({ user, domain, firewall: fw, vpn, kind, reason: kind === 'disconnect' ? 'down' : undefined });
-        // XML bodies travel as UTF-8 text: what the simulator reads is exactly what was rendered.
-        const p = t.parse(t.render(e).body);
-        expect(p).toBeDefined();
-        expect(p?.fields.user).toBe(user);
-        expect(p?.fields.domain).toBe(domain);
-        expect(p?.fields.ip).toBe(e.ip);
-        expect(p?.fields.operation).toBe(templatesFor[enc].operationMap[kind]);
-        if (enc === 'form') {
-          expect(p?.fields.firewall).toBe(fw);
-          expect(p?.fields.vpn).toBe(vpn);
-          expect(p?.fields.event).toBe(kind);
-        }
-      }),
+      fc.property(
+        value,
+        value,
+        value,
+        value,
+        fc.constantFrom('connect', 'rekey', 'disconnect' as const),
+        (user, domain, fw, vpn, kind) => {
+          const e = ev({ user, domain, firewall: fw, vpn, kind, reason: kind === 'disconnect' ? 'down' : undefined });
+          // XML bodies travel as UTF-8 text: what the simulator reads is exactly what was rendered.
+          const p = t.parse(t.render(e).body);
+          expect(p).toBeDefined();
+          expect(p?.fields.user).toBe(user);
+          expect(p?.fields.domain).toBe(domain);
+          expect(p?.fields.ip).toBe(e.ip);
+          expect(p?.fields.operation).toBe(templatesFor[enc].operationMap[kind]);
+          if (enc === 'form') {
+            expect(p?.fields.firewall).toBe(fw);
+            expect(p?.fields.vpn).toBe(vpn);
+            expect(p?.fields.event).toBe(kind);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

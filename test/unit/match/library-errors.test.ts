@@ -22,7 +22,9 @@ async function problemsOf(dir: string): Promise<Problem[]> {
 describe('pattern library loader errors', () => {
   it('YAML syntax: file and line', async () => {
     const ps = await problemsOf('yaml-syntax');
-    expect(ps).toEqual([expect.objectContaining({ source: 'yaml-syntax/10-a.yaml', line: 4, message: expect.stringMatching(/^YAML: /) })]);
+    expect(ps).toEqual([
+      expect.objectContaining({ source: 'yaml-syntax/10-a.yaml', line: 4, message: expect.stringMatching(/^YAML: /) }),
+    ]);
   });
 
   it('unknown keys: every one, with pattern id and key', async () => {
@@ -41,7 +43,12 @@ describe('pattern library loader errors', () => {
 
   it('duplicate ids across files', async () => {
     expect(await problemsOf('duplicate-id')).toEqual([
-      expect.objectContaining({ source: 'duplicate-id/20-b.yaml', line: 2, path: 't-up.id', message: expect.stringContaining('duplicate pattern id') }),
+      expect.objectContaining({
+        source: 'duplicate-id/20-b.yaml',
+        line: 2,
+        path: 't-up.id',
+        message: expect.stringContaining('duplicate pattern id'),
+      }),
     ]);
   });
 
@@ -70,7 +77,11 @@ describe('pattern library loader errors', () => {
 
   it('regexes at risk of catastrophic backtracking are refused, with advice', async () => {
     expect(await problemsOf('regex-unsafe')).toEqual([
-      expect.objectContaining({ line: 7, path: 't-up.regex', message: expect.stringMatching(/backtrack catastrophically \(.*polynomial.*tempered token/) }),
+      expect.objectContaining({
+        line: 7,
+        path: 't-up.regex',
+        message: expect.stringMatching(/backtrack catastrophically \(.*polynomial.*tempered token/),
+      }),
     ]);
   });
 
@@ -102,6 +113,8 @@ describe('pattern library loader errors', () => {
   });
 
   it('a missing directory is a problem, not a crash', async () => {
-    expect(await problemsOf('does-not-exist')).toEqual([expect.objectContaining({ message: expect.stringContaining('cannot read pattern directory') })]);
+    expect(await problemsOf('does-not-exist')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('cannot read pattern directory') }),
+    ]);
   });
 });

@@ -25,7 +25,12 @@ function pattern(id: string, regex: string, extra: Partial<CompiledPattern> = {}
   };
 }
 
-const msg = (text: string, msgId = 'KMD_VPN_UP_ALARM_USER'): SyslogMessage => ({ format: 'rfc3164', msgId, structuredData: [], text });
+const msg = (text: string, msgId = 'KMD_VPN_UP_ALARM_USER'): SyslogMessage => ({
+  format: 'rfc3164',
+  msgId,
+  structuredData: [],
+  text,
+});
 const bytes = (text: string, tag = 'KMD_VPN_UP_ALARM_USER') => Buffer.from(`<30>Mar  3 14:02:11 fw kmd[1]: ${tag}: ${text}`);
 
 describe('matchMessage', () => {
@@ -72,16 +77,27 @@ describe('matchMessage', () => {
   });
 
   it('maps structured data for SD-only patterns, only on lines without text', () => {
-    const sd = pattern('sd', '', { regex: undefined, regexSource: undefined, sd: { user: 'aaa-username', ip: 'remote-traffic-selector', reason: 'reason' }, optional: ['reason'], transforms: { ip: ['ts_addresses'] } });
+    const sd = pattern('sd', '', {
+      regex: undefined,
+      regexSource: undefined,
+      sd: { user: 'aaa-username', ip: 'remote-traffic-selector', reason: 'reason' },
+      optional: ['reason'],
+      transforms: { ip: ['ts_addresses'] },
+    });
     const m: SyslogMessage = {
       format: 'rfc5424',
       msgId: 'KMD_VPN_UP_ALARM_USER',
-      structuredData: [{ id: 'junos@2636.1.1.1.2.129', params: { 'aaa-username': 'alice', 'remote-traffic-selector': 'ipv4(10.10.50.11)' } }],
+      structuredData: [
+        { id: 'junos@2636.1.1.1.2.129', params: { 'aaa-username': 'alice', 'remote-traffic-selector': 'ipv4(10.10.50.11)' } },
+      ],
       text: ' ',
     };
     expect(matchMessage([sd], m, bytes(''))).toMatchObject({ matched: true, fields: { user: 'alice', ip: ['10.10.50.11'] } });
     expect(matchMessage([sd], { ...m, text: 'VPN x' }, bytes(''))).toMatchObject({ matched: false });
     const noUser = { ...m, structuredData: [{ id: 'junos@2636.1', params: { 'remote-traffic-selector': 'ipv4(10.10.50.11)' } }] };
-    expect(matchMessage([sd], noUser, bytes(''))).toMatchObject({ matched: false, reason: expect.stringContaining('aaa-username') });
+    expect(matchMessage([sd], noUser, bytes(''))).toMatchObject({
+      matched: false,
+      reason: expect.stringContaining('aaa-username'),
+    });
   });
 });

@@ -4,10 +4,9 @@ import { commonSubstring, createPrefilter, minimalLiterals } from '../../../src/
 
 describe('prefilter', () => {
   it('drops literals that contain another literal', () => {
-    expect(minimalLiterals(['KMD_VPN_UP_ALARM_USER', 'VPN_UP_ALARM_USER', 'IKE_VPN_UP_ALARM_USER', 'VPN_DOWN_ALARM_USER', ''])).toEqual([
-      'VPN_UP_ALARM_USER',
-      'VPN_DOWN_ALARM_USER',
-    ]);
+    expect(
+      minimalLiterals(['KMD_VPN_UP_ALARM_USER', 'VPN_UP_ALARM_USER', 'IKE_VPN_UP_ALARM_USER', 'VPN_DOWN_ALARM_USER', '']),
+    ).toEqual(['VPN_UP_ALARM_USER', 'VPN_DOWN_ALARM_USER']);
   });
 
   it('finds the substring all literals share', () => {

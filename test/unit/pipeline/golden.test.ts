@@ -39,7 +39,8 @@ describe('pipeline golden', () => {
     expect(ev('C3')).toMatchObject({ user: 'bob', domain: 'example.com' });
     expect(ev('C4')).toMatchObject({ kind: 'down', user: 'carol', domain: 'example' });
     expect(ev('C13', pipelines.ikeFallback).ips).toEqual(['10.1.11.19', '2001:db8:141::13']);
-    for (const id of ['V1', 'V2', 'V5', 'V7', 'V8']) expect(run(id)).toMatchObject({ type: 'ignored', reason: 'placeholder_user' });
+    for (const id of ['V1', 'V2', 'V5', 'V7', 'V8'])
+      expect(run(id)).toMatchObject({ type: 'ignored', reason: 'placeholder_user' });
     expect(run('V7', pipelines.ikeFallback)).toMatchObject({ type: 'event', event: { user: 'user1', domain: 'psk.auth' } });
     expect(run('C20').type).toBe('near-miss');
     for (const id of ['C21', 'C21-2', 'C21-3', 'V19', 'V19-2']) expect(run(id).type).toBe('skipped');

@@ -11,8 +11,11 @@ import { loadSamples } from '../../fixtures/samples.js';
 import { PATTERNS_DIR, rawOf } from '../../helpers/pipeline-golden.js';
 
 const sample = (id: string) => loadSamples().find((s) => s.id === id)!.bytes;
-const value = async (m: Metrics, key: 'prefilter' | 'matched' | 'ignored' | 'vpnEvents' | 'nearMisses', labels: Record<string, string> = {}) =>
-  (await m[key].get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k as never] === x))?.value ?? 0;
+const value = async (
+  m: Metrics,
+  key: 'prefilter' | 'matched' | 'ignored' | 'vpnEvents' | 'nearMisses',
+  labels: Record<string, string> = {},
+) => (await m[key].get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k as never] === x))?.value ?? 0;
 
 describe('pipeline', () => {
   let library: Library;
@@ -23,7 +26,10 @@ describe('pipeline', () => {
   function setup() {
     const metrics = createMetrics();
     const logs: Record<string, unknown>[] = [];
-    const logger = createLogger({ level: 'info' }, new Writable({ write: (c: Buffer, _e, cb) => (logs.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
+    const logger = createLogger(
+      { level: 'info' },
+      new Writable({ write: (c: Buffer, _e, cb) => (logs.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }),
+    );
     let now = 0;
     const clock = { now: () => now };
     const p = createPipeline({ library, identity: defaultConfig().identity, metrics, logger, clock, nearMissLogPerMinute: 2 });

@@ -17,12 +17,22 @@ describe('pipeline robustness', () => {
 
   it('never throws on arbitrary bytes, with or without a VPN tag in them', () => {
     const tagged = fc
-      .tuple(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('KMD_VPN_UP_ALARM_USER: VPN ', 'IKE_VPN_DOWN_ALARM_USER: ', 'VPN_UP_ALARM_USER'), fc.uint8Array({ maxLength: 300 }))
+      .tuple(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.constantFrom('KMD_VPN_UP_ALARM_USER: VPN ', 'IKE_VPN_DOWN_ALARM_USER: ', 'VPN_UP_ALARM_USER'),
+        fc.uint8Array({ maxLength: 300 }),
+      )
       .map(([a, t, b]) => Buffer.concat([Buffer.from(a), Buffer.from(t), Buffer.from(b)]));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)), tagged), (bytes) => {
-        expect(TYPES).toContain(p.process(rawOf(bytes)).type);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+          tagged,
+        ),
+        (bytes) => {
+          expect(TYPES).toContain(p.process(rawOf(bytes)).type);
+        },
+      ),
       { numRuns: 1500 },
     );
   });
@@ -31,7 +41,10 @@ describe('pipeline robustness', () => {
     const mutated = fc
       .tuple(
         fc.constantFrom(...samples.map((s) => s.bytes)),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), {
+          minLength: 1,
+          maxLength: 8,
+        }),
       )
       .map(([b, edits]) => {
         let bytes = Buffer.from(b);

@@ -67,7 +67,12 @@ describe('push job ids and options', () => {
 
   it('retries without a count limit, keeps failed jobs and a bounded number of completed ones', () => {
     const o = pushJobOptions({ keepCompletedJobs: 1000 }, '192.0.2.1', 3);
-    expect(o).toMatchObject({ jobId: '192.0.2.1-3', attempts: UNLIMITED_ATTEMPTS, removeOnFail: false, removeOnComplete: { count: 1000 } });
+    expect(o).toMatchObject({
+      jobId: '192.0.2.1-3',
+      attempts: UNLIMITED_ATTEMPTS,
+      removeOnFail: false,
+      removeOnComplete: { count: 1000 },
+    });
     expect(pushJobOptions({ keepCompletedJobs: 0 }, '192.0.2.1', 3).removeOnComplete).toBe(true);
   });
 });

@@ -4,7 +4,15 @@ import { parseInfo } from '../../../src/queue/redis-check.js';
 
 describe('terminal formatting', () => {
   it('aligns columns and trims trailing blanks', () => {
-    expect(table(['A', 'LONGER'], [['xyz', '1'], ['q', '']])).toBe(['A    LONGER', '---  ------', 'xyz  1', 'q'].join('\n'));
+    expect(
+      table(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['q', ''],
+        ],
+      ),
+    ).toBe(['A    LONGER', '---  ------', 'xyz  1', 'q'].join('\n'));
   });
 
   it('renders failed jobs with ISO times and neutralises control characters from syslog-derived text', () => {

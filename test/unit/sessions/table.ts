@@ -43,8 +43,7 @@ export interface Row {
   readonly seq: number;
 }
 
-export const stepNow = (s: Step): number =>
-  s.now ?? (s.input.kind === 'expire' ? Number.NaN : s.input.receivedAt + 7);
+export const stepNow = (s: Step): number => s.now ?? (s.input.kind === 'expire' ? Number.NaN : s.input.receivedAt + 7);
 
 const connectAlice: Step = { input: line('up'), decision: 'connect', emit: [{ kind: 'connect', user: 'alice', seq: 1 }] };
 
@@ -81,7 +80,11 @@ export const rows: readonly Row[] = [
     name: 'up after the session went down: connect, seq keeps growing',
     steps: [
       connectAlice,
-      { input: line('down', { receivedAt: T0 + 60 * SEC }), decision: 'disconnect', emit: [{ kind: 'disconnect', reason: 'down', seq: 2 }] },
+      {
+        input: line('down', { receivedAt: T0 + 60 * SEC }),
+        decision: 'disconnect',
+        emit: [{ kind: 'disconnect', reason: 'down', seq: 2 }],
+      },
       { input: line('up', { receivedAt: T0 + 120 * SEC }), decision: 'connect', emit: [{ kind: 'connect', seq: 3 }] },
     ],
     session: { user: 'alice', connectedAt: T0 + 120 * SEC },
@@ -156,7 +159,11 @@ export const rows: readonly Row[] = [
     name: 'down for the same user without a tunnel id: disconnect',
     steps: [
       connectAlice,
-      { input: line('down', { tunnelId: undefined, receivedAt: T0 + 9 * SEC }), decision: 'disconnect', emit: [{ kind: 'disconnect', user: 'alice', reason: 'down', seq: 2 }] },
+      {
+        input: line('down', { tunnelId: undefined, receivedAt: T0 + 9 * SEC }),
+        decision: 'disconnect',
+        emit: [{ kind: 'disconnect', user: 'alice', reason: 'down', seq: 2 }],
+      },
     ],
     session: null,
     seq: 2,
@@ -167,7 +174,11 @@ export const rows: readonly Row[] = [
       connectAlice,
       { input: line('up', { tunnelId: '131074', receivedAt: T0 + 1 * SEC }), decision: 'suppressed', emit: [] },
       { input: line('down', { tunnelId: '131073', receivedAt: T0 + 30 * SEC }), decision: 'tunnel_down', emit: [] },
-      { input: line('down', { tunnelId: '131074', receivedAt: T0 + 31 * SEC }), decision: 'disconnect', emit: [{ kind: 'disconnect', reason: 'down', seq: 2 }] },
+      {
+        input: line('down', { tunnelId: '131074', receivedAt: T0 + 31 * SEC }),
+        decision: 'disconnect',
+        emit: [{ kind: 'disconnect', reason: 'down', seq: 2 }],
+      },
     ],
     session: null,
     seq: 2,
@@ -182,7 +193,7 @@ export const rows: readonly Row[] = [
     seq: 1,
   },
   {
-    name: 'down with no session: disconnect anyway (orphan), with the line\'s identity',
+    name: "down with no session: disconnect anyway (orphan), with the line's identity",
     steps: [
       {
         input: line('down', { user: 'carol', receivedAt: T0 }),
@@ -214,7 +225,11 @@ export const rows: readonly Row[] = [
     steps: [
       connectAlice,
       { input: line('rekey-signal', { receivedAt: T0 + 3 * SEC, tunnelId: undefined }), decision: 'suppressed', emit: [] },
-      { input: line('rekey-signal', { receivedAt: T0 + 3600 * SEC, tunnelId: undefined }), decision: 'rekey', emit: [{ kind: 'rekey', seq: 2 }] },
+      {
+        input: line('rekey-signal', { receivedAt: T0 + 3600 * SEC, tunnelId: undefined }),
+        decision: 'rekey',
+        emit: [{ kind: 'rekey', seq: 2 }],
+      },
     ],
     session: { lastUpAt: T0 + 3600 * SEC, lastRekeyAt: T0 + 3600 * SEC, tunnels: ['131073'] },
     seq: 2,
@@ -224,7 +239,11 @@ export const rows: readonly Row[] = [
     steps: [
       connectAlice,
       { input: line('rekey-signal', { user: 'mallory', receivedAt: T0 + 3600 * SEC }), decision: 'stale_rekey', emit: [] },
-      { input: line('rekey-signal', { user: '', domain: '', receivedAt: T0 + 3601 * SEC }), decision: 'rekey', emit: [{ kind: 'rekey', user: 'alice', domain: 'example.com', seq: 2 }] },
+      {
+        input: line('rekey-signal', { user: '', domain: '', receivedAt: T0 + 3601 * SEC }),
+        decision: 'rekey',
+        emit: [{ kind: 'rekey', user: 'alice', domain: 'example.com', seq: 2 }],
+      },
     ],
     session: { user: 'alice', lastUpAt: T0 + 3601 * SEC },
     seq: 2,
@@ -244,7 +263,17 @@ export const rows: readonly Row[] = [
         input: expire(),
         now: T0 + 86_400 * SEC + 1,
         decision: 'expired',
-        emit: [{ kind: 'disconnect', user: 'alice', reason: 'expired', seq: 2, at: T0 + 86_400 * SEC + 1, receivedAt: T0 + 86_400 * SEC + 1, correlationId: 'sweep-1' }],
+        emit: [
+          {
+            kind: 'disconnect',
+            user: 'alice',
+            reason: 'expired',
+            seq: 2,
+            at: T0 + 86_400 * SEC + 1,
+            receivedAt: T0 + 86_400 * SEC + 1,
+            correlationId: 'sweep-1',
+          },
+        ],
       },
     ],
     session: null,

@@ -52,9 +52,38 @@ describe('parseSyslog properties', () => {
 
   it('never throws on syslog-looking text built from envelope fragments', () => {
     const fragment = fc.constantFrom(
-      '<30>', '<190>', '<1>1 ', '1 ', '- ', '[', ']', '"', '\\', '=', ' ', '  ', 'Mar  3 ', 'Mar 3 ', '2026 ',
-      '14:02:11 ', '14:02:11.418 ', '2026-03-03T14:02:11Z ', 'srx1 ', 'kmd[2183]: ', 'kmd: ', '(FPC Slot 3, PIC Slot 0) ',
-      'SPC3_PIC0 ', 'KMD_VPN_UP_ALARM_USER: ', '%DAEMON-6-', 'junos@2636.1.1.1.2.129 ', 'a="b" ', 'x=', '\uFEFF', '\r', '\n', '\u00ca',
+      '<30>',
+      '<190>',
+      '<1>1 ',
+      '1 ',
+      '- ',
+      '[',
+      ']',
+      '"',
+      '\\',
+      '=',
+      ' ',
+      '  ',
+      'Mar  3 ',
+      'Mar 3 ',
+      '2026 ',
+      '14:02:11 ',
+      '14:02:11.418 ',
+      '2026-03-03T14:02:11Z ',
+      'srx1 ',
+      'kmd[2183]: ',
+      'kmd: ',
+      '(FPC Slot 3, PIC Slot 0) ',
+      'SPC3_PIC0 ',
+      'KMD_VPN_UP_ALARM_USER: ',
+      '%DAEMON-6-',
+      'junos@2636.1.1.1.2.129 ',
+      'a="b" ',
+      'x=',
+      '\uFEFF',
+      '\r',
+      '\n',
+      '\u00ca',
     );
     fc.assert(
       fc.property(fc.array(fragment, { maxLength: 40 }), (parts) => {
@@ -95,7 +124,9 @@ describe('parseSyslog properties', () => {
         const cut = parseSyslog(sample.bytes.subarray(0, cutAt));
         for (const k of OPTIONAL) {
           if (cut[k] !== undefined && cut[k] !== whole[k]) {
-            expect.fail(`${sample.id} cut at ${cutAt}: ${k} ${JSON.stringify(cut[k])}, whole line has ${JSON.stringify(whole[k])}`);
+            expect.fail(
+              `${sample.id} cut at ${cutAt}: ${k} ${JSON.stringify(cut[k])}, whole line has ${JSON.stringify(whole[k])}`,
+            );
           }
         }
       }

@@ -13,7 +13,9 @@ const HDR5424 = '<30>1 2026-03-03T14:02:11.512+01:00 vsrx1 kmd 2183 KMD_VPN_UP_A
 
 describe('parseSyslog: RFC 5424', () => {
   it('reads the header, several SD elements and the text', () => {
-    const m = parse(`${HDR5424} [junos@2636.1.1.1.2.129 vpn-name="JSC-VPN" aaa-username="alice"][origin@32473 ip="192.0.2.7"] ${UP_TEXT}`);
+    const m = parse(
+      `${HDR5424} [junos@2636.1.1.1.2.129 vpn-name="JSC-VPN" aaa-username="alice"][origin@32473 ip="192.0.2.7"] ${UP_TEXT}`,
+    );
     expect(m).toEqual({
       format: 'rfc5424',
       pri: 30,
@@ -37,8 +39,14 @@ describe('parseSyslog: RFC 5424', () => {
   });
 
   it('reads an untagged line (MSGID and SD nil) with its text', () => {
-    const m = parse('<30>1 2023-07-04T10:21:11.590+10:00 fw1 kmd 9812 - - IKE negotiation successfully completed. Role: Responder');
-    expect(m).toMatchObject({ msgId: undefined, structuredData: [], text: 'IKE negotiation successfully completed. Role: Responder' });
+    const m = parse(
+      '<30>1 2023-07-04T10:21:11.590+10:00 fw1 kmd 9812 - - IKE negotiation successfully completed. Role: Responder',
+    );
+    expect(m).toMatchObject({
+      msgId: undefined,
+      structuredData: [],
+      text: 'IKE negotiation successfully completed. Role: Responder',
+    });
   });
 
   it.each([
@@ -65,7 +73,10 @@ describe('parseSyslog: RFC 5424', () => {
   });
 
   it('brief form: SD then only a trailing space gives empty text', () => {
-    expect(parse(`${HDR5424} [junos@2636.1.1.1.2.129 a="1"] `)).toMatchObject({ text: '', structuredData: [{ params: { a: '1' } }] });
+    expect(parse(`${HDR5424} [junos@2636.1.1.1.2.129 a="1"] `)).toMatchObject({
+      text: '',
+      structuredData: [{ params: { a: '1' } }],
+    });
     expect(parse(`${HDR5424} [junos@2636.1.1.1.2.129 a="1"]`).text).toBe('');
   });
 
@@ -88,7 +99,12 @@ describe('parseSyslog: RFC 5424', () => {
   });
 
   it.each([
-    ['unterminated value (cut line)', '[junos@2636 vpn-name="ra-vpn" aaa-username="EXAM', [], '[junos@2636 vpn-name="ra-vpn" aaa-username="EXAM'],
+    [
+      'unterminated value (cut line)',
+      '[junos@2636 vpn-name="ra-vpn" aaa-username="EXAM',
+      [],
+      '[junos@2636 vpn-name="ra-vpn" aaa-username="EXAM',
+    ],
     ['cut after a backslash', '[junos@2636 a="x\\', [], '[junos@2636 a="x\\'],
     ['unquoted value', '[a@1 x=1] text', [], '[a@1 x=1] text'],
     ['second element broken', '[a@1 x="1"][b@2 y] text', [{ id: 'a@1', params: { x: '1' } }], '[b@2 y] text'],
@@ -126,9 +142,17 @@ describe('parseSyslog: BSD and Junos variants', () => {
     ['day padded with two spaces', `<30>Mar  3 14:02:11 srx345-hq ${KMD}${UP_TEXT}`, { pri: 30, timestamp: 'Mar  3 14:02:11' }],
     ['day with one space', `<30>Mar 3 14:09:40 srx345-hq ${KMD}${UP_TEXT}`, { timestamp: 'Mar 3 14:09:40' }],
     ['two-digit day', `<30>Nov 28 11:24:02 srx345-hq ${KMD}${UP_TEXT}`, { timestamp: 'Nov 28 11:24:02' }],
-    ['year and milliseconds', `<190>Mar  3 2026 15:47:52.418 srx345-hq ${KMD}${UP_TEXT}`, { pri: 190, timestamp: 'Mar  3 2026 15:47:52.418' }],
+    [
+      'year and milliseconds',
+      `<190>Mar  3 2026 15:47:52.418 srx345-hq ${KMD}${UP_TEXT}`,
+      { pri: 190, timestamp: 'Mar  3 2026 15:47:52.418' },
+    ],
     ['milliseconds only', `<30>Mar  3 15:47:52.418 srx345-hq ${KMD}${UP_TEXT}`, { timestamp: 'Mar  3 15:47:52.418' }],
-    ['ISO timestamp (relay rewrite)', `<30>2026-03-03T14:02:11+01:00 srx345-hq ${KMD}${UP_TEXT}`, { timestamp: '2026-03-03T14:02:11+01:00' }],
+    [
+      'ISO timestamp (relay rewrite)',
+      `<30>2026-03-03T14:02:11+01:00 srx345-hq ${KMD}${UP_TEXT}`,
+      { timestamp: '2026-03-03T14:02:11+01:00' },
+    ],
     ['local file copy: no PRI, two spaces after the time', `Mar  3 14:02:11  srx345-hq ${KMD}${UP_TEXT}`, { pri: undefined }],
     [
       'explicit priority',
@@ -152,13 +176,29 @@ describe('parseSyslog: BSD and Junos variants', () => {
   });
 
   it('high-end prefix: (FPC Slot, PIC Slot) and the SPU component before the process', () => {
-    const m = parse(`<30>Mar  3 14:02:11 srx5800-dc1 (FPC Slot 3, PIC Slot 0) SPC3_PIC0 kmd[2150]: KMD_VPN_UP_ALARM_USER: ${UP_TEXT}`);
-    expect(m).toMatchObject({ hostname: 'srx5800-dc1', appName: 'kmd', procId: '2150', msgId: 'KMD_VPN_UP_ALARM_USER', text: UP_TEXT });
+    const m = parse(
+      `<30>Mar  3 14:02:11 srx5800-dc1 (FPC Slot 3, PIC Slot 0) SPC3_PIC0 kmd[2150]: KMD_VPN_UP_ALARM_USER: ${UP_TEXT}`,
+    );
+    expect(m).toMatchObject({
+      hostname: 'srx5800-dc1',
+      appName: 'kmd',
+      procId: '2150',
+      msgId: 'KMD_VPN_UP_ALARM_USER',
+      text: UP_TEXT,
+    });
   });
 
   it('PFE line: FPC prefix then a tag, no process', () => {
-    const m = parse('<158>May 4 05:16:01 fw-dc (FPC Slot 1, PIC Slot 1) PFE_FW_SYSLOG_IP: FW: st0.1 A pim 192.0.2.1 (1 packets) ');
-    expect(m).toMatchObject({ pri: 158, hostname: 'fw-dc', appName: undefined, msgId: 'PFE_FW_SYSLOG_IP', text: 'FW: st0.1 A pim 192.0.2.1 (1 packets) ' });
+    const m = parse(
+      '<158>May 4 05:16:01 fw-dc (FPC Slot 1, PIC Slot 1) PFE_FW_SYSLOG_IP: FW: st0.1 A pim 192.0.2.1 (1 packets) ',
+    );
+    expect(m).toMatchObject({
+      pri: 158,
+      hostname: 'fw-dc',
+      appName: undefined,
+      msgId: 'PFE_FW_SYSLOG_IP',
+      text: 'FW: st0.1 A pim 192.0.2.1 (1 packets) ',
+    });
   });
 
   it('show-log copy that starts with just a time (two spaces before the tag)', () => {
@@ -197,12 +237,22 @@ describe('parseSyslog: BSD and Junos variants', () => {
   });
 
   it('process without host', () => {
-    expect(parse(`<30>Mar  3 14:02:11 kmd[7]: KMD_VPN_UP_ALARM_USER: x`)).toMatchObject({ hostname: undefined, appName: 'kmd', procId: '7', text: 'x' });
+    expect(parse(`<30>Mar  3 14:02:11 kmd[7]: KMD_VPN_UP_ALARM_USER: x`)).toMatchObject({
+      hostname: undefined,
+      appName: 'kmd',
+      procId: '7',
+      text: 'x',
+    });
   });
 
   it('untagged text: msgId undefined, text is everything after "kmd[123]: "', () => {
     const text = 'IKE negotiation successfully completed. IKE Version: 2, VPN: JSC-VPN Gateway: JSC-GW, Role: Responder';
-    expect(parse(`<30>Mar  3 14:58:02 srx345-hq kmd[123]: ${text}`)).toMatchObject({ appName: 'kmd', procId: '123', msgId: undefined, text });
+    expect(parse(`<30>Mar  3 14:58:02 srx345-hq kmd[123]: ${text}`)).toMatchObject({
+      appName: 'kmd',
+      procId: '123',
+      msgId: undefined,
+      text,
+    });
   });
 
   it('a tag needs an upper-case identifier of two or more chars and a colon', () => {
@@ -213,17 +263,33 @@ describe('parseSyslog: BSD and Junos variants', () => {
   });
 
   it('IPv6 hostname is not mistaken for a process', () => {
-    expect(parse('<30>Mar  3 14:02:11 2001:db8::1 kmd[1]: KMD_TAG: x')).toMatchObject({ hostname: '2001:db8::1', appName: 'kmd' });
+    expect(parse('<30>Mar  3 14:02:11 2001:db8::1 kmd[1]: KMD_TAG: x')).toMatchObject({
+      hostname: '2001:db8::1',
+      appName: 'kmd',
+    });
   });
 
   it('a timestamped line without process or tag keeps host and text', () => {
-    expect(parse('<30>Mar  3 14:02:11 srx1 free text here')).toMatchObject({ format: 'rfc3164', hostname: 'srx1', appName: undefined, text: 'free text here' });
+    expect(parse('<30>Mar  3 14:02:11 srx1 free text here')).toMatchObject({
+      format: 'rfc3164',
+      hostname: 'srx1',
+      appName: undefined,
+      text: 'free text here',
+    });
   });
 
   it.each([
-    ['cut inside the tag', '<30>Mar  3 14:02:11 srx1 kmd[2183]: KMD_VPN_UP_AL', { appName: 'kmd', msgId: undefined, text: 'KMD_VPN_UP_AL' }],
+    [
+      'cut inside the tag',
+      '<30>Mar  3 14:02:11 srx1 kmd[2183]: KMD_VPN_UP_AL',
+      { appName: 'kmd', msgId: undefined, text: 'KMD_VPN_UP_AL' },
+    ],
     ['cut inside the pid', '<30>Mar  3 14:02:11 srx1 kmd[21', { hostname: 'srx1', appName: undefined, text: 'kmd[21' }],
-    ['cut after the time and its space', '<30>Mar  3 14:02:11 ', { format: 'rfc3164', timestamp: 'Mar  3 14:02:11', hostname: undefined, text: '' }],
+    [
+      'cut after the time and its space',
+      '<30>Mar  3 14:02:11 ',
+      { format: 'rfc3164', timestamp: 'Mar  3 14:02:11', hostname: undefined, text: '' },
+    ],
   ])('truncated line (%s) yields no wrong field', (_name, line, expected) => {
     expect(parse(line)).toMatchObject(expected);
   });
