@@ -13,6 +13,7 @@ import type { SimOpLogEntry } from '../../../src/jims-sim/state.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import type { Clock } from '../../../src/types.js';
+import { waitFor as waitForCondition, type WaitOptions } from '../../helpers/wait.js';
 import type { TestRedis } from '../../helpers/redis.js';
 
 export { startRedis, type TestRedis } from '../../helpers/redis.js';
@@ -41,18 +42,8 @@ export function manualClock(start = Date.now()): ManualClock {
 }
 
 /** Polls `cond` until it holds or `timeoutMs` passes; the failure names what was awaited. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  opts: { timeoutMs?: number; what?: string; intervalMs?: number } = {},
-): Promise<void> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'condition'}`);
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
-  }
-}
+export const waitFor = (cond: () => boolean | Promise<boolean>, opts: WaitOptions = {}) =>
+  waitForCondition(cond, { intervalMs: 20, ...opts });
 
 /** Sum of a counter/gauge's values whose labels include `labels`. */
 export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {

@@ -6,6 +6,7 @@ import { defaultConfig, type Config, type IngestConfig } from '../../../src/conf
 import { createLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../../../src/ingest/receivers.js';
+import { waitFor } from '../../helpers/wait.js';
 import type { RawMessage, Transport } from '../../../src/types.js';
 
 export const FAKE_NOW = 1_767_225_600_000;
@@ -75,14 +76,9 @@ export async function startHarness(
     return values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
   };
 
-  const waitUntil = async (what: string, read: () => Promise<boolean> | boolean, ms = 5000) => {
-    const deadline = Date.now() + ms;
-    // Counters have no events: re-check the condition on a short poll, bounded by the deadline.
-    while (!(await read())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
+  // Counters have no events: re-check the condition on a short poll, bounded by the deadline.
+  const waitUntil = (what: string, read: () => Promise<boolean> | boolean, ms = 5000) =>
+    waitFor(read, { what, timeoutMs: ms, intervalMs: 5 });
 
   return {
     receivers,

@@ -2,6 +2,7 @@
 // JIMS client), outbox writers, and condition waits with a bound (never a sleep).
 import type { Redis } from 'ioredis';
 import { keyspace } from '../../../src/redis/keys.js';
+import { waitFor as waitForCondition } from '../../helpers/wait.js';
 import type { IdentityEvent, IdentityPusher, PushOutcome } from '../../../src/types.js';
 
 export type Script = (event: IdentityEvent, callIndex: number) => PushOutcome | Promise<PushOutcome>;
@@ -91,11 +92,5 @@ export async function xaddOutbox(redis: Redis, keyPrefix: string, ipKey: string,
 }
 
 /** Polls `cond` until it holds or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+export const waitFor = (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000) =>
+  waitForCondition(cond, { what, timeoutMs });
