@@ -42,40 +42,29 @@ export function makeCerts(): TestCerts {
     f('ca.pem'),
   );
   writeFileSync(f('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr'));
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    f('server.csr'),
-    '-CA',
-    f('ca.pem'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    f('server.ext'),
-    '-out',
-    f('server.pem'),
-  );
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=srx-test', '-keyout', f('client.key'), '-out', f('client.csr'));
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    f('client.csr'),
-    '-CA',
-    f('ca.pem'),
-    '-CAkey',
-    f('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-out',
-    f('client.pem'),
-  );
+  /** A key and a certificate signed by the test CA (with extensions from `ext`, if given). */
+  const issue = (name: string, subject: string, ext?: string) => {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    const extArgs = ext ? ['-extfile', f(ext)] : [];
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      ...extArgs,
+      '-out',
+      f(`${name}.pem`),
+    );
+  };
+  issue('server', '/CN=localhost', 'server.ext');
+  issue('client', '/CN=srx-test');
   cached = {
     dir,
     caFile: f('ca.pem'),
