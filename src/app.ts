@@ -120,14 +120,7 @@ function nextCorrelationId(): string {
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, metrics, clock } = deps;
   const pre = await preflight(config, deps);
-  if (pre.errors.length === 1) throw pre.errors[0];
-  if (pre.errors.length > 1) {
-    throw new PtimError(
-      pre.errors[0]!.code,
-      `${pre.errors.length} kinds of problems: ${pre.errors.map((e) => e.code).join(', ')}`,
-      pre.errors.flatMap((e) => [{ message: `${e.code}: ${e.message}` }, ...e.problems]),
-    );
-  }
+  if (pre.errors.length) throw PtimError.combine(pre.errors);
   for (const w of pre.warnings) logger.warn(w);
 
   const keyPrefix = config.redis.keyPrefix;

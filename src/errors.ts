@@ -47,6 +47,23 @@ export class PtimError extends Error {
     this.problems = problems;
   }
 
+  /**
+   * One error for several (one start-up reports everything it found): the first code leads, and
+   * each problem keeps the code it came with.
+   */
+  static combine(errors: readonly PtimError[]): PtimError {
+    if (errors.length === 1) return errors[0]!;
+    return new PtimError(
+      errors[0]!.code,
+      errors.map((e) => e.message).join('; '),
+      errors.flatMap((e) =>
+        e.problems.length
+          ? e.problems.map((p) => ({ ...p, message: `${e.code}: ${p.message}` }))
+          : [{ message: `${e.code}: ${e.message}` }],
+      ),
+    );
+  }
+
   /** Multi-line, human-readable report: the code, the summary, then one line per problem. */
   report(): string {
     const lines = [`${this.code}: ${this.message}`];

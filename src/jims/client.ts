@@ -132,13 +132,7 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
   const templates = startStep(() => compileTemplates(cfg.push, readFile));
   const files = startStep(() => loadServerFiles(configured, readFile));
   if (templates instanceof PtimError || files instanceof PtimError) {
-    const errs = [templates, files].filter((x): x is PtimError => x instanceof PtimError);
-    if (errs.length === 1) throw errs[0];
-    throw new PtimError(
-      errs[0]!.code,
-      errs.map((e) => e.message).join('; '),
-      errs.flatMap((e) => e.problems.map((p) => ({ ...p, message: `${e.code}: ${p.message}` }))),
-    );
+    throw PtimError.combine([templates, files].filter((x): x is PtimError => x instanceof PtimError));
   }
   const certLog = rateLimiter(6, () => clock.now());
   const tokenLog = rateLimiter(6, () => clock.now());
