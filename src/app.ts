@@ -8,7 +8,7 @@ import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
-import { silentLogger, type Logger } from './log.js';
+import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import type { Metrics } from './ops/metrics.js';
@@ -44,6 +44,8 @@ export interface App {
 
 export interface PreflightResult {
   readonly library?: Library;
+  /** The JIMS client, built (templates compiled, secrets read) once: the caller uses or closes it. */
+  readonly jims?: JimsClient;
   /** Every problem found, grouped by error code; empty when the bridge can start. */
   readonly errors: readonly PtimError[];
   readonly warnings: readonly string[];
@@ -56,7 +58,7 @@ const has = (config: Config, role: Role) => config.roles.includes(role);
  * pattern library (with its self-test) and the JIMS templates/secrets. `ptim-bridge check` prints
  * this; `serve` refuses to start unless it is clean. All problems are reported, not just the first.
  */
-export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock'>): Promise<PreflightResult> {
+export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
   const configProblems: Problem[] = [];
@@ -86,23 +88,16 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
     }
   }
 
+  let jims: JimsClient | undefined;
   if (config.jims.primary && has(config, 'worker')) {
     try {
-      const client = createJimsClient(config.jims, { metrics: deps.metrics, logger: silentLogger, clock: deps.clock });
-      await client.close();
+      // The client logs its own start-up warnings (TLS verification off, plain HTTP) to deps.logger.
+      jims = createJimsClient(config.jims, { metrics: deps.metrics, logger: deps.logger, clock: deps.clock });
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
     }
-    for (const [name, s] of [
-      ['primary', config.jims.primary],
-      ['secondary', config.jims.secondary],
-    ] as const) {
-      if (s && !s.tlsVerify && s.scheme === 'https') {
-        warnings.push(`jims.${name}.tlsVerify is false: the JIMS certificate is NOT verified`);
-      }
-    }
   }
-  return { library, errors, warnings };
+  return { library, jims, errors, warnings };
 }
 
 function asPtimError(e: unknown, fallback: PtimError['code']): PtimError {
@@ -120,7 +115,10 @@ function nextCorrelationId(): string {
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, metrics, clock } = deps;
   const pre = await preflight(config, deps);
-  if (pre.errors.length) throw PtimError.combine(pre.errors);
+  if (pre.errors.length) {
+    await pre.jims?.close();
+    throw PtimError.combine(pre.errors);
+  }
   for (const w of pre.warnings) logger.warn(w);
 
   const keyPrefix = config.redis.keyPrefix;
@@ -140,7 +138,6 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let relay: OutboxRelay | undefined;
   let depth: QueueDepthPoller | undefined;
   let workers: PushWorkers | undefined;
-  let jims: JimsClient | undefined;
   let sweeper: Sweeper | undefined;
   let ops: OpsServer | undefined;
   let opsAddress: { address: string; port: number } | undefined;
@@ -185,8 +182,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     depth = createQueueDepthPoller({ queue: relay.pushQueue, redis: command, keyPrefix, metrics, logger });
   }
 
-  if (has(config, 'worker') && config.jims.primary) {
-    jims = createJimsClient(config.jims, { metrics, logger, clock });
+  const jims = pre.jims;
+  if (jims) {
     workers = createPushWorkers({
       connection: connection('worker'),
       queue: config.queue,

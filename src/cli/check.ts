@@ -3,11 +3,13 @@
 // pattern library named by the file (or the default one) is still checked, so an operator
 // fixing a deployment sees config and pattern errors together.
 import { readFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { preflight } from '../app.js';
 import { loadConfig } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { PtimError } from '../errors.js';
+import { createLogger } from '../log.js';
 import { loadLibrary } from '../match/library.js';
 import { createMetrics } from '../ops/metrics.js';
 import { systemClock } from '../types.js';
@@ -46,7 +48,20 @@ export async function runCheck(file: string | undefined, out: Out, err: Out): Pr
     }
     return 1;
   }
-  const r = await preflight(config, { metrics: createMetrics(), clock: systemClock });
+  // Components warn through the logger at start (e.g. JIMS TLS verification off): print those
+  // as plain `warning:` lines, next to the checks' own warnings.
+  const warnings = new Writable({
+    write(line: Buffer, _enc, cb) {
+      out.write(`warning: ${(JSON.parse(line.toString()) as { msg: string }).msg}\n`);
+      cb();
+    },
+  });
+  const r = await preflight(config, {
+    metrics: createMetrics(),
+    clock: systemClock,
+    logger: createLogger({ level: 'warn' }, warnings),
+  });
+  await r.jims?.close();
   for (const w of r.warnings) out.write(`warning: ${w}\n`);
   for (const e of r.errors) err.write(`${e.report()}\n`);
   if (r.errors.length) return 1;
