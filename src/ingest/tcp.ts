@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PtimError } from '../errors.js';
+import { listening } from '../net/listening.js';
 import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
 import { StreamFramer, type Frame } from './framing.js';
@@ -226,10 +227,8 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
     const server = makeServer();
     // Runs after tls.Server's own listener has wrapped the socket; destroying `raw` ends both.
     server.on('connection', accept);
-    const failed = once(server, 'error').then(([e]) => Promise.reject(e as Error));
-    server.listen({ host: address, port: opts.port, ipv6Only: isV6Bind(address) });
     try {
-      await Promise.race([once(server, 'listening'), failed]);
+      await listening(server, () => server.listen({ host: address, port: opts.port, ipv6Only: isV6Bind(address) }));
     } catch (e) {
       server.close();
       throw new PtimError(
@@ -237,7 +236,6 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
         `cannot listen on ${transport.toUpperCase()} ${address} port ${opts.port}: ${(e as Error).message}`,
       );
     }
-    failed.catch(() => {});
     server.on('error', (err) => logger.error({ err, transport, address }, 'syslog listener error'));
     const a = server.address();
     if (!a || typeof a === 'string') throw new PtimError('PTIM_ERR_BIND', `no address for ${transport} ${address}`);

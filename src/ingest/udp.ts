@@ -2,8 +2,8 @@
 // ipv6Only so `0.0.0.0` and `::` can share a port. The receive buffer is the main defence
 // against loss in bursts, so the size the kernel really granted is reported.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { once } from 'node:events';
 import { PtimError } from '../errors.js';
+import { listening } from '../net/listening.js';
 import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
 import { frameDatagram } from './framing.js';
@@ -63,15 +63,12 @@ export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Recei
       ipv6Only: v6,
       recvBufferSize: opts.receiveBufferBytes,
     });
-    const failed = once(socket, 'error').then(([e]) => Promise.reject(e as Error));
-    socket.bind({ address, port: opts.port });
     try {
-      await Promise.race([once(socket, 'listening'), failed]);
+      await listening(socket, () => socket.bind({ address, port: opts.port }));
     } catch (e) {
       socket.close();
       throw new PtimError('PTIM_ERR_BIND', `cannot bind UDP ${address} port ${opts.port}: ${(e as Error).message}`);
     }
-    failed.catch(() => {}); // the race is over; later errors go to the handler below
     socket.on('error', (err) => {
       const r = errLimit();
       if (r.allowed) logger.error({ err, transport: 'udp', address, suppressed: r.suppressed }, 'UDP socket error');

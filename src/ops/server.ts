@@ -1,10 +1,10 @@
 // The admin HTTP server: liveness, readiness (each check named, so an operator sees *which*
 // dependency is missing) and Prometheus metrics. Listening is separate from building it.
 import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { PtimError } from '../errors.js';
+import { listening } from '../net/listening.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -68,11 +68,8 @@ export function createOpsServer(deps: {
   return {
     server,
     async listen(port, host) {
-      const failed = once(server, 'error').then(([e]) => Promise.reject(e as Error));
-      failed.catch(() => {});
-      server.listen(port, host);
       try {
-        await Promise.race([once(server, 'listening'), failed]);
+        await listening(server, () => server.listen(port, host));
       } catch (e) {
         throw new PtimError('PTIM_ERR_BIND', `cannot listen on ops ${host} port ${port}: ${(e as Error).message}`, [
           { path: 'ops.port', message: 'choose a free port, or ops.enabled: false' },
