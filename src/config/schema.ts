@@ -193,8 +193,6 @@ export const jimsServerSchema = z
       ctx.addIssue({ code: 'custom', path: ['clientSecretFile'], message: 'set only one of clientSecret and clientSecretFile' });
   });
 
-export const identityEventKinds = ['connect', 'rekey', 'disconnect'] as const;
-
 export const pushSchema = z
   .object({
     method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
