@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
+import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
@@ -75,6 +76,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (!config.jims.primary && has(config, 'worker')) {
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }
+  warnings.push(...domainAliasWarnings(config.identity));
   if (configProblems.length) {
     errors.push(new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${configProblems.length} problem(s))`, configProblems));
   }

@@ -37,8 +37,14 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     prefilter: counter('ptim_prefilter_total', 'Lines by prefilter result', ['result']),
     matched: counter('ptim_pattern_matched_total', 'Lines matched, by pattern id', ['pattern']),
     nearMisses: counter('ptim_pattern_near_miss_total', 'Candidate lines that matched no pattern'),
-    /** reason: placeholder_user | no_ip | truncated | invalid_field */
+    /** reason: placeholder_user | no_ip | truncated | invalid_field | excluded */
     ignored: counter('ptim_vpn_lines_ignored_total', 'Matched lines that yield no event', ['reason']),
+    /** object: vpn | gateway */
+    domainAliasConflicts: counter(
+      'ptim_domain_alias_conflicts_total',
+      'A VPN or gateway seen with two derived domains within identity.domainAliasWindowSecs (once per pair)',
+      ['object'],
+    ),
     vpnEvents: counter('ptim_vpn_events_total', 'Normalized VPN events', ['kind']),
     /** result: ok | failed */
     patternReloads: counter('ptim_pattern_reloads_total', 'Pattern library reloads', ['result']),
