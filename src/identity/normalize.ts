@@ -106,16 +106,8 @@ export function normalize(
   if (CONTROL.test(user) || (userDomain !== undefined && CONTROL.test(userDomain)))
     return ignored('invalid_field', 'the username contains control characters');
 
-  // Mapped IPs: validated, canonical, one per family (each becomes its own session).
-  const rawIps = f.ip === undefined ? [] : typeof f.ip === 'string' ? [f.ip] : f.ip;
-  const byFamily = new Map<number, string>();
-  for (const candidate of rawIps) {
-    const fam = isIP(candidate.trim());
-    const ip = fam ? canonicalIp(candidate.trim()) : undefined;
-    if (ip !== undefined && !byFamily.has(fam)) byFamily.set(fam, ip);
-  }
-  if (byFamily.size === 0) return ignored('no_ip', 'no single mapped address in the traffic selector');
-  const ips = [...byFamily.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  const ips = mappedIps(f.ip);
+  if (ips.length === 0) return ignored('no_ip', 'no single mapped address in the traffic selector');
 
   const { domain, domainFrom } = resolveDomain(userDomain, vpn, gateway, cfg);
 
@@ -138,6 +130,18 @@ export function normalize(
     ...(msg.timestamp !== undefined ? { deviceTime: msg.timestamp } : {}),
   };
   return { type: 'event', event, domainFrom };
+}
+
+/** Mapped IPs: validated, canonical, one per family, IPv4 first (each becomes its own session). */
+function mappedIps(field: FieldValue | undefined): string[] {
+  const rawIps = field === undefined ? [] : typeof field === 'string' ? [field] : field;
+  const byFamily = new Map<number, string>();
+  for (const candidate of rawIps) {
+    const fam = isIP(candidate.trim());
+    const ip = fam ? canonicalIp(candidate.trim()) : undefined;
+    if (ip !== undefined && !byFamily.has(fam)) byFamily.set(fam, ip);
+  }
+  return [...byFamily.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
 }
 
 /** The username's own domain, else the VPN's, else the gateway's, else the default; and which one. */
