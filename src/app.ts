@@ -20,6 +20,7 @@ import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-c
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
+import { countSessions } from './sessions/query.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
 import type { Clock, RawMessage } from './types.js';
 
@@ -256,6 +257,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
+      // Decisions keep the gauge current from here on; until the first one it would read 0.
+      if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
 
       if (config.ops.enabled) {
         const p = pipeline;

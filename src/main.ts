@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { runCheck } from './cli/check.js';
-import { failedList, failedPurge, failedRetry, showQueue, showSessions } from './cli/admin.js';
+import { failedList, failedPurge, failedRetry, showQueue, showSessions, type SessionsOptions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
 import { runPatternsExplain, runPatternsTest } from './cli/patterns.js';
@@ -120,9 +120,16 @@ patterns
 
 program
   .command('sessions')
-  .description('list the IPs currently mapped to a user (from Redis)')
-  .option('--json', 'JSON output')
-  .action(async (o: { json?: boolean }, cmd: Command) => {
+  .description('list the IPs currently mapped to a user (streamed from Redis; filters combine)')
+  .option('--json', 'JSON output (an array)')
+  .option('--user <pattern>', 'username, * and ? as wildcards, any case')
+  .option('--ip <cidr>', 'mapped address or CIDR')
+  .option('--firewall <pattern>', 'firewall name, * and ? as wildcards')
+  .option('--vpn <pattern>', 'VPN name, * and ? as wildcards')
+  .option('--limit <n>', 'at most this many (a page); the end of the page says how to get the next', Number)
+  .option('--cursor <token>', 'continue after the page that printed this token')
+  .option('--count', 'print only how many sessions match')
+  .action(async (o: SessionsOptions, cmd: Command) => {
     process.exitCode = await showSessions(await config(cmd), process.stdout, o);
   });
 
