@@ -13,7 +13,7 @@ import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import type { Metrics } from './ops/metrics.js';
-import { createOpsServer, type OpsServer, type ReadinessCheck } from './ops/server.js';
+import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
 import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-check.js';
@@ -262,7 +262,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
       if (config.ops.enabled) {
         const p = pipeline;
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape: () => p?.flushMetrics() });
+        // Readiness as a metric too, so an alert can fire on it (`ptim_ready`).
+        const beforeScrape = async () => {
+          p?.flushMetrics();
+          const r = await runChecks(checks());
+          metrics.ready.set(r.ready ? 1 : 0);
+          for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
+        };
+        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
       }
       if (workers) {

@@ -63,6 +63,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     relayInvalid: counter('ptim_outbox_invalid_total', 'Outbox entries that are not valid identity events (dropped)'),
     /** state: waiting | delayed | active | failed | completed | outbox */
     queueDepth: gauge('ptim_queue_depth', 'Jobs by state', ['state']),
+    oldestQueuedAge: gauge(
+      'ptim_queue_oldest_event_age_seconds',
+      'Age of the oldest event waiting in the outbox or the wait list (0 when none); polled with ptim_queue_depth',
+    ),
     /** outcome: delivered | retry | permanent | superseded */
     pushes: counter('ptim_push_total', 'Push attempts by outcome', ['outcome']),
     pushDuration: new Histogram({
@@ -82,5 +86,9 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** result: ok | rejected | error */
     tokenRequests: counter('ptim_jims_token_requests_total', 'OAuth2 token requests', ['result']),
     activeServer: gauge('ptim_jims_active_server', '1 for the JIMS server in use', ['server']),
+
+    // readiness (as /readyz, refreshed at every scrape)
+    ready: gauge('ptim_ready', '1 when every required readiness check passes (as /readyz), else 0'),
+    readyCheck: gauge('ptim_ready_check', '1 when the named readiness check passes, else 0', ['check']),
   };
 }
