@@ -9,6 +9,7 @@ import { failedList, failedPurge, failedRetry, showQueue, showSessions, type Ses
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
 import { runPatternsExplain, runPatternsTest } from './cli/patterns.js';
+import { runReplay, type ReplayCliOptions } from './cli/replay.js';
 import { buildSendCommand } from './cli/send.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -131,6 +132,26 @@ program
   .option('--count', 'print only how many sessions match')
   .action(async (o: SessionsOptions, cmd: Command) => {
     process.exitCode = await showSessions(await config(cmd), process.stdout, o);
+  });
+
+program
+  .command('replay')
+  .description('seed session state at cut-over from a syslog archive (plain or .gz), in order, at device time')
+  .argument('<files...>', 'archive files, replayed in the order given')
+  .option('--dry-run', 'write nothing; print what JIMS would hear')
+  .option('--json', 'with --dry-run: a JSON array of identity events')
+  .option('--since <when>', 'skip lines older than this: ISO date/time or a duration (36h, 7d); default sessions.sessionIdleSecs')
+  .option('--firewall <name>', 'firewall name for every line (default: the syslog hostname)')
+  .action(async (files: string[], o: ReplayCliOptions, cmd: Command) => {
+    const progress = process.stderr.isTTY === true;
+    process.exitCode = await runReplay(
+      await config(cmd),
+      files,
+      process.stdout,
+      process.stderr,
+      { ...o, progress },
+      { clock: systemClock },
+    );
   });
 
 program

@@ -53,7 +53,7 @@ const sessionRow = (s: SessionView): string[] => [
 ];
 
 /** Writes and waits for the stream to take it: at a million rows, memory must not fill with output. */
-function writer(out: Out): (text: string) => Promise<void> {
+export function writer(out: Out): (text: string) => Promise<void> {
   return (text) =>
     text === '' || out.write(text) ? Promise.resolve() : new Promise((resolve) => out.once('drain', () => resolve()));
 }
