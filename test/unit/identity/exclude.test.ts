@@ -1,6 +1,8 @@
 // The opt-out (identity.excludeGateways / excludeVpns) and the name patterns it is written in.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../../src/config/load.js';
+import { PtimError } from '../../../src/errors.js';
 import { compileExclusions } from '../../../src/identity/exclude.js';
 import { compileGlob } from '../../../src/identity/glob.js';
 
@@ -63,5 +65,22 @@ describe('compileExclusions', () => {
   it('leaves lines without the named field alone', () => {
     expect(x.match({ firewall: 'srx1' })).toBeUndefined();
     expect(compileExclusions({ excludeGateways: [], excludeVpns: [] }).empty).toBe(true);
+  });
+});
+
+describe('identity.excludeGateways / excludeVpns settings', () => {
+  it('take names, patterns and {name, firewall}; a malformed entry is reported with its line and path', () => {
+    const { config } = parseConfigText(
+      'identity:\n  excludeGateways: [lab-gw, { name: "p-*", firewall: srx-b* }]\n  excludeVpns: ["*-test"]\n',
+    );
+    expect(config.identity.excludeGateways).toEqual(['lab-gw', { name: 'p-*', firewall: 'srx-b*' }]);
+    expect(config.identity.excludeVpns).toEqual(['*-test']);
+    try {
+      parseConfigText('identity:\n  excludeGateways:\n    - { name: x }\n', { file: 'c.yaml' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PtimError);
+      expect((e as PtimError).report()).toMatch(/c\.yaml:3:\d+ identity\.excludeGateways\[0\]/);
+    }
   });
 });
