@@ -6,19 +6,21 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
+import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import type { Metrics } from './ops/metrics.js';
-import { createOpsServer, type OpsServer, type ReadinessCheck } from './ops/server.js';
+import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
 import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-check.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
+import { countSessions } from './sessions/query.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
 import type { Clock, RawMessage } from './types.js';
 
@@ -75,6 +77,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (!config.jims.primary && has(config, 'worker')) {
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }
+  warnings.push(...domainAliasWarnings(config.identity));
   if (configProblems.length) {
     errors.push(new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${configProblems.length} problem(s))`, configProblems));
   }
@@ -254,10 +257,19 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
+      // Decisions keep the gauge current from here on; until the first one it would read 0.
+      if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
 
       if (config.ops.enabled) {
         const p = pipeline;
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape: () => p?.flushMetrics() });
+        // Readiness as a metric too, so an alert can fire on it (`ptim_ready`).
+        const beforeScrape = async () => {
+          p?.flushMetrics();
+          const r = await runChecks(checks());
+          metrics.ready.set(r.ready ? 1 : 0);
+          for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
+        };
+        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
       }
       if (workers) {

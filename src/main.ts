@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { runCheck } from './cli/check.js';
-import { failedList, failedPurge, failedRetry, showQueue, showSessions } from './cli/admin.js';
+import { failedList, failedPurge, failedRetry, showQueue, showSessions, type SessionsOptions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
 import { runPatternsExplain, runPatternsTest } from './cli/patterns.js';
+import { runReplay, type ReplayCliOptions } from './cli/replay.js';
 import { buildSendCommand } from './cli/send.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -120,10 +121,37 @@ patterns
 
 program
   .command('sessions')
-  .description('list the IPs currently mapped to a user (from Redis)')
-  .option('--json', 'JSON output')
-  .action(async (o: { json?: boolean }, cmd: Command) => {
+  .description('list the IPs currently mapped to a user (streamed from Redis; filters combine)')
+  .option('--json', 'JSON output (an array)')
+  .option('--user <pattern>', 'username, * and ? as wildcards, any case')
+  .option('--ip <cidr>', 'mapped address or CIDR')
+  .option('--firewall <pattern>', 'firewall name, * and ? as wildcards')
+  .option('--vpn <pattern>', 'VPN name, * and ? as wildcards')
+  .option('--limit <n>', 'at most this many (a page); the end of the page says how to get the next', Number)
+  .option('--cursor <token>', 'continue after the page that printed this token')
+  .option('--count', 'print only how many sessions match')
+  .action(async (o: SessionsOptions, cmd: Command) => {
     process.exitCode = await showSessions(await config(cmd), process.stdout, o);
+  });
+
+program
+  .command('replay')
+  .description('seed session state at cut-over from a syslog archive (plain or .gz), in order, at device time')
+  .argument('<files...>', 'archive files, replayed in the order given')
+  .option('--dry-run', 'write nothing; print what JIMS would hear')
+  .option('--json', 'with --dry-run: a JSON array of identity events')
+  .option('--since <when>', 'skip lines older than this: ISO date/time or a duration (36h, 7d); default sessions.sessionIdleSecs')
+  .option('--firewall <name>', 'firewall name for every line (default: the syslog hostname)')
+  .action(async (files: string[], o: ReplayCliOptions, cmd: Command) => {
+    const progress = process.stderr.isTTY === true;
+    process.exitCode = await runReplay(
+      await config(cmd),
+      files,
+      process.stdout,
+      process.stderr,
+      { ...o, progress },
+      { clock: systemClock },
+    );
   });
 
 program

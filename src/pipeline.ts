@@ -2,6 +2,7 @@
 // prefilter → parse → match → normalize. Production and the golden test drive exactly this.
 // It never throws on input: every outcome is counted, near-misses are logged at a limited rate.
 import type { IdentityConfig } from './config/schema.js';
+import { createDomainAliasWatch } from './identity/domain-alias.js';
 import { normalize, type IgnoredReason } from './identity/normalize.js';
 import { rateLimiter, type Logger } from './log.js';
 import type { Library } from './match/library.js';
@@ -62,6 +63,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     skippedPending = 0;
   };
 
+  // Run-time half of the domain-alias rule: state over a window, so it lives here, not in normalize.
+  const aliases = createDomainAliasWatch({ clock, metrics, logger, windowSecs: identity.domainAliasWindowSecs });
+
   const countLoaded = (lib: Library) => metrics.patternsLoaded.set(lib.patterns.filter((p) => p.enabled).length);
   countLoaded(library);
 
@@ -97,6 +101,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         return { type: 'ignored', reason: n.reason, patternId: m.patternId, detail: n.detail };
       }
       metrics.vpnEvents.inc({ kind: n.event.kind });
+      aliases.observe(n.event, n.domainFrom);
       return { type: 'event', event: n.event, fields: m.fields };
     } catch (e) {
       // Defence in depth: the stages are total, but one bad line must never stop ingest.

@@ -47,7 +47,7 @@ export async function runPatternsTest(dirs: readonly string[], out: Out): Promis
 }
 
 /** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
-async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+export async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
   let rest = Buffer.alloc(0);
   for await (const chunk of input) {
     rest = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);

@@ -107,6 +107,9 @@ export const patternsSchema = z
   })
   .strict();
 
+/** A name or `*`/`?` pattern, for every firewall, or `{ name, firewall }` for matching firewalls only. */
+const excludeEntry = z.union([z.string().min(1), z.object({ name: z.string().min(1), firewall: z.string().min(1) }).strict()]);
+
 export const identitySchema = z
   .object({
     /** Domain used when neither the username nor the VPN/gateway maps give one. */
@@ -121,6 +124,14 @@ export const identitySchema = z
     ikeIdFallback: z.boolean().default(false),
     /** Usernames that mean "no user" (site-to-site tunnels); compared case-insensitively. */
     placeholderUsers: z.array(z.string()).default(['Not-Applicable', 'Not-Available', '']),
+    /** IKE gateways whose lines yield no event (native PTIM's `no-push-to-identity-management`). */
+    excludeGateways: z.array(excludeEntry).default([]),
+    /** VPNs whose lines yield no event. */
+    excludeVpns: z.array(excludeEntry).default([]),
+    /** VPN name → its IKE gateway, as on the SRX; lets `check` compare domainByVpn with domainByGateway. */
+    gatewayByVpn: z.record(z.string(), z.string()).default({}),
+    /** One VPN or gateway seen with two derived domains within this window is reported once per pair. */
+    domainAliasWindowSecs: positiveInt.default(3600),
   })
   .strict();
 

@@ -6,12 +6,22 @@ import type { IdentityConfig } from '../config/schema.js';
 import { canonicalIp } from '../redis/keys.js';
 import type { RawMessage, SyslogMessage, VpnEvent, VpnEventKind } from '../types.js';
 import type { FieldValue, Fields } from '../match/transforms.js';
+import { exclusionsOf } from './exclude.js';
 
-export type IgnoredReason = 'placeholder_user' | 'no_ip' | 'truncated' | 'invalid_field';
+export type IgnoredReason = 'placeholder_user' | 'no_ip' | 'truncated' | 'invalid_field' | 'excluded';
+
+/** Where the event's domain came from: the username itself, or the setting that gave it. */
+export type DomainSource = 'username' | 'domainByVpn' | 'domainByGateway' | 'defaultDomain';
 
 export type NormalizeResult =
-  | { readonly type: 'event'; readonly event: VpnEvent }
-  | { readonly type: 'ignored'; readonly reason: IgnoredReason; readonly detail: string };
+  | { readonly type: 'event'; readonly event: VpnEvent; readonly domainFrom: DomainSource }
+  | {
+      readonly type: 'ignored';
+      readonly reason: IgnoredReason;
+      readonly detail: string;
+      /** With `excluded`: the setting that excluded the line, e.g. `identity.excludeGateways[0]`. */
+      readonly setting?: string;
+    };
 
 export interface MatchedLine {
   readonly patternId: string;
@@ -63,6 +73,14 @@ export function normalize(
       return ignored('invalid_field', `field ${k} is longer than ${maxBytes} bytes`);
   }
 
+  // The operator's opt-out comes before any judgement of the line's content: an excluded gateway
+  // says nothing to JIMS, whether or not its line would have made an event.
+  const vpn = str(f.vpn);
+  const gateway = str(f.gateway);
+  const firewall = raw.firewall ?? msg.hostname ?? raw.sourceIp;
+  const excluded = exclusionsOf(cfg).match({ firewall, vpn, gateway });
+  if (excluded) return { type: 'ignored', reason: 'excluded', detail: excluded.detail, setting: excluded.setting };
+
   // User: the AAA username; a placeholder means site-to-site (no user) unless the operator
   // allows the per-user Remote IKE-ID (`user@domain`) to stand in for it.
   let user = str(f.user);
@@ -88,24 +106,10 @@ export function normalize(
   if (CONTROL.test(user) || (userDomain !== undefined && CONTROL.test(userDomain)))
     return ignored('invalid_field', 'the username contains control characters');
 
-  // Mapped IPs: validated, canonical, one per family (each becomes its own session).
-  const rawIps = f.ip === undefined ? [] : typeof f.ip === 'string' ? [f.ip] : f.ip;
-  const byFamily = new Map<number, string>();
-  for (const candidate of rawIps) {
-    const fam = isIP(candidate.trim());
-    const ip = fam ? canonicalIp(candidate.trim()) : undefined;
-    if (ip !== undefined && !byFamily.has(fam)) byFamily.set(fam, ip);
-  }
-  if (byFamily.size === 0) return ignored('no_ip', 'no single mapped address in the traffic selector');
-  const ips = [...byFamily.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  const ips = mappedIps(f.ip);
+  if (ips.length === 0) return ignored('no_ip', 'no single mapped address in the traffic selector');
 
-  const vpn = str(f.vpn);
-  const gateway = str(f.gateway);
-  const domain =
-    (userDomain !== undefined && userDomain.trim() !== '' ? userDomain.trim() : undefined) ??
-    lookup(cfg.domainByVpn, vpn) ??
-    lookup(cfg.domainByGateway, gateway) ??
-    cfg.defaultDomain;
+  const { domain, domainFrom } = resolveDomain(userDomain, vpn, gateway, cfg);
 
   const peerIp = str(f.peerIp);
   const tunnelId = str(f.tunnelId);
@@ -115,7 +119,7 @@ export function normalize(
     user: applyCase(user, cfg.usernameCase),
     domain: applyCase(domain, cfg.domainCase),
     ips,
-    firewall: raw.firewall ?? msg.hostname ?? raw.sourceIp,
+    firewall,
     ...(vpn !== undefined ? { vpn } : {}),
     ...(gateway !== undefined ? { gateway } : {}),
     ...(peerIp !== undefined ? { peerIp } : {}),
@@ -125,5 +129,33 @@ export function normalize(
     receivedAt: raw.receivedAt,
     ...(msg.timestamp !== undefined ? { deviceTime: msg.timestamp } : {}),
   };
-  return { type: 'event', event };
+  return { type: 'event', event, domainFrom };
+}
+
+/** Mapped IPs: validated, canonical, one per family, IPv4 first (each becomes its own session). */
+function mappedIps(field: FieldValue | undefined): string[] {
+  const rawIps = field === undefined ? [] : typeof field === 'string' ? [field] : field;
+  const byFamily = new Map<number, string>();
+  for (const candidate of rawIps) {
+    const fam = isIP(candidate.trim());
+    const ip = fam ? canonicalIp(candidate.trim()) : undefined;
+    if (ip !== undefined && !byFamily.has(fam)) byFamily.set(fam, ip);
+  }
+  return [...byFamily.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+}
+
+/** The username's own domain, else the VPN's, else the gateway's, else the default; and which one. */
+function resolveDomain(
+  userDomain: string | undefined,
+  vpn: string | undefined,
+  gateway: string | undefined,
+  cfg: IdentityConfig,
+): { domain: string; domainFrom: DomainSource } {
+  const own = userDomain?.trim();
+  if (own) return { domain: own, domainFrom: 'username' };
+  const byVpn = lookup(cfg.domainByVpn, vpn);
+  if (byVpn !== undefined) return { domain: byVpn, domainFrom: 'domainByVpn' };
+  const byGateway = lookup(cfg.domainByGateway, gateway);
+  if (byGateway !== undefined) return { domain: byGateway, domainFrom: 'domainByGateway' };
+  return { domain: cfg.defaultDomain, domainFrom: 'defaultDomain' };
 }

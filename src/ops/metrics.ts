@@ -37,8 +37,14 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     prefilter: counter('ptim_prefilter_total', 'Lines by prefilter result', ['result']),
     matched: counter('ptim_pattern_matched_total', 'Lines matched, by pattern id', ['pattern']),
     nearMisses: counter('ptim_pattern_near_miss_total', 'Candidate lines that matched no pattern'),
-    /** reason: placeholder_user | no_ip | truncated | invalid_field */
+    /** reason: placeholder_user | no_ip | truncated | invalid_field | excluded */
     ignored: counter('ptim_vpn_lines_ignored_total', 'Matched lines that yield no event', ['reason']),
+    /** object: vpn | gateway */
+    domainAliasConflicts: counter(
+      'ptim_domain_alias_conflicts_total',
+      'A VPN or gateway seen with two derived domains within identity.domainAliasWindowSecs (once per pair)',
+      ['object'],
+    ),
     vpnEvents: counter('ptim_vpn_events_total', 'Normalized VPN events', ['kind']),
     /** result: ok | failed */
     patternReloads: counter('ptim_pattern_reloads_total', 'Pattern library reloads', ['result']),
@@ -57,6 +63,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     relayInvalid: counter('ptim_outbox_invalid_total', 'Outbox entries that are not valid identity events (dropped)'),
     /** state: waiting | delayed | active | failed | completed | outbox */
     queueDepth: gauge('ptim_queue_depth', 'Jobs by state', ['state']),
+    oldestQueuedAge: gauge(
+      'ptim_queue_oldest_event_age_seconds',
+      'Age of the oldest event waiting in the outbox or the wait list (0 when none); polled with ptim_queue_depth',
+    ),
     /** outcome: delivered | retry | permanent | superseded */
     pushes: counter('ptim_push_total', 'Push attempts by outcome', ['outcome']),
     pushDuration: new Histogram({
@@ -76,5 +86,9 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** result: ok | rejected | error */
     tokenRequests: counter('ptim_jims_token_requests_total', 'OAuth2 token requests', ['result']),
     activeServer: gauge('ptim_jims_active_server', '1 for the JIMS server in use', ['server']),
+
+    // readiness (as /readyz, refreshed at every scrape)
+    ready: gauge('ptim_ready', '1 when every required readiness check passes (as /readyz), else 0'),
+    readyCheck: gauge('ptim_ready_check', '1 when the named readiness check passes, else 0', ['check']),
   };
 }

@@ -36,8 +36,8 @@ export async function runChecks(checks: readonly ReadinessCheck[]) {
 export function createOpsServer(deps: {
   registry: Registry;
   checks: () => readonly ReadinessCheck[];
-  /** Settles batched counters before a scrape. */
-  beforeScrape?: () => void;
+  /** Settles batched counters and refreshes gauges (e.g. readiness) before a scrape. */
+  beforeScrape?: () => void | Promise<void>;
 }): OpsServer {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -55,11 +55,13 @@ export function createOpsServer(deps: {
       return;
     }
     if (url === '/metrics') {
-      deps.beforeScrape?.();
-      deps.registry.metrics().then(
-        (text) => send(200, text, deps.registry.contentType),
-        (e: Error) => send(500, e.message, 'text/plain'),
-      );
+      Promise.resolve()
+        .then(() => deps.beforeScrape?.())
+        .then(() => deps.registry.metrics())
+        .then(
+          (text) => send(200, text, deps.registry.contentType),
+          (e: Error) => send(500, e.message, 'text/plain'),
+        );
       return;
     }
     send(404, JSON.stringify({ error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] }));

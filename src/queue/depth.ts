@@ -3,8 +3,30 @@
 import type { Redis } from 'ioredis';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { keyspace } from '../redis/keys.js';
+import { systemClock, type Clock } from '../types.js';
 import { queueStats, type QueueStats } from './admin.js';
 import type { PushQueue } from './jobs.js';
+
+/**
+ * When the oldest event still waiting for a push was received (ms), or undefined when none waits:
+ * the head of the outbox (not yet relayed; its stream id is when the session engine wrote it) and
+ * the oldest job of the wait list (by the event's receive time). Events between retries (`delayed`)
+ * are not looked at: finding the oldest there means reading every one; a retried event ends in the
+ * failed set after `queue.maxEventAgeSecs` and `ptim_push_total{outcome="retry"}` shows the retrying.
+ */
+export async function oldestQueuedAt(queue: PushQueue, redis: Redis, keyPrefix: string): Promise<number | undefined> {
+  const [outbox, jobs] = await Promise.all([
+    redis.xrange(keyspace(keyPrefix).outbox, '-', '+', 'COUNT', 1),
+    queue.getJobs(['wait'], 0, 0, true),
+  ]);
+  const times: number[] = [];
+  const id = outbox[0]?.[0];
+  if (id !== undefined) times.push(Number(id.split('-')[0]));
+  const received = jobs[0]?.data?.receivedAt;
+  if (typeof received === 'number') times.push(received);
+  return times.length ? Math.min(...times) : undefined;
+}
 
 export interface QueueDepthPoller {
   /** One poll; resolves with the stats it published. */
@@ -20,9 +42,11 @@ export function createQueueDepthPoller(opts: {
   metrics: Metrics;
   intervalMs?: number;
   logger?: Logger;
+  clock?: Clock;
 }): QueueDepthPoller {
   const logger = opts.logger ?? silentLogger;
-  const errorLog = rateLimiter(2, () => Date.now());
+  const clock = opts.clock ?? systemClock;
+  const errorLog = rateLimiter(2, () => clock.now());
   let timer: NodeJS.Timeout | undefined;
   let inFlight = false;
 
@@ -35,6 +59,8 @@ export function createQueueDepthPoller(opts: {
     g.set({ state: 'failed' }, s.failed);
     g.set({ state: 'completed' }, s.completed);
     g.set({ state: 'outbox' }, s.outbox);
+    const oldest = await oldestQueuedAt(opts.queue, opts.redis, opts.keyPrefix);
+    opts.metrics.oldestQueuedAge.set(oldest === undefined ? 0 : Math.max(0, clock.now() - oldest) / 1000);
     return s;
   }
 

@@ -21,6 +21,8 @@ export interface Keyspace {
   readonly attempted: string;
   /** String with TTL: the one-push-in-flight-per-IP lock. */
   lock(ipKey: string): string;
+  /** Hash: firewall → last device time (ms) `replay` applied (a second run skips up to it). */
+  readonly replayMarks: string;
   /** BullMQ queue name (under the `tag` prefix). */
   readonly queueName: string;
 }
@@ -37,6 +39,7 @@ export function keyspace(prefix: string): Keyspace {
     delivered: `${tag}:delivered`,
     attempted: `${tag}:attempted`,
     lock: (k) => `${tag}:lock:${k}`,
+    replayMarks: `${tag}:replay`,
     queueName: 'push',
   };
 }

@@ -93,6 +93,9 @@ describe.each([
     expect(delta('ptim_identity_events_total{kind="disconnect"}')).toBe(1);
     expect(delta('ptim_push_total{outcome="delivered"}')).toBe(3);
     expect(delta(`ptim_syslog_received_total{transport="${transport}"}`)).toBe(4);
+    // Readiness is a metric too (what the NotReady alert watches), refreshed at the scrape.
+    expect(after.get('ptim_ready')).toBe(1);
+    expect(after.get('ptim_ready_check{check="redis"}')).toBe(1);
   });
 
   it('another user taking the IP logs the old one off, then the new one on', async () => {

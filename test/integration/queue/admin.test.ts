@@ -106,9 +106,12 @@ describe('admin queries', () => {
     expect(s).toMatchObject({ failed: 1, outbox: 1, active: 0, completed: 0 });
     expect(s.waiting + s.paused).toBe(1);
 
-    await createQueueDepthPoller({ queue, redis: db.producer, keyPrefix: prefix, metrics }).pollOnce();
+    // The waiting job's event was received at 1_700_000_000_000; the outbox entry now (its stream id).
+    const clock = { now: () => 1_700_000_090_000 };
+    await createQueueDepthPoller({ queue, redis: db.producer, keyPrefix: prefix, metrics, clock }).pollOnce();
     const g = (await metrics.queueDepth.get()).values;
     const v = (state: string) => g.find((x) => x.labels.state === state)?.value;
     expect([v('failed'), v('outbox'), v('waiting'), v('active')]).toEqual([1, 1, 1, 0]);
+    expect((await metrics.oldestQueuedAge.get()).values[0]?.value).toBe(90);
   });
 });

@@ -40,4 +40,15 @@ describe('ptim-bridge check', () => {
     expect(err.text()).toBe('');
     expect(out.text()).toMatch(/OK: configuration valid; \d+ pattern\(s\) loaded and self-tested/);
   });
+
+  it('warns when a VPN and its gateway map to different domains', async () => {
+    const out = sink();
+    const err = sink();
+    const yaml =
+      'identity:\n  gatewayByVpn: { JSC-VPN: JSC-GW }\n  domainByVpn: { JSC-VPN: corp.example.com }\n  domainByGateway: { JSC-GW: example.com }\n';
+    expect(await runCheck(configFile(yaml), out.stream, err.stream)).toBe(0);
+    expect(out.text()).toContain(
+      'warning: identity.domainByVpn["JSC-VPN"] is "corp.example.com" but its gateway\'s identity.domainByGateway["JSC-GW"] is "example.com"',
+    );
+  });
 });

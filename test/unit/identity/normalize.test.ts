@@ -115,4 +115,30 @@ describe('normalize', () => {
     expect(event({ ...base, reason: 'DPD timeout' }, cfg(), raw, 'down').reason).toBe('DPD timeout');
     expect(event({ ...base, reason: 'x' }).reason).toBeUndefined();
   });
+
+  it('says which setting gave the domain', () => {
+    const c = cfg({ domainByVpn: { 'JSC-VPN': 'a' }, domainByGateway: { 'JSC-GW': 'b' } });
+    const from = (f: Fields) => {
+      const n = normalize(line(f), raw, msg, c);
+      return n.type === 'event' ? n.domainFrom : n.reason;
+    };
+    expect(from({ ...base, userDomain: 'x' })).toBe('username');
+    expect(from(base)).toBe('domainByVpn');
+    expect(from({ ...base, vpn: 'other' })).toBe('domainByGateway');
+    expect(from({ ...base, vpn: 'other', gateway: 'other' })).toBe('defaultDomain');
+  });
+
+  it('excludes lines of an excluded gateway or VPN, on every firewall or only the named ones', () => {
+    const c = cfg({ excludeGateways: [{ name: 'JSC-*', firewall: 'srx1' }], excludeVpns: ['lab'] });
+    expect(normalize(line(base), raw, msg, c)).toEqual({
+      type: 'ignored',
+      reason: 'excluded',
+      setting: 'identity.excludeGateways[0]',
+      detail: 'gateway "JSC-GW" on firewall "srx1" (matches "srx1") is excluded by identity.excludeGateways[0] ("JSC-*")',
+    });
+    expect(reason(base, c, { ...raw, firewall: 'srx2' })).toBe('event');
+    // Before any judgement of the content: an excluded site-to-site line is "excluded", and so is a DOWN.
+    expect(reason({ ...base, vpn: 'lab', user: 'Not-Applicable' }, c)).toBe('excluded');
+    expect(normalize(line({ ...base, vpn: 'lab' }, 'down'), raw, msg, c)).toMatchObject({ reason: 'excluded' });
+  });
 });

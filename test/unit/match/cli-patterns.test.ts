@@ -67,4 +67,18 @@ describe('patterns CLI', () => {
     const s = sink();
     expect(await runPatternsExplain([BAD], defaultConfig().identity, [], s.out)).toBe(1);
   });
+
+  it('explain: shows an excluded line as excluded, with the setting that did it', async () => {
+    const s = sink();
+    const identity = { ...defaultConfig().identity, excludeGateways: ['JSC-GW'] };
+    expect(await runPatternsExplain([SHIPPED], identity, [sample('C1').toString('utf8')], s.out)).toBe(0);
+    expect(s.text()).toContain('ignored:   excluded (gateway "JSC-GW" is excluded by identity.excludeGateways[0] ("JSC-GW"))');
+    const j = sink();
+    await runPatternsExplain([SHIPPED], identity, [sample('C1').toString('utf8')], j.out, { json: true });
+    expect((JSON.parse(j.text().trim()) as { result: unknown }).result).toMatchObject({
+      type: 'ignored',
+      reason: 'excluded',
+      setting: 'identity.excludeGateways[0]',
+    });
+  });
 });

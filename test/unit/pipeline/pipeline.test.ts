@@ -2,7 +2,7 @@
 // atomic library swap.
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../../src/config/schema.js';
+import { defaultConfig, type IdentityConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log.js';
 import { loadLibrary, type Library } from '../../../src/match/library.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
@@ -13,7 +13,7 @@ import { PATTERNS_DIR, rawOf } from '../../helpers/pipeline-golden.js';
 const sample = (id: string) => loadSamples().find((s) => s.id === id)!.bytes;
 const value = async (
   m: Metrics,
-  key: 'prefilter' | 'matched' | 'ignored' | 'vpnEvents' | 'nearMisses',
+  key: 'prefilter' | 'matched' | 'ignored' | 'vpnEvents' | 'nearMisses' | 'domainAliasConflicts',
   labels: Record<string, string> = {},
 ) => (await m[key].get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k as never] === x))?.value ?? 0;
 
@@ -23,7 +23,7 @@ describe('pipeline', () => {
     library = await loadLibrary([PATTERNS_DIR]);
   });
 
-  function setup() {
+  function setup(identity: Partial<IdentityConfig> = {}) {
     const metrics = createMetrics();
     const logs: Record<string, unknown>[] = [];
     const logger = createLogger(
@@ -32,7 +32,14 @@ describe('pipeline', () => {
     );
     let now = 0;
     const clock = { now: () => now };
-    const p = createPipeline({ library, identity: defaultConfig().identity, metrics, logger, clock, nearMissLogPerMinute: 2 });
+    const p = createPipeline({
+      library,
+      identity: { ...defaultConfig().identity, ...identity },
+      metrics,
+      logger,
+      clock,
+      nearMissLogPerMinute: 2,
+    });
     return { p, metrics, logs, advance: (ms: number) => (now += ms) };
   }
 
@@ -70,5 +77,24 @@ describe('pipeline', () => {
     p.setLibrary(noKmd);
     expect(p.library).toBe(noKmd);
     expect(p.process(rawOf(sample('C1'))).type).toBe('near-miss');
+  });
+
+  it('counts excluded lines and gives no event for them', async () => {
+    const { p, metrics } = setup({ excludeGateways: ['JSC-*'] });
+    expect(p.process(rawOf(sample('C1')))).toMatchObject({ type: 'ignored', reason: 'excluded', patternId: 'kmd-vpn-up' });
+    expect(await value(metrics, 'ignored', { reason: 'excluded' })).toBe(1);
+    expect(await value(metrics, 'vpnEvents', { kind: 'up' })).toBe(0);
+  });
+
+  it('watches derived domains: a gateway giving two domains is counted and logged once', async () => {
+    const { p, metrics, logs } = setup({ domainByGateway: { 'JSC-GW': 'gw.example' }, domainByVpn: { other: 'x' } });
+    const line = sample('C1').toString('latin1');
+    p.process(rawOf(Buffer.from(line, 'latin1')));
+    // The same gateway, another VPN that has its own domain.
+    for (let i = 0; i < 3; i++) p.process(rawOf(Buffer.from(line.replaceAll('JSC-VPN', 'other'), 'latin1')));
+    expect(await value(metrics, 'domainAliasConflicts', { object: 'gateway' })).toBe(1);
+    expect(logs.filter((l) => l.object === 'gateway')).toMatchObject([
+      { name: 'JSC-GW', fix: 'give identity.domainByGateway["JSC-GW"] and identity.domainByVpn["other"] the same domain' },
+    ]);
   });
 });

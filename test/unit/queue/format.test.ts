@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatFailedJobs, formatPurgeResult, formatQueueStats, formatRetryResult, table } from '../../../src/queue/format.js';
+import {
+  formatFailedJobs,
+  formatPurgeResult,
+  formatQueueStats,
+  formatRetryResult,
+  TableStream,
+  table,
+} from '../../../src/queue/format.js';
 import { parseInfo } from '../../../src/queue/redis-check.js';
 
 describe('terminal formatting', () => {
@@ -13,6 +20,32 @@ describe('terminal formatting', () => {
         ],
       ),
     ).toBe(['A    LONGER', '---  ------', 'xyz  1', 'q'].join('\n'));
+  });
+
+  it('renders a table of 200,000 rows (a spread into Math.max overflowed the stack at ~125k)', () => {
+    const rows = Array.from({ length: 200_000 }, (_, i) => [String(i), 'x']);
+    const t = table(['N', 'X'], rows);
+    expect(t.split('\n')).toHaveLength(200_002);
+    expect(t.split('\n')[1]).toBe('------  -');
+  });
+
+  it('streams a table: widths from the first rows, growing after them, same text as table() for short ones', () => {
+    const short = new TableStream(['A', 'LONGER'], 3);
+    expect(short.push(['xyz', '1']) + short.push(['q', '']) + short.end()).toBe(
+      `${table(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['q', ''],
+        ],
+      )}\n`,
+    );
+    const s = new TableStream(['A', 'B'], 2);
+    expect(s.push(['a', 'b'])).toBe('');
+    expect(s.push(['aa', 'b'])).toBe('A   B\n--  -\na   b\naa  b\n');
+    expect(s.push(['aaaa', 'b'])).toBe('aaaa  b\n');
+    expect(s.push(['a', 'b'])).toBe('a     b\n');
+    expect(s.end()).toBe('');
   });
 
   it('renders failed jobs with ISO times and neutralises control characters from syslog-derived text', () => {
