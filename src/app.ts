@@ -10,7 +10,9 @@ import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
+import { createPatternProofs, verdictStoreFor, type PatternProofs } from './match/proofs.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
+import { redisVerdicts } from './match/verdict-redis.js';
 import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
@@ -82,7 +84,12 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   let library: Library | undefined;
   if (has(config, 'ingest')) {
     try {
-      library = await loadLibrary(config.patterns.dirs);
+      library = await loadLibrary(config.patterns.dirs, { verdicts: verdictStoreFor(config.patterns) });
+      for (const p of library.pendingProofs)
+        warnings.push(
+          `pattern ${p.patternId} (${p.file}:${p.line}): regex safety proof pending; it runs meanwhile, guarded by ` +
+            'the match timeout, and is proven in the background (prove it now: ptim-bridge patterns prove)',
+        );
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
     }
@@ -135,6 +142,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let pipeline: Pipeline | undefined;
   let engine: SessionEngine | undefined;
   let reloader: LibraryReloader | undefined;
+  let proofs: PatternProofs | undefined;
   let relay: OutboxRelay | undefined;
   let depth: QueueDepthPoller | undefined;
   let workers: PushWorkers | undefined;
@@ -145,8 +153,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   if (has(config, 'ingest') && pre.library) {
     const engineRedis = connection('producer');
     engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: (lib) => pipeline?.setLibrary(lib) });
+    proofs = pr;
     pipeline = createPipeline({
-      library: pre.library,
+      library: pr.offer(pre.library),
       identity: config.identity,
       metrics,
       logger,
@@ -164,7 +174,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     reloader = createLibraryReloader({
       dirs: config.patterns.dirs,
       watch: config.patterns.watch,
-      onLibrary: (lib) => p.setLibrary(lib),
+      load: (dirs) => loadLibrary(dirs, { verdicts: pr.store }),
+      onLibrary: (lib) => p.setLibrary(pr.offer(lib)),
       logger,
       metrics,
     });
@@ -213,6 +224,18 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       const r = receivers;
       list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
     }
+    if (proofs) {
+      const pr = proofs;
+      list.push({
+        name: 'pattern-proofs',
+        // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
+        required: false,
+        check: () => {
+          const ids = pr.pending().map((x) => x.patternId);
+          return { ok: ids.length === 0, detail: ids.length ? `regex safety proof pending: ${ids.join(', ')}` : undefined };
+        },
+      });
+    }
     if (engine) {
       const e = engine;
       list.push({
@@ -254,6 +277,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
+      proofs?.start(redisVerdicts(command, keyPrefix));
 
       if (config.ops.enabled) {
         const p = pipeline;
@@ -289,6 +313,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info('stopping: no new syslog; applying what was received; letting pushes finish');
       process.off('SIGHUP', onSighup);
       reloader?.close();
+      proofs?.close();
       await receivers?.stop();
       if (engine) {
         await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);

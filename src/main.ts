@@ -8,7 +8,7 @@ import { runCheck } from './cli/check.js';
 import { failedList, failedPurge, failedRetry, showQueue, showSessions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
-import { runPatternsExplain, runPatternsTest } from './cli/patterns.js';
+import { runPatternsExplain, runPatternsProve, runPatternsTest } from './cli/patterns.js';
 import { buildSendCommand } from './cli/send.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -115,6 +115,20 @@ patterns
     process.exitCode = await runPatternsExplain(o.dir ?? cfg.patterns.dirs, cfg.identity, input, process.stdout, {
       json: o.json,
       maxFieldBytes: cfg.patterns.maxFieldBytes,
+    });
+  });
+
+patterns
+  .command('prove')
+  .description('prove the regexes without a stored safety verdict now (all with --again) and store the verdicts')
+  .option('--dir <dir...>', 'pattern directories (default: patterns.dirs from the config)')
+  .option('--write <file>', 'also write the verdicts of every regex of the library to this file (e.g. patterns/verdicts.json)')
+  .option('--again', 'prove every regex again, ignoring stored verdicts')
+  .action(async (o: { dir?: string[]; write?: string; again?: boolean }, cmd: Command) => {
+    const cfg = (await config(cmd)).patterns;
+    process.exitCode = await runPatternsProve(o.dir ?? cfg.dirs, process.stdout, {
+      ...o,
+      verdictCacheFile: cfg.verdictCacheFile,
     });
   });
 
