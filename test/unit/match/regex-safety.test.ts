@@ -2,6 +2,7 @@
 // that runs recheck. Every other test reads stored verdicts.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCheckerProcess } from '../../../src/match/checker.js';
+import { waitFor } from '../../helpers/wait.js';
 import { proveRegex, repeatedGroups, safetyAdvice, withoutLookarounds } from '../../../src/match/regex-safety.js';
 
 const checker = createCheckerProcess();
@@ -43,6 +44,36 @@ describe('regex safety', { timeout: 120_000 }, () => {
     expect(crashed).toMatchObject({ status: 'undecided', reason: expect.stringContaining('exited') });
   });
 });
+
+describe('checker process', { timeout: 60_000 }, () => {
+  it('is one child, started on demand, that exits when idle', async () => {
+    const c = createCheckerProcess({ idleExitMs: 50 });
+    expect(c.pid()).toBeUndefined();
+    const [a, b] = await Promise.all([c.run('^a$', '', { timeout: 30_000 }), c.run('^b$', '', { timeout: 30_000 })]);
+    expect([a.status, b.status]).toEqual(['safe', 'safe']);
+    const pid = c.pid();
+    expect(pid).toBeTypeOf('number');
+    await waitFor(() => c.pid() === undefined, { what: 'the idle checker to exit' });
+    await waitFor(() => !alive(pid!), { what: `checker process ${pid} gone` });
+    c.close();
+  });
+
+  it('a checker that dies is an error for the running analysis, and the next one starts afresh', async () => {
+    const c = createCheckerProcess({ command: [process.execPath, '-e', 'process.stdin.once("data", () => process.exit(3))'] });
+    await expect(c.run('^a$', '', { timeout: 30_000 })).rejects.toThrow(/exited/);
+    await expect(c.run('^a$', '', { timeout: 30_000 })).rejects.toThrow(/exited/);
+    c.close();
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('ambiguous groups hidden in a long regex', { timeout: 120_000 }, () => {
   // The whole-regex check falls back to fuzzing when look-arounds are present (every shipped
