@@ -183,7 +183,7 @@ function locate(doc: Document, lc: LineCounter, p: readonly (string | number)[],
   return undefined;
 }
 
-interface ParsedFile {
+export interface ParsedFile {
   readonly file: string;
   readonly doc: Document;
   readonly lc: LineCounter;
@@ -247,14 +247,14 @@ export function parsePatternFile(file: string, text: string, problems: Problem[]
   return { file, doc, lc, data: { subpatterns: r.data.subpatterns, patterns } };
 }
 
-interface SubpatternDef {
+export interface SubpatternDef {
   readonly source: string;
   readonly file: string;
   readonly pf: ParsedFile;
 }
 
 /** Sub-patterns, compiled; `defs` holds every validly named one, compiled or not. */
-interface Subpatterns {
+export interface Subpatterns {
   readonly defs: ReadonlyMap<string, SubpatternDef>;
   readonly compiled: Readonly<Record<string, RegExp>>;
 }
@@ -276,7 +276,7 @@ function collectSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]):
 }
 
 /** Phase 2b: sub-patterns compiled, resolved recursively (they may use each other). */
-function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Subpatterns {
+export function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Subpatterns {
   const defs = collectSubpatterns(parsed, problems);
   const subs: Record<string, RegExp> = {};
   const failed = new Set<string>();
@@ -313,7 +313,7 @@ function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]):
 }
 
 /** A pattern that compiled, with where it came from. */
-interface Compiled {
+export interface Compiled {
   readonly p: CompiledPattern;
   readonly def: PatternDef;
   readonly pf: ParsedFile;
@@ -391,7 +391,12 @@ function locator(pf: ParsedFile, index: number, id: string): Locator {
 }
 
 /** Phase 3: patterns — ids, regexes, SD mappings, transforms. Only those without problems come back. */
-function compilePatterns(parsed: readonly ParsedFile[], subs: Subpatterns, problems: Problem[], warnings: Problem[]): Compiled[] {
+export function compilePatterns(
+  parsed: readonly ParsedFile[],
+  subs: Subpatterns,
+  problems: Problem[],
+  warnings: Problem[],
+): Compiled[] {
   const compiled: Compiled[] = [];
   const seen = new Map<string, string>();
   for (const pf of parsed) {
@@ -468,7 +473,11 @@ export function judgeSafety(
  * Phase 5: self-test. Every example must be matched by its own pattern, first in library order,
  * with the expected fields; no counter-example may match its pattern.
  */
-function selfTest(admitted: readonly Compiled[], parse: (b: Buffer) => SyslogMessage, problems: Problem[]): ExampleResult[] {
+export function selfTest(
+  admitted: readonly Compiled[],
+  parse: (b: Buffer) => SyslogMessage,
+  problems: Problem[],
+): ExampleResult[] {
   const results: ExampleResult[] = [];
   const order = admitted.map((c) => c.p);
   const record = (c: Compiled, type: ExampleResult['type'], i: number, message: string | undefined) => {
@@ -491,7 +500,7 @@ function selfTest(admitted: readonly Compiled[], parse: (b: Buffer) => SyslogMes
 }
 
 /** The runnable library from the admitted patterns, in match order. */
-function assembleLibrary(
+export function assembleLibrary(
   order: readonly CompiledPattern[],
   subs: Subpatterns,
   rest: Pick<Library, 'warnings' | 'files' | 'pendingProofs'>,
