@@ -124,11 +124,13 @@ patterns
   .option('--dir <dir...>', 'pattern directories (default: patterns.dirs from the config)')
   .option('--write <file>', 'also write the verdicts of every regex of the library to this file (e.g. patterns/verdicts.json)')
   .option('--again', 'prove every regex again, ignoring stored verdicts')
-  .action(async (o: { dir?: string[]; write?: string; again?: boolean }, cmd: Command) => {
-    const cfg = (await config(cmd)).patterns;
+  .option('--share', "also publish the verdicts to the configured Redis, where every replica's serve finds them")
+  .action(async (o: { dir?: string[]; write?: string; again?: boolean; share?: boolean }, cmd: Command) => {
+    const { patterns: cfg, redis } = await config(cmd);
     process.exitCode = await runPatternsProve(o.dir ?? cfg.dirs, process.stdout, {
       ...o,
       verdictCacheFile: cfg.verdictCacheFile,
+      share: o.share ? redis : undefined,
     });
   });
 

@@ -8,9 +8,11 @@ import { explainLine, type Explanation } from '../match/explain.js';
 import { createCheckerProcess } from '../match/checker.js';
 import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';
 import { verdictStoreFor } from '../match/proofs.js';
-import { PROOF_TIMEOUT_MS, proveRegex, safetyAdvice } from '../match/regex-safety.js';
+import { PROOF_TIMEOUT_MS, proveRegex, safetyAdvice, type RecheckRun, type Verdict } from '../match/regex-safety.js';
+import { redisVerdicts } from '../match/verdict-redis.js';
 import { CHECKER_ID, formatVerdictFile, type StoredVerdict, type VerdictLookup } from '../match/verdicts.js';
 import type { FieldValue } from '../match/transforms.js';
+import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
 import type { RawMessage } from '../types.js';
 
 type Out = NodeJS.WritableStream;
@@ -176,6 +178,8 @@ export interface ProveOptions {
   readonly verdictCacheFile?: string | null;
   /** Budget of one proof (default PROOF_TIMEOUT_MS). */
   readonly timeoutMs?: number;
+  /** Also publish the verdicts to this Redis (the deployment's), where every replica finds them. */
+  readonly share?: { readonly url: string; readonly keyPrefix: string; readonly connectTimeoutSecs: number };
 }
 
 /**
@@ -188,34 +192,61 @@ export async function runPatternsProve(dirs: readonly string[], out: Out, opts: 
   const r = await inspectLibrary(dirs, { verdicts: opts.again ? { get: () => undefined } : store });
   const todo = [...new Map((opts.again ? r.regexes : r.pending).map((x) => [x.key, x])).values()];
   say(out, `${r.regexes.length} regex(es) in ${dirs.join(', ')}; ${todo.length} to prove (${CHECKER_ID})`);
-  const checker = createCheckerProcess();
-  const verdicts = new Map<string, StoredVerdict>();
   let failed = 0;
+  if (!opts.again)
+    for (const x of r.regexes) {
+      const v = store.get(x.key);
+      if (v && v.status !== 'safe') {
+        failed++;
+        say(out, `  REFUSED   ${x.patternId} (${rel(x.file)}:${x.line}), stored verdict: ${safetyAdvice(v)}`);
+      }
+    }
+  const shared = opts.share ? await connectShared(opts.share, out) : undefined;
+  const verdicts = new Map<string, StoredVerdict>();
+  const checker = createCheckerProcess();
   try {
     for (const x of todo) {
-      const started = performance.now();
-      const v = await proveRegex(x.source, x.flags, checker.run, { timeoutMs: opts.timeoutMs ?? PROOF_TIMEOUT_MS });
-      const secs = ((performance.now() - started) / 1000).toFixed(1);
-      const where = `${x.patternId} (${rel(x.file)}:${x.line})`;
-      if (v.status === 'undecided') {
-        failed++;
-        say(out, `  undecided ${where}: ${v.reason} after ${secs} s; run again on a quieter host`);
-        continue;
-      }
+      const v = await proveOne(x, checker.run, opts.timeoutMs ?? PROOF_TIMEOUT_MS, out);
+      if (!v || v.status !== 'safe') failed++;
+      if (!v) continue;
       await store.put(x.key, v, x.patternId);
+      await shared?.verdicts.put(x.key, v);
       verdicts.set(x.key, { ...v, pattern: x.patternId });
-      if (v.status !== 'safe') failed++;
-      say(
-        out,
-        `  ${v.status === 'safe' ? 'safe     ' : 'REFUSED  '} ${where} in ${secs} s${v.status === 'safe' ? '' : `: ${safetyAdvice(v)}`}`,
-      );
     }
   } finally {
     checker.close();
+    shared?.redis.disconnect();
   }
   if (opts.write) failed += await writeVerdicts(opts.write, r.regexes, store, verdicts, out);
   say(out, failed ? `FAIL: ${failed} regex(es) refused or undecided` : 'PASS: every regex has a verdict; none refused');
   return failed ? 1 : 0;
+}
+
+/** Proves one regex, saying how it went; undefined when it did not finish. */
+async function proveOne(x: PendingProof, run: RecheckRun, timeoutMs: number, out: Out): Promise<Verdict | undefined> {
+  const started = performance.now();
+  const v = await proveRegex(x.source, x.flags, run, { timeoutMs });
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  const where = `${x.patternId} (${rel(x.file)}:${x.line})`;
+  if (v.status === 'undecided') {
+    say(out, `  undecided ${where}: ${v.reason} after ${secs} s; run again on a quieter host`);
+    return undefined;
+  }
+  say(out, v.status === 'safe' ? `  safe      ${where} in ${secs} s` : `  REFUSED   ${where} in ${secs} s: ${safetyAdvice(v)}`);
+  return v;
+}
+
+/** The deployment's Redis, to publish verdicts to every replica; undefined (said) when it does not answer. */
+async function connectShared(share: NonNullable<ProveOptions['share']>, out: Out) {
+  const redis = createRedisConnection(share.url, 'command', { connectTimeoutSecs: share.connectTimeoutSecs });
+  try {
+    await connectRedis(redis, share.url, share.connectTimeoutSecs);
+    return { redis, verdicts: redisVerdicts(redis, share.keyPrefix) };
+  } catch (e) {
+    redis.disconnect();
+    say(out, `note: verdicts are not shared: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 /** Writes the verdict file of exactly these regexes; counts those without a verdict. */
