@@ -224,18 +224,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       const r = receivers;
       list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
     }
-    if (proofs) {
-      const pr = proofs;
-      list.push({
-        name: 'pattern-proofs',
-        // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
-        required: false,
-        check: () => {
-          const ids = pr.pending().map((x) => x.patternId);
-          return { ok: ids.length === 0, detail: ids.length ? `regex safety proof pending: ${ids.join(', ')}` : undefined };
-        },
-      });
-    }
+    // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
+    const pr = proofs;
+    if (pr) list.push({ name: 'pattern-proofs', required: false, check: () => pr.readiness() });
     if (engine) {
       const e = engine;
       list.push({

@@ -99,6 +99,20 @@ function readResponses(child: Agent, onResponse: (id: number, result: Diagnostic
   });
 }
 
+/** Starts the agent; `onGone` is told when it exits or cannot start. */
+function spawnAgent(
+  command: readonly string[],
+  onResponse: (id: number, result: Diagnostics) => void,
+  onGone: (e?: Error) => void,
+): Agent {
+  const c = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], windowsHide: true });
+  readResponses(c, onResponse);
+  c.on('error', onGone);
+  c.on('exit', () => onGone());
+  c.stdin.on('error', () => {}); // a write to a child that died: reported by 'exit'
+  return c;
+}
+
 export function createCheckerProcess(opts: CheckerOptions = {}): CheckerProcess {
   const idleExitMs = opts.idleExitMs ?? 2000;
   const graceMs = opts.graceMs ?? 10_000;
@@ -122,22 +136,21 @@ export function createCheckerProcess(opts: CheckerOptions = {}): CheckerProcess 
   };
 
   const start = (): Agent => {
-    const c = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], windowsHide: true });
-    readResponses(c, (id, result) => {
-      if (current?.id !== id) return;
-      clearTimeout(current.timer);
-      current.resolve(result);
-    });
-    const gone = (e?: Error) => {
-      if (child === c) child = undefined;
-      if (current) {
+    const c = spawnAgent(
+      command,
+      (id, result) => {
+        if (current?.id !== id) return;
         clearTimeout(current.timer);
-        current.reject(e ?? new Error(`checker process exited (${command[0]})`));
-      }
-    };
-    c.on('error', gone);
-    c.on('exit', () => gone());
-    c.stdin.on('error', () => {}); // a write to a child that died: reported by 'exit'
+        current.resolve(result);
+      },
+      (e) => {
+        if (child === c) child = undefined;
+        if (current) {
+          clearTimeout(current.timer);
+          current.reject(e ?? new Error(`checker process exited (${command[0]})`));
+        }
+      },
+    );
     return c;
   };
 

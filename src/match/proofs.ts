@@ -22,6 +22,8 @@ export interface PatternProofs {
   start(shared?: SharedVerdicts): void;
   /** The regexes of the running library still awaiting their verdict. */
   pending(): readonly PendingProof[];
+  /** For `/readyz` (informative): ok when nothing awaits a proof, else which patterns do. */
+  readiness(): { ok: boolean; detail?: string };
   close(): void;
 }
 
@@ -119,6 +121,10 @@ export function createPatternProofs(opts: PatternProofsOptions): PatternProofs {
     },
     start: (shared) => prover.start(shared),
     pending: () => current?.pendingProofs ?? [],
+    readiness() {
+      const ids = (current?.pendingProofs ?? []).map((x) => x.patternId);
+      return ids.length ? { ok: false, detail: `regex safety proof pending: ${ids.join(', ')}` } : { ok: true };
+    },
     close: () => prover.close(),
   };
 }

@@ -6,7 +6,7 @@
 import { retryDelayMs, type BackoffPolicy } from '../queue/backoff.js';
 import type { CheckerProcess } from './checker.js';
 import type { PendingProof } from './library.js';
-import { PROOF_TIMEOUT_MS, proveRegex, type Verdict } from './regex-safety.js';
+import { PROOF_TIMEOUT_MS, proveRegex, type ProofResult, type RecheckRun, type Verdict } from './regex-safety.js';
 import type { SharedVerdicts } from './verdict-redis.js';
 import type { VerdictStore } from './verdicts.js';
 
@@ -39,6 +39,24 @@ interface Entry {
   attempt: number;
 }
 
+/**
+ * The verdict of one regex: stored here, else shared by another replica, else proven now (and
+ * then stored and shared).
+ */
+async function findOrProve(
+  proof: PendingProof,
+  ctx: { store: VerdictStore; shared?: SharedVerdicts; run: RecheckRun; timeoutMs: number },
+): Promise<ProofResult> {
+  const stored = ctx.store.get(proof.key);
+  if (stored) return stored;
+  const shared = await ctx.shared?.get(proof.key);
+  const verdict = shared ?? (await proveRegex(proof.source, proof.flags, ctx.run, { timeoutMs: ctx.timeoutMs }));
+  if (verdict.status === 'undecided') return verdict;
+  if (!shared) await ctx.shared?.put(proof.key, verdict);
+  await ctx.store.put(proof.key, verdict, proof.patternId);
+  return verdict;
+}
+
 const RETRY: BackoffPolicy = { baseDelayMs: 5_000, maxDelayMs: 10 * 60_000 };
 
 export function createProver(opts: ProverOptions): Prover {
@@ -54,31 +72,29 @@ export function createProver(opts: ProverOptions): Prover {
   let closed = false;
 
   const changed = () => opts.onPendingChange?.(entries.size);
+  /** Queues `key` again after `delayMs` (a retry). */
+  const later = (key: string, delayMs: number) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      ready.push(key);
+      void pump();
+    }, delayMs);
+    t.unref();
+    timers.add(t);
+  };
 
   async function settle(key: string, entry: Entry): Promise<void> {
     const first = entry.proofs[0]!;
-    let verdict = opts.store.get(key) ?? (await shared?.get(key));
-    if (!verdict) {
-      const budget = timeoutMs * 2 ** Math.min(entry.attempt, 3);
-      const r = await proveRegex(first.source, first.flags, opts.checker.run, { timeoutMs: budget });
-      if (closed) return;
-      if (r.status === 'undecided') {
-        entry.attempt++;
-        const delay = retry.baseDelayMs + retryDelayMs(entry.attempt, retry, random);
-        const t = setTimeout(() => {
-          timers.delete(t);
-          ready.push(key);
-          void pump();
-        }, delay);
-        t.unref();
-        timers.add(t);
-        for (const p of entry.proofs) opts.onRetry?.(p, r.reason, delay);
-        return;
-      }
-      verdict = r;
-      await shared?.put(key, verdict);
+    const budget = timeoutMs * 2 ** Math.min(entry.attempt, 3);
+    const verdict = await findOrProve(first, { store: opts.store, shared, run: opts.checker.run, timeoutMs: budget });
+    if (closed) return;
+    if (verdict.status === 'undecided') {
+      entry.attempt++;
+      const delay = retry.baseDelayMs + retryDelayMs(entry.attempt, retry, random);
+      later(key, delay);
+      for (const p of entry.proofs) opts.onRetry?.(p, verdict.reason, delay);
+      return;
     }
-    if (!opts.store.get(key)) await opts.store.put(key, verdict, first.patternId);
     entries.delete(key);
     changed();
     for (const p of entry.proofs) opts.onVerdict(p, verdict);
