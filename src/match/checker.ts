@@ -68,6 +68,11 @@ export function checkerCommand(env: NodeJS.ProcessEnv = process.env): string[] {
   } catch {
     // no native binary for this platform: fall through to the pure implementation
   }
+  return pureAgentCommand();
+}
+
+/** `node` running recheck's pure JavaScript implementation behind the agent protocol. */
+export function pureAgentCommand(): string[] {
   return [process.execPath, '-e', PURE_AGENT, require.resolve('recheck')];
 }
 

@@ -1,7 +1,7 @@
 // The proof method on tiny regexes, with the real checker process: the one bounded set of tests
 // that runs recheck. Every other test reads stored verdicts.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCheckerProcess } from '../../../src/match/checker.js';
+import { createCheckerProcess, pureAgentCommand } from '../../../src/match/checker.js';
 import { waitFor } from '../../helpers/wait.js';
 import { proveRegex, repeatedGroups, safetyAdvice, withoutLookarounds } from '../../../src/match/regex-safety.js';
 
@@ -55,6 +55,12 @@ describe('checker process', { timeout: 60_000 }, () => {
     expect(pid).toBeTypeOf('number');
     await waitFor(() => c.pid() === undefined, { what: 'the idle checker to exit' });
     await waitFor(() => !alive(pid!), { what: `checker process ${pid} gone` });
+    c.close();
+  });
+
+  it('where recheck has no native binary, node runs its JavaScript implementation behind the same protocol', async () => {
+    const c = createCheckerProcess({ command: pureAgentCommand() });
+    expect((await c.run('^(a+)+$', '', { timeout: 30_000 })).status).toBe('vulnerable');
     c.close();
   });
 
