@@ -11,7 +11,9 @@ import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
+import { createPatternProofs, verdictStoreFor, type PatternProofs } from './match/proofs.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
+import { redisVerdicts } from './match/verdict-redis.js';
 import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
@@ -85,7 +87,12 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   let library: Library | undefined;
   if (has(config, 'ingest')) {
     try {
-      library = await loadLibrary(config.patterns.dirs);
+      library = await loadLibrary(config.patterns.dirs, { verdicts: verdictStoreFor(config.patterns) });
+      for (const p of library.pendingProofs)
+        warnings.push(
+          `pattern ${p.patternId} (${p.file}:${p.line}): regex safety proof pending; it runs meanwhile, guarded by ` +
+            'the match timeout, and is proven in the background (prove it now: ptim-bridge patterns prove)',
+        );
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
     }
@@ -138,6 +145,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let pipeline: Pipeline | undefined;
   let engine: SessionEngine | undefined;
   let reloader: LibraryReloader | undefined;
+  let proofs: PatternProofs | undefined;
   let relay: OutboxRelay | undefined;
   let depth: QueueDepthPoller | undefined;
   let workers: PushWorkers | undefined;
@@ -148,8 +156,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   if (has(config, 'ingest') && pre.library) {
     const engineRedis = connection('producer');
     engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: (lib) => pipeline?.setLibrary(lib) });
+    proofs = pr;
     pipeline = createPipeline({
-      library: pre.library,
+      library: pr.offer(pre.library),
       identity: config.identity,
       metrics,
       logger,
@@ -167,7 +177,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     reloader = createLibraryReloader({
       dirs: config.patterns.dirs,
       watch: config.patterns.watch,
-      onLibrary: (lib) => p.setLibrary(lib),
+      load: (dirs) => loadLibrary(dirs, { verdicts: pr.store }),
+      onLibrary: (lib) => p.setLibrary(pr.offer(lib)),
       logger,
       metrics,
     });
@@ -216,6 +227,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       const r = receivers;
       list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
     }
+    // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
+    const pr = proofs;
+    if (pr) list.push({ name: 'pattern-proofs', required: false, check: () => pr.readiness() });
     if (engine) {
       const e = engine;
       list.push({
@@ -259,6 +273,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
       // Decisions keep the gauge current from here on; until the first one it would read 0.
       if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
+      proofs?.start(redisVerdicts(command, keyPrefix));
 
       if (config.ops.enabled) {
         const p = pipeline;
@@ -301,6 +316,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info('stopping: no new syslog; applying what was received; letting pushes finish');
       process.off('SIGHUP', onSighup);
       reloader?.close();
+      proofs?.close();
       await receivers?.stop();
       if (engine) {
         await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);

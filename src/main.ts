@@ -8,7 +8,7 @@ import { runCheck } from './cli/check.js';
 import { failedList, failedPurge, failedRetry, showQueue, showSessions, type SessionsOptions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
-import { runPatternsExplain, runPatternsTest } from './cli/patterns.js';
+import { runPatternsExplain, runPatternsProve, runPatternsTest } from './cli/patterns.js';
 import { runReplay, type ReplayCliOptions } from './cli/replay.js';
 import { buildSendCommand } from './cli/send.js';
 import { loadConfig } from './config/load.js';
@@ -116,6 +116,22 @@ patterns
     process.exitCode = await runPatternsExplain(o.dir ?? cfg.patterns.dirs, cfg.identity, input, process.stdout, {
       json: o.json,
       maxFieldBytes: cfg.patterns.maxFieldBytes,
+    });
+  });
+
+patterns
+  .command('prove')
+  .description('prove the regexes without a stored safety verdict now (all with --again) and store the verdicts')
+  .option('--dir <dir...>', 'pattern directories (default: patterns.dirs from the config)')
+  .option('--write <file>', 'also write the verdicts of every regex of the library to this file (e.g. patterns/verdicts.json)')
+  .option('--again', 'prove every regex again, ignoring stored verdicts')
+  .option('--share', "also publish the verdicts to the configured Redis, where every replica's serve finds them")
+  .action(async (o: { dir?: string[]; write?: string; again?: boolean; share?: boolean }, cmd: Command) => {
+    const { patterns: cfg, redis } = await config(cmd);
+    process.exitCode = await runPatternsProve(o.dir ?? cfg.dirs, process.stdout, {
+      ...o,
+      verdictCacheFile: cfg.verdictCacheFile,
+      share: o.share ? redis : undefined,
     });
   });
 

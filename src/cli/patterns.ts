@@ -1,11 +1,18 @@
-// `ptim-bridge patterns test` and `ptim-bridge patterns explain`: the operator's tools to prove a
-// pattern library before it runs. They write to `out` and return an exit code; main.ts wires
+// `ptim-bridge patterns test`, `explain` and `prove`: the operator's tools to prove a pattern
+// library before it runs. They write to `out` and return an exit code; main.ts wires
 // them to the command line.
+import { writeFile } from 'node:fs/promises';
 import type { IdentityConfig } from '../config/schema.js';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
 import { explainLine, type Explanation } from '../match/explain.js';
-import { inspectLibrary, type Library } from '../match/library.js';
+import { createCheckerProcess } from '../match/checker.js';
+import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';
+import { verdictStoreFor } from '../match/proofs.js';
+import { PROOF_TIMEOUT_MS, proveRegex, safetyAdvice, type RecheckRun, type Verdict } from '../match/regex-safety.js';
+import { redisVerdicts } from '../match/verdict-redis.js';
+import { CHECKER_ID, formatVerdictFile, type StoredVerdict, type VerdictLookup } from '../match/verdicts.js';
 import type { FieldValue } from '../match/transforms.js';
+import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
 import type { RawMessage } from '../types.js';
 
 type Out = NodeJS.WritableStream;
@@ -20,7 +27,7 @@ function printProblems(out: Out, title: string, problems: readonly Problem[]): v
 
 /** Runs every example and counter-example; 0 when the library loads and all pass, else 1. */
 export async function runPatternsTest(dirs: readonly string[], out: Out): Promise<number> {
-  const r = await inspectLibrary(dirs);
+  const r = await inspectLibrary(dirs, { verdicts: verdictStoreFor({ dirs, verdictCacheFile: null }) });
   const byPattern = new Map<string, { ok: number; failed: number }>();
   for (const x of r.results) {
     const s = byPattern.get(x.patternId) ?? { ok: 0, failed: 0 };
@@ -35,6 +42,11 @@ export async function runPatternsTest(dirs: readonly string[], out: Out): Promis
     say(out, `  ok  ${p.id.padEnd(28)} ${p.kind.padEnd(13)} ${s.ok} example(s)${flags ? `  [${flags}]` : ''}`);
   }
   printProblems(out, 'Warnings:', r.warnings);
+  printProblems(
+    out,
+    'Regex safety proof pending (the pattern runs meanwhile; prove it now: ptim-bridge patterns prove):',
+    r.pending.map(pendingProblem),
+  );
   printProblems(out, `${PtimError.name} PTIM_ERR_PATTERN — problems:`, r.problems);
   const passed = r.results.filter((x) => x.ok).length;
   const failed = r.results.length - passed;
@@ -45,6 +57,13 @@ export async function runPatternsTest(dirs: readonly string[], out: Out): Promis
   );
   return r.problems.length === 0 ? 0 : 1;
 }
+
+const pendingProblem = (p: PendingProof): Problem => ({
+  source: p.file,
+  line: p.line,
+  path: p.patternId,
+  message: 'proof pending',
+});
 
 /** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
 export async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
@@ -149,3 +168,107 @@ export async function runPatternsExplain(
   }
   return 0;
 }
+
+export interface ProveOptions {
+  /** Write the verdicts of every regex of the library to this file (e.g. the shipped `patterns/verdicts.json`). */
+  readonly write?: string;
+  /** Prove every regex again, ignoring stored verdicts. */
+  readonly again?: boolean;
+  /** patterns.verdictCacheFile (null: the default location). */
+  readonly verdictCacheFile?: string | null;
+  /** Budget of one proof (default PROOF_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** Also publish the verdicts to this Redis (the deployment's), where every replica finds them. */
+  readonly share?: { readonly url: string; readonly keyPrefix: string; readonly connectTimeoutSecs: number };
+}
+
+/**
+ * Proves, now, every regex of the library that has no stored verdict (all with `again`), one at
+ * a time in one checker process, and stores the verdicts in the cache file (and `write`).
+ * 0 when every regex has a verdict and none is refused, else 1.
+ */
+export async function runPatternsProve(dirs: readonly string[], out: Out, opts: ProveOptions = {}): Promise<number> {
+  const store = verdictStoreFor({ dirs, verdictCacheFile: opts.verdictCacheFile ?? null });
+  const r = await inspectLibrary(dirs, { verdicts: opts.again ? { get: () => undefined } : store });
+  const todo = [...new Map((opts.again ? r.regexes : r.pending).map((x) => [x.key, x])).values()];
+  say(out, `${r.regexes.length} regex(es) in ${dirs.join(', ')}; ${todo.length} to prove (${CHECKER_ID})`);
+  let failed = 0;
+  if (!opts.again)
+    for (const x of r.regexes) {
+      const v = store.get(x.key);
+      if (v && v.status !== 'safe') {
+        failed++;
+        say(out, `  REFUSED   ${x.patternId} (${rel(x.file)}:${x.line}), stored verdict: ${safetyAdvice(v)}`);
+      }
+    }
+  const shared = opts.share ? await connectShared(opts.share, out) : undefined;
+  const verdicts = new Map<string, StoredVerdict>();
+  const checker = createCheckerProcess();
+  try {
+    for (const x of todo) {
+      const v = await proveOne(x, checker.run, opts.timeoutMs ?? PROOF_TIMEOUT_MS, out);
+      if (!v || v.status !== 'safe') failed++;
+      if (!v) continue;
+      await store.put(x.key, v, x.patternId);
+      await shared?.verdicts.put(x.key, v);
+      verdicts.set(x.key, { ...v, pattern: x.patternId });
+    }
+  } finally {
+    checker.close();
+    shared?.redis.disconnect();
+  }
+  if (opts.write) failed += await writeVerdicts(opts.write, r.regexes, store, verdicts, out);
+  say(out, failed ? `FAIL: ${failed} regex(es) refused or undecided` : 'PASS: every regex has a verdict; none refused');
+  return failed ? 1 : 0;
+}
+
+/** Proves one regex, saying how it went; undefined when it did not finish. */
+async function proveOne(x: PendingProof, run: RecheckRun, timeoutMs: number, out: Out): Promise<Verdict | undefined> {
+  const started = performance.now();
+  const v = await proveRegex(x.source, x.flags, run, { timeoutMs });
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  const where = `${x.patternId} (${rel(x.file)}:${x.line})`;
+  if (v.status === 'undecided') {
+    say(out, `  undecided ${where}: ${v.reason} after ${secs} s; run again on a quieter host`);
+    return undefined;
+  }
+  say(out, v.status === 'safe' ? `  safe      ${where} in ${secs} s` : `  REFUSED   ${where} in ${secs} s: ${safetyAdvice(v)}`);
+  return v;
+}
+
+/** The deployment's Redis, to publish verdicts to every replica; undefined (said) when it does not answer. */
+async function connectShared(share: NonNullable<ProveOptions['share']>, out: Out) {
+  const redis = createRedisConnection(share.url, 'command', { connectTimeoutSecs: share.connectTimeoutSecs });
+  try {
+    await connectRedis(redis, share.url, share.connectTimeoutSecs);
+    return { redis, verdicts: redisVerdicts(redis, share.keyPrefix) };
+  } catch (e) {
+    redis.disconnect();
+    say(out, `note: verdicts are not shared: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+/** Writes the verdict file of exactly these regexes; counts those without a verdict. */
+async function writeVerdicts(
+  file: string,
+  regexes: readonly PendingProof[],
+  store: VerdictLookup,
+  fresh: ReadonlyMap<string, StoredVerdict>,
+  out: Out,
+): Promise<number> {
+  const all = new Map<string, StoredVerdict>();
+  let missing = 0;
+  for (const x of regexes) {
+    const v = fresh.get(x.key) ?? store.get(x.key);
+    if (v) all.set(x.key, { ...v, pattern: x.patternId });
+    else missing++;
+  }
+  await writeFile(file, formatVerdictFile(all, VERDICT_FILE_ABOUT));
+  say(out, `wrote ${all.size} verdict(s) to ${rel(file)}${missing ? `; ${missing} regex(es) without a verdict left out` : ''}`);
+  return missing;
+}
+
+const VERDICT_FILE_ABOUT =
+  'Regex safety verdicts of this pattern library, keyed by a hash of (compiled source, flags, checker). ' +
+  'Generated by `ptim-bridge patterns prove --write`; do not edit.';

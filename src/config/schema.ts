@@ -104,6 +104,8 @@ export const patternsSchema = z
     nearMissLogPerMinute: positiveInt.default(6),
     /** A captured field longer than this makes the line ignored (`invalid_field`): no value that big is real. */
     maxFieldBytes: positiveInt.default(1024),
+    /** Where this host keeps the regex safety verdicts it proved; null = `$XDG_CACHE_HOME` or `~/.cache`, `/ptim-bridge/regex-verdicts.json`. */
+    verdictCacheFile: z.string().min(1).nullable().default(null),
   })
   .strict();
 

@@ -1,6 +1,8 @@
 // Loads the operator pattern library (`patterns/*.yaml`), validates everything, compiles the
-// regexes with XRegExp, refuses regexes that can backtrack catastrophically, and runs every
-// inline example as a self-test. All problems are reported at once, each with file, line, pattern
+// regexes with XRegExp, refuses regexes known to backtrack catastrophically, and runs every
+// inline example as a self-test. Named phases, each testable alone: read files → resolve
+// sub-patterns → compile patterns → judge safety (stored verdicts only: loading never runs the
+// checker, so it is fast and a busy host cannot change its outcome) → self-test → assemble. All problems are reported at once, each with file, line, pattern
 // id and field, in one PtimError('PTIM_ERR_PATTERN'). The file format is documented in
 // patterns/README.md; keep the two in step.
 import { readdir, readFile } from 'node:fs/promises';
@@ -14,8 +16,9 @@ import { parseSyslog } from '../syslog/parse.js';
 import type { SyslogMessage } from '../types.js';
 import { matchMessage, messageTag, tryPattern, type CompiledPattern } from './matcher.js';
 import { createPrefilter, minimalLiterals, type Prefilter } from './prefilter.js';
-import { checkRegexSafety, safetyAdvice } from './regex-safety.js';
+import { safetyAdvice } from './regex-safety.js';
 import { TRANSFORMS, TRANSFORM_NAMES, type FieldValue } from './transforms.js';
+import { createVerdictStore, verdictKey, type VerdictLookup } from './verdicts.js';
 
 export interface Library {
   /** Every pattern in match order (file-name order, then file order), enabled or not. */
@@ -30,6 +33,19 @@ export interface Library {
   /** Non-fatal findings (unverified patterns, patterns without counter-examples…). */
   readonly warnings: readonly Problem[];
   readonly files: readonly string[];
+  /** Regexes loaded without a stored verdict: active, proven in the background (see verdicts.ts). */
+  readonly pendingProofs: readonly PendingProof[];
+}
+
+/** A compiled regex (in `pendingProofs`: one nobody has proven yet), and where its pattern is. */
+export interface PendingProof {
+  readonly patternId: string;
+  /** Its verdict key (verdicts.ts). */
+  readonly key: string;
+  readonly source: string;
+  readonly flags: string;
+  readonly file: string;
+  readonly line: number;
 }
 
 export interface ExampleResult {
@@ -48,11 +64,17 @@ export interface LoadReport {
   readonly warnings: readonly Problem[];
   readonly results: readonly ExampleResult[];
   readonly files: readonly string[];
+  /** Every regex that compiled, with its verdict key. */
+  readonly regexes: readonly PendingProof[];
+  /** Those without a stored verdict (also in the library, when it loads). */
+  readonly pending: readonly PendingProof[];
 }
 
 export interface LoadOptions {
   /** The syslog parser used for examples (the production one by default). */
   readonly parse?: (bytes: Buffer) => SyslogMessage;
+  /** Stored safety verdicts (default: the shipped file and a `verdicts.json` in each dir). */
+  readonly verdicts?: VerdictLookup;
 }
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -161,7 +183,7 @@ function locate(doc: Document, lc: LineCounter, p: readonly (string | number)[],
   return undefined;
 }
 
-interface ParsedFile {
+export interface ParsedFile {
   readonly file: string;
   readonly doc: Document;
   readonly lc: LineCounter;
@@ -182,16 +204,8 @@ async function listFiles(dirs: readonly string[], problems: Problem[]): Promise<
   return files;
 }
 
-export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions = {}): Promise<LoadReport> {
-  const parse = opts.parse ?? parseSyslog;
-  const problems: Problem[] = [];
-  const warnings: Problem[] = [];
-  const results: ExampleResult[] = [];
-  const files = await listFiles(dirs, problems);
-  if (files.length === 0 && problems.length === 0)
-    problems.push({ source: dirs.join(', '), message: 'no pattern files (*.yaml) found' });
-
-  // 1. YAML and shape.
+/** Phase 1: YAML and shape, every file; each pattern validated on its own. */
+async function readPatternFiles(files: readonly string[], problems: Problem[]): Promise<ParsedFile[]> {
   const parsed: ParsedFile[] = [];
   for (const file of files) {
     let text: string;
@@ -201,254 +215,342 @@ export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions 
       problems.push({ source: file, message: `cannot read: ${(e as Error).message}` });
       continue;
     }
-    const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        const pos = err.linePos?.[0];
-        problems.push({ source: file, line: pos?.line, column: pos?.col, message: `YAML: ${err.message.split('\n')[0]}` });
-      }
-      parsed.push({ file, doc, lc });
-      continue;
-    }
-    const raw: unknown = doc.toJS() ?? {};
-    const r = fileSchema.safeParse(raw);
-    if (!r.success) {
-      reportIssues(r.error.issues, [], raw, file, doc, lc, problems);
-      parsed.push({ file, doc, lc });
-      continue;
-    }
-    // Each pattern is validated on its own, so one broken pattern does not hide the others' problems.
-    const patterns: PatternDef[] = [];
-    r.data.patterns.forEach((item, i) => {
-      const pr = patternSchema.safeParse(item);
-      if (pr.success) patterns.push(pr.data);
-      else {
-        reportIssues(pr.error.issues, ['patterns', i], raw, file, doc, lc, problems);
-        patterns.push(INVALID);
-      }
-    });
-    parsed.push({ file, doc, lc, data: { subpatterns: r.data.subpatterns, patterns } });
+    parsed.push(parsePatternFile(file, text, problems));
   }
+  return parsed;
+}
 
-  // 2. Sub-patterns: collected from every file, resolved recursively (they may use each other).
-  const subDefs = new Map<string, { source: string; file: string; pf: ParsedFile }>();
+/** One file's YAML and shape; a file with errors comes back without `data`. */
+export function parsePatternFile(file: string, text: string, problems: Problem[]): ParsedFile {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) {
+      const pos = err.linePos?.[0];
+      problems.push({ source: file, line: pos?.line, column: pos?.col, message: `YAML: ${err.message.split('\n')[0]}` });
+    }
+    return { file, doc, lc };
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const r = fileSchema.safeParse(raw);
+  if (!r.success) {
+    reportIssues(r.error.issues, [], raw, file, doc, lc, problems);
+    return { file, doc, lc };
+  }
+  // Each pattern is validated on its own, so one broken pattern does not hide the others' problems.
+  const patterns = r.data.patterns.map((item, i) => {
+    const pr = patternSchema.safeParse(item);
+    if (pr.success) return pr.data;
+    reportIssues(pr.error.issues, ['patterns', i], raw, file, doc, lc, problems);
+    return INVALID;
+  });
+  return { file, doc, lc, data: { subpatterns: r.data.subpatterns, patterns } };
+}
+
+export interface SubpatternDef {
+  readonly source: string;
+  readonly file: string;
+  readonly pf: ParsedFile;
+}
+
+/** Sub-patterns, compiled; `defs` holds every validly named one, compiled or not. */
+export interface Subpatterns {
+  readonly defs: ReadonlyMap<string, SubpatternDef>;
+  readonly compiled: Readonly<Record<string, RegExp>>;
+}
+
+/** Phase 2a: every sub-pattern definition of every file (names checked, duplicates refused). */
+function collectSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Map<string, SubpatternDef> {
+  const defs = new Map<string, SubpatternDef>();
   for (const pf of parsed) {
     for (const [name, source] of Object.entries(pf.data?.subpatterns ?? {})) {
       const pos = locate(pf.doc, pf.lc, ['subpatterns'], name);
-      if (!SUBPATTERN_NAME.test(name)) {
-        problems.push({
-          source: pf.file,
-          line: pos?.line,
-          path: `subpatterns.${name}`,
-          message: 'sub-pattern names are letters, digits and _',
-        });
-        continue;
-      }
-      const prev = subDefs.get(name);
-      if (prev) {
-        problems.push({
-          source: pf.file,
-          line: pos?.line,
-          path: `subpatterns.${name}`,
-          message: `duplicate sub-pattern (first defined in ${prev.file})`,
-        });
-        continue;
-      }
-      subDefs.set(name, { source, file: pf.file, pf });
+      const where = { source: pf.file, line: pos?.line, path: `subpatterns.${name}` };
+      const prev = defs.get(name);
+      if (!SUBPATTERN_NAME.test(name)) problems.push({ ...where, message: 'sub-pattern names are letters, digits and _' });
+      else if (prev) problems.push({ ...where, message: `duplicate sub-pattern (first defined in ${prev.file})` });
+      else defs.set(name, { source, file: pf.file, pf });
     }
   }
+  return defs;
+}
+
+/** Phase 2b: sub-patterns compiled, resolved recursively (they may use each other). */
+export function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Subpatterns {
+  const defs = collectSubpatterns(parsed, problems);
   const subs: Record<string, RegExp> = {};
-  const failedSubs = new Set<string>();
-  const resolveSub = (name: string, stack: string[]): RegExp | undefined => {
+  const failed = new Set<string>();
+  const fail = (name: string, problem?: Problem) => {
+    if (problem) problems.push(problem);
+    failed.add(name);
+    return undefined;
+  };
+  const resolve = (name: string, stack: readonly string[]): RegExp | undefined => {
     if (subs[name]) return subs[name];
-    if (failedSubs.has(name)) return undefined;
-    const def = subDefs.get(name);
-    if (!def) return undefined;
+    const def = defs.get(name);
+    if (failed.has(name) || !def) return undefined;
     const pos = locate(def.pf.doc, def.pf.lc, ['subpatterns', name]);
     const where = { source: def.file, line: pos?.line, path: `subpatterns.${name}` };
-    if (stack.includes(name)) {
-      problems.push({ ...where, message: `sub-pattern refers to itself: ${[...stack, name].join(' → ')}` });
-      failedSubs.add(name);
-      return undefined;
-    }
+    if (stack.includes(name))
+      return fail(name, { ...where, message: `sub-pattern refers to itself: ${[...stack, name].join(' → ')}` });
     const deps: Record<string, RegExp> = {};
     for (const m of def.source.matchAll(REF)) {
       const dep = m[1]!;
-      if (!subDefs.has(dep)) {
-        problems.push({ ...where, message: `unknown sub-pattern reference {{${dep}}}` });
-        failedSubs.add(name);
-        return undefined;
-      }
-      const d = resolveSub(dep, [...stack, name]);
-      if (!d) {
-        failedSubs.add(name);
-        return undefined;
-      }
+      if (!defs.has(dep)) return fail(name, { ...where, message: `unknown sub-pattern reference {{${dep}}}` });
+      const d = resolve(dep, [...stack, name]);
+      if (!d) return fail(name);
       deps[dep] = d;
     }
     try {
       subs[name] = XRegExp.build(def.source, deps, 'x');
       return subs[name];
     } catch (e) {
-      problems.push({ ...where, message: `sub-pattern does not compile: ${(e as Error).message}` });
-      failedSubs.add(name);
-      return undefined;
+      return fail(name, { ...where, message: `sub-pattern does not compile: ${(e as Error).message}` });
     }
   };
-  for (const name of subDefs.keys()) resolveSub(name, []);
+  for (const name of defs.keys()) resolve(name, []);
+  return { defs, compiled: subs };
+}
 
-  // 3. Patterns: ids, regexes, SD mappings, transforms.
-  const compiled: { p: CompiledPattern; def: PatternDef; pf: ParsedFile; index: number }[] = [];
+/** A pattern that compiled, with where it came from. */
+export interface Compiled {
+  readonly p: CompiledPattern;
+  readonly def: PatternDef;
+  readonly pf: ParsedFile;
+  readonly index: number;
+}
+
+type Locator = (field?: string, key?: string) => Problem;
+
+/** The pattern's regex compiled with its sub-patterns, and the names it captures; problems reported. */
+function compileRegex(
+  def: PatternDef,
+  subs: Subpatterns,
+  at: Locator,
+  problems: Problem[],
+): { regex?: RegExp; fieldNames: string[] } {
+  if (def.regex === undefined) return { fieldNames: def.sd ? Object.keys(def.sd) : [] };
+  const deps: Record<string, RegExp> = {};
+  let refsOk = true;
+  for (const m of def.regex.matchAll(REF)) {
+    const name = m[1]!;
+    const s = subs.compiled[name];
+    if (!subs.defs.has(name)) problems.push({ ...at('regex'), message: `unknown sub-pattern reference {{${name}}}` });
+    if (s) deps[name] = s;
+    else refsOk = false; // an unknown name is reported above, a broken sub-pattern where it is defined
+  }
+  if (!refsOk) return { fieldNames: [] };
+  try {
+    const regex = XRegExp.build(def.regex, deps, 'x');
+    const names = (regex as RegExp & { xregexp?: { captureNames?: (string | null)[] } }).xregexp?.captureNames ?? [];
+    return { regex, fieldNames: names.filter((n): n is string => typeof n === 'string') };
+  } catch (e) {
+    problems.push({ ...at('regex'), message: `regex does not compile: ${(e as Error).message}` });
+    return { fieldNames: [] };
+  }
+}
+
+/** Transforms, optional fields and the warnings of one pattern. */
+function checkPatternFields(
+  def: PatternDef,
+  compiledOk: boolean,
+  fieldNames: readonly string[],
+  at: Locator,
+  problems: Problem[],
+  warnings: Problem[],
+): void {
+  for (const [field, names] of Object.entries(def.transforms)) {
+    for (const t of list(names))
+      if (!Object.hasOwn(TRANSFORMS, t))
+        problems.push({ ...at('transforms', field), message: `unknown transform "${t}" (known: ${TRANSFORM_NAMES.join(', ')})` });
+    if (compiledOk && !fieldNames.includes(field))
+      problems.push({ ...at('transforms', field), message: `transform for "${field}", which the pattern does not capture` });
+  }
+  for (const f of def.optional)
+    if (!def.sd || !Object.hasOwn(def.sd, f)) problems.push({ ...at('optional'), message: `optional field "${f}" is not in sd` });
+  if (!def.verified)
+    warnings.push({
+      ...at('verified'),
+      message: 'unverified pattern: it rests on guesses (e.g. SD parameter names); check it against a real capture',
+    });
+  if (def.counterExamples.length === 0 && def.enabled) warnings.push({ ...at(), message: 'no counterExamples' });
+}
+
+function locator(pf: ParsedFile, index: number, id: string): Locator {
+  return (field, key) => {
+    const pos =
+      field === undefined ? locate(pf.doc, pf.lc, ['patterns', index]) : locate(pf.doc, pf.lc, ['patterns', index, field], key);
+    return {
+      source: pf.file,
+      line: pos?.line,
+      column: pos?.col,
+      path: `${id}${field ? `.${field}` : ''}${key ? `.${key}` : ''}`,
+      message: '',
+    };
+  };
+}
+
+/** Phase 3: patterns — ids, regexes, SD mappings, transforms. Only those without problems come back. */
+export function compilePatterns(
+  parsed: readonly ParsedFile[],
+  subs: Subpatterns,
+  problems: Problem[],
+  warnings: Problem[],
+): Compiled[] {
+  const compiled: Compiled[] = [];
   const seen = new Map<string, string>();
   for (const pf of parsed) {
     (pf.data?.patterns ?? []).forEach((def, index) => {
       if (def === INVALID) return;
-      const at = (field?: string, key?: string) => {
-        const pos =
-          field === undefined
-            ? locate(pf.doc, pf.lc, ['patterns', index])
-            : locate(pf.doc, pf.lc, ['patterns', index, field], key);
-        return {
-          source: pf.file,
-          line: pos?.line,
-          column: pos?.col,
-          path: `${def.id}${field ? `.${field}` : ''}${key ? `.${key}` : ''}`,
-        };
-      };
+      const at = locator(pf, index, def.id);
       const before = problems.length;
       const prev = seen.get(def.id);
       if (prev) problems.push({ ...at('id'), message: `duplicate pattern id (first used in ${prev})` });
       else seen.set(def.id, pf.file);
-
       if ((def.regex === undefined) === (def.sd === undefined))
         problems.push({ ...at(), message: 'a pattern needs exactly one of `regex` or `sd`' });
-
-      let regex: RegExp | undefined;
-      let fieldNames: string[] = [];
-      if (def.regex !== undefined) {
-        const deps: Record<string, RegExp> = {};
-        let refsOk = true;
-        for (const m of def.regex.matchAll(REF)) {
-          const name = m[1]!;
-          if (!subDefs.has(name)) {
-            problems.push({ ...at('regex'), message: `unknown sub-pattern reference {{${name}}}` });
-            refsOk = false;
-          } else {
-            const s = subs[name];
-            if (s) deps[name] = s;
-            else refsOk = false; // its own problem is already reported
-          }
-        }
-        if (refsOk) {
-          try {
-            regex = XRegExp.build(def.regex, deps, 'x');
-            fieldNames = (
-              (regex as RegExp & { xregexp?: { captureNames?: (string | null)[] } }).xregexp?.captureNames ?? []
-            ).filter((n): n is string => typeof n === 'string');
-          } catch (e) {
-            problems.push({ ...at('regex'), message: `regex does not compile: ${(e as Error).message}` });
-          }
-        }
-      }
-      if (def.sd !== undefined) fieldNames = Object.keys(def.sd);
-
-      for (const [field, names] of Object.entries(def.transforms)) {
-        for (const t of list(names))
-          if (!Object.hasOwn(TRANSFORMS, t))
-            problems.push({
-              ...at('transforms', field),
-              message: `unknown transform "${t}" (known: ${TRANSFORM_NAMES.join(', ')})`,
-            });
-        if ((regex || def.sd) && !fieldNames.includes(field))
-          problems.push({ ...at('transforms', field), message: `transform for "${field}", which the pattern does not capture` });
-      }
-      for (const f of def.optional)
-        if (!def.sd || !Object.hasOwn(def.sd, f))
-          problems.push({ ...at('optional'), message: `optional field "${f}" is not in sd` });
-
-      if (!def.verified)
-        warnings.push({
-          ...at('verified'),
-          message: 'unverified pattern: it rests on guesses (e.g. SD parameter names); check it against a real capture',
-        });
-      if (def.counterExamples.length === 0 && def.enabled) warnings.push({ ...at(), message: 'no counterExamples' });
-
+      const { regex, fieldNames } = compileRegex(def, subs, at, problems);
+      checkPatternFields(def, Boolean(regex || def.sd), fieldNames, at, problems, warnings);
       if (problems.length > before) return;
-      const literals = list(def.match);
-      compiled.push({
-        def,
-        pf,
-        index,
-        p: {
-          id: def.id,
-          description: def.description,
-          kind: def.kind,
-          tags: list(def.tags),
-          literals,
-          needles: literals.map((l) => Buffer.from(l, 'utf8')),
-          ...(regex ? { regex, regexSource: def.regex } : {}),
-          ...(def.sd ? { sd: def.sd } : {}),
-          optional: def.optional,
-          transforms: Object.fromEntries(Object.entries(def.transforms).map(([k, v]) => [k, list(v)])),
-          verified: def.verified,
-          enabled: def.enabled,
-          file: pf.file,
-          line: locate(pf.doc, pf.lc, ['patterns', index])?.line ?? 0,
-        },
-      });
+      compiled.push({ def, pf, index, p: toCompiledPattern(def, regex, pf, index) });
     });
   }
+  return compiled;
+}
 
-  // 4. Regex safety, all checks at once (recheck is slow; results are cached by source).
-  const verdicts = await Promise.all(
-    compiled.map((c) => (c.p.regex ? checkRegexSafety(c.p.regex.source, c.p.regex.flags) : undefined)),
-  );
-  const safe = compiled.filter((c, i) => {
-    const v = verdicts[i];
-    if (!v || v.status === 'safe') return true;
+function toCompiledPattern(def: PatternDef, regex: RegExp | undefined, pf: ParsedFile, index: number): CompiledPattern {
+  const literals = list(def.match);
+  return {
+    id: def.id,
+    description: def.description,
+    kind: def.kind,
+    tags: list(def.tags),
+    literals,
+    needles: literals.map((l) => Buffer.from(l, 'utf8')),
+    ...(regex ? { regex, regexSource: def.regex } : {}),
+    ...(def.sd ? { sd: def.sd } : {}),
+    optional: def.optional,
+    transforms: Object.fromEntries(Object.entries(def.transforms).map(([k, v]) => [k, list(v)])),
+    verified: def.verified,
+    enabled: def.enabled,
+    file: pf.file,
+    line: locate(pf.doc, pf.lc, ['patterns', index])?.line ?? 0,
+  };
+}
+
+/**
+ * Phase 4: regex safety, from stored verdicts only (loading never runs the checker). A regex
+ * known to be vulnerable or unreadable is refused; one nobody has proven yet loads, and is
+ * listed as pending: the caller proves it (in the background for `serve`, at once for
+ * `patterns prove`).
+ */
+export function judgeSafety(
+  compiled: readonly Compiled[],
+  verdicts: VerdictLookup,
+  problems: Problem[],
+): { admitted: Compiled[]; regexes: PendingProof[]; pending: PendingProof[] } {
+  const regexes: PendingProof[] = [];
+  const pending: PendingProof[] = [];
+  const admitted = compiled.filter((c) => {
+    const regex = c.p.regex;
+    if (!regex) return true;
+    const ref = { patternId: c.p.id, key: verdictKey(regex.source, regex.flags), source: regex.source, flags: regex.flags };
+    regexes.push({ ...ref, file: c.pf.file, line: c.p.line });
+    const v = verdicts.get(ref.key);
+    if (v?.status === 'safe') return true;
+    if (!v) {
+      pending.push({ ...ref, file: c.pf.file, line: c.p.line });
+      return true;
+    }
     const pos = locate(c.pf.doc, c.pf.lc, ['patterns', c.index, 'regex']);
     problems.push({ source: c.pf.file, line: pos?.line, column: pos?.col, path: `${c.p.id}.regex`, message: safetyAdvice(v) });
     return false;
   });
+  return { admitted, regexes, pending };
+}
 
-  // 5. Self-test: every example must be matched by its own pattern, first in library order, with
-  //    the expected fields; no counter-example may match its pattern.
-  const order = safe.map((c) => c.p);
-  for (const c of safe) {
-    c.def.examples.forEach((ex, i) => {
-      const pos = locate(c.pf.doc, c.pf.lc, ['patterns', c.index, 'examples', i]);
-      const base = { patternId: c.p.id, type: 'example' as const, file: c.pf.file, line: pos?.line };
-      const message = checkExample(c.p, order, ex.line, ex.fields, parse);
-      results.push(message ? { ...base, ok: false, message } : { ...base, ok: true });
-      if (message)
-        problems.push({ source: c.pf.file, line: pos?.line, column: pos?.col, path: `${c.p.id}.examples[${i}]`, message });
-    });
+/**
+ * Phase 5: self-test. Every example must be matched by its own pattern, first in library order,
+ * with the expected fields; no counter-example may match its pattern.
+ */
+export function selfTest(
+  admitted: readonly Compiled[],
+  parse: (b: Buffer) => SyslogMessage,
+  problems: Problem[],
+): ExampleResult[] {
+  const results: ExampleResult[] = [];
+  const order = admitted.map((c) => c.p);
+  const record = (c: Compiled, type: ExampleResult['type'], i: number, message: string | undefined) => {
+    const field = type === 'example' ? 'examples' : 'counterExamples';
+    const pos = locate(c.pf.doc, c.pf.lc, ['patterns', c.index, field, i]);
+    const base = { patternId: c.p.id, type, file: c.pf.file, line: pos?.line };
+    results.push(message ? { ...base, ok: false, message } : { ...base, ok: true });
+    if (message)
+      problems.push({ source: c.pf.file, line: pos?.line, column: pos?.col, path: `${c.p.id}.${field}[${i}]`, message });
+  };
+  for (const c of admitted) {
+    c.def.examples.forEach((ex, i) => record(c, 'example', i, checkExample(c.p, order, ex.line, ex.fields, parse)));
     c.def.counterExamples.forEach((ce, i) => {
-      const line = typeof ce === 'string' ? ce : ce.line;
-      const pos = locate(c.pf.doc, c.pf.lc, ['patterns', c.index, 'counterExamples', i]);
-      const base = { patternId: c.p.id, type: 'counterExample' as const, file: c.pf.file, line: pos?.line };
-      const bytes = Buffer.from(line, 'utf8');
+      const bytes = Buffer.from(typeof ce === 'string' ? ce : ce.line, 'utf8');
       const r = matchMessage([{ ...c.p, enabled: true }], parse(bytes), bytes);
-      const message = r.matched ? 'counter-example matches this pattern' : undefined;
-      results.push(message ? { ...base, ok: false, message } : { ...base, ok: true });
-      if (message)
-        problems.push({ source: c.pf.file, line: pos?.line, column: pos?.col, path: `${c.p.id}.counterExamples[${i}]`, message });
+      record(c, 'counterExample', i, r.matched ? 'counter-example matches this pattern' : undefined);
     });
   }
+  return results;
+}
 
-  if (problems.length > 0) return { problems, warnings, results, files };
+/** The runnable library from the admitted patterns, in match order. */
+export function assembleLibrary(
+  order: readonly CompiledPattern[],
+  subs: Subpatterns,
+  rest: Pick<Library, 'warnings' | 'files' | 'pendingProofs'>,
+): Library {
   const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
-  const library: Library = {
+  return {
     patterns: order,
     prefilter: createPrefilter(enabledLiterals),
     literals: minimalLiterals(enabledLiterals),
-    subpatterns: subs,
-    subpatternSources: Object.fromEntries([...subDefs].map(([k, v]) => [k, v.source])),
-    warnings,
-    files,
+    subpatterns: subs.compiled,
+    subpatternSources: Object.fromEntries([...subs.defs].map(([k, v]) => [k, v.source])),
+    ...rest,
   };
-  return { library, problems, warnings, results, files };
+}
+
+/**
+ * The same library without the given patterns (a background proof refused them). Their
+ * pending proofs go with them.
+ */
+export function withoutPatterns(lib: Library, ids: ReadonlySet<string>): Library {
+  const order = lib.patterns.filter((p) => !ids.has(p.id));
+  const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
+  return {
+    ...lib,
+    patterns: order,
+    prefilter: createPrefilter(enabledLiterals),
+    literals: minimalLiterals(enabledLiterals),
+    pendingProofs: lib.pendingProofs.filter((x) => !ids.has(x.patternId)),
+  };
+}
+
+export async function inspectLibrary(dirs: readonly string[], opts: LoadOptions = {}): Promise<LoadReport> {
+  const parse = opts.parse ?? parseSyslog;
+  const problems: Problem[] = [];
+  const warnings: Problem[] = [];
+  const files = await listFiles(dirs, problems);
+  if (files.length === 0 && problems.length === 0)
+    problems.push({ source: dirs.join(', '), message: 'no pattern files (*.yaml) found' });
+  const parsed = await readPatternFiles(files, problems);
+  const subs = resolveSubpatterns(parsed, problems);
+  const compiled = compilePatterns(parsed, subs, problems, warnings);
+  const { admitted, regexes, pending } = judgeSafety(compiled, opts.verdicts ?? createVerdictStore({ dirs }), problems);
+  const results = selfTest(admitted, parse, problems);
+  if (problems.length > 0) return { problems, warnings, results, files, regexes, pending };
+  const library = assembleLibrary(
+    admitted.map((c) => c.p),
+    subs,
+    { warnings, files, pendingProofs: pending },
+  );
+  return { library, problems, warnings, results, files, regexes, pending };
 }
 
 function patternIdAt(raw: unknown, idx: number): string | undefined {

@@ -49,6 +49,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** result: ok | failed */
     patternReloads: counter('ptim_pattern_reloads_total', 'Pattern library reloads', ['result']),
     patternsLoaded: gauge('ptim_patterns_loaded', 'Patterns in the running library'),
+    proofsPending: gauge(
+      'ptim_pattern_proofs_pending',
+      'Regexes running without a safety verdict yet (proven in the background)',
+    ),
+    /** result: safe | refused | retry */
+    proofs: counter('ptim_pattern_proofs_total', 'Background regex safety proofs, by result', ['result']),
 
     // sessions
     /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | error (script rejected the event) */

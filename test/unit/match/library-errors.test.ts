@@ -85,6 +85,16 @@ describe('pattern library loader errors', () => {
     ]);
   });
 
+  it('an ambiguity hidden behind a back-reference is refused (its stored verdict; see regex-safety.test.ts)', async () => {
+    expect(await problemsOf('regex-backref-evasion')).toEqual([
+      expect.objectContaining({
+        line: 7,
+        path: 't-up.regex',
+        message: expect.stringMatching(/backtrack catastrophically \(exponential/),
+      }),
+    ]);
+  });
+
   it('examples that do not produce their expected fields', async () => {
     const ps = await problemsOf('example-fails');
     expect(ps.map((p) => [p.line, p.path])).toEqual([
