@@ -69,6 +69,9 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
       if (f && !existsSync(f)) configProblems.push({ path: `ingest.tls.${key}`, message: `file not found: ${f}` });
     }
   }
+  if (config.ingest.idleTimeoutSecs !== undefined) {
+    warnings.push('ingest.idleTimeoutSecs is no longer used: quiet connections stay open (see ingest.firstFrameTimeoutSecs)');
+  }
   if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
     warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
   }
