@@ -57,11 +57,35 @@ function tagFromText(msg: SyslogMessage, depth: number): SyslogMessage {
     const inner = parseEnvelope(msg.text.slice(i), depth + 1);
     if (inner !== undefined) return inner;
   }
-  // A BSD line was already read with these rules; only RFC 5424 keeps its tag in MSG.
-  if (msg.format !== 'rfc5424') return msg;
-  const t = tagAtStart(msg.text);
-  if (t === undefined) return msg;
-  return { ...msg, appName: msg.appName ?? t.appName, procId: msg.procId ?? t.procId, msgId: t.msgId, text: t.text };
+  if (msg.format === 'rfc5424') {
+    const t = tagAtStart(msg.text);
+    if (t !== undefined) {
+      return { ...msg, appName: msg.appName ?? t.appName, procId: msg.procId ?? t.procId, msgId: t.msgId, text: t.text };
+    }
+  }
+  return depth < MAX_RELAY_DEPTH ? (misparsedByRelay(msg) ?? msg) : msg;
+}
+
+/**
+ * A relay that misread a Junos header re-sends it with the pieces in the wrong fields:
+ * syslog-ng reads `Mar  3 2026 15:47:52.418` (time-format year) as hostname `localhost` and
+ * program `Mar`; rsyslog takes `(FPC` of `(FPC Slot 3, PIC Slot 0) SPC3_PIC0 kmd[2150]:` as the
+ * APP-NAME. Joined back in order, the fields form the original BSD line, which is read with its
+ * own rules; the result counts only when it has a tag.
+ */
+function misparsedByRelay(msg: SyslogMessage): SyslogMessage | undefined {
+  const text = msg.text.trimStart();
+  const candidates =
+    msg.format === 'rfc3164'
+      ? [text]
+      : msg.appName === undefined
+        ? []
+        : [`${msg.appName} ${text}`, ...(msg.hostname === undefined ? [] : [`${msg.hostname} ${msg.appName} ${text}`])];
+  for (const c of candidates) {
+    const inner = parseBsd(c, 0, msg.pri);
+    if (inner?.msgId !== undefined) return inner;
+  }
+  return undefined;
 }
 
 function unknown(text: string): SyslogMessage {

@@ -8,9 +8,10 @@
 // compose the header themselves, so they get the line's process, pid, tag and text.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { freePort } from '../../src/demo/redis-server.js';
 import { parseSyslog } from '../../src/syslog/parse.js';
 import { waitFor } from './wait.js';
 
@@ -54,15 +55,6 @@ export function senderPaths() {
     syslogNg: sng,
     python: which('python3'),
   };
-}
-
-/** A loopback TCP port nobody listens on now (the sender's input; bound by the sender itself). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function tempDir(sender: string): string {

@@ -1,4 +1,4 @@
-// Captures what each real sender puts on the wire for two SRX lines, once, into
+// Captures what each real sender puts on the wire for four SRX lines, once, into
 // test/fixtures/senders/<case>.json, with the parse of every framed message. The capture is the
 // tool's real output and is kept as is; `--reparse` only rewrites the `parsed` part (after a
 // parser change: review the diff). TLS cases are not captured (the bytes inside are the TCP ones).
@@ -20,8 +20,12 @@ import { escapeBytes } from './syslog-golden.js';
 
 export const SENDER_FIXTURE_DIR = fileURLToPath(new URL('../fixtures/senders/', import.meta.url));
 
-/** The two lines every sender relays: an iked UP (C10) and a kmd UP with `%DAEMON-6-` (C5). */
-export const CAPTURED_SAMPLES = ['C10', 'C5'] as const;
+/**
+ * The lines every sender relays: an iked UP (C10), a kmd UP with `%DAEMON-6-` (C5), an SRX5k UP
+ * with its `(FPC Slot 3, PIC Slot 0) SPC3_PIC0` prefix (C7) and a kmd DOWN with a time-format-year
+ * timestamp (C6); the last two are the headers relays misread.
+ */
+export const CAPTURED_SAMPLES = ['C10', 'C5', 'C7', 'C6'] as const;
 
 export interface SenderFixture {
   id: string;
@@ -103,7 +107,7 @@ async function capture(c: SenderCase, lines: Buffer[]): Promise<string[]> {
   const sender = await c.start({ port, transport: c.transport });
   await sender.send(lines);
   const text = () => Buffer.concat(got.flat()).toString('latin1');
-  await waitFor(() => (text().match(/_VPN_UP_ALARM_USER/g) ?? []).length >= lines.length, {
+  await waitFor(() => (text().match(/_VPN_(UP|DOWN)_ALARM_USER/g) ?? []).length >= lines.length, {
     timeoutMs: 15_000,
     what: `${c.id} to deliver`,
   });
