@@ -114,6 +114,7 @@ patterns
     const input = file === '-' ? process.stdin : createReadStream(file);
     process.exitCode = await runPatternsExplain(o.dir ?? cfg.patterns.dirs, cfg.identity, input, process.stdout, {
       json: o.json,
+      framing: cfg.ingest,
       maxFieldBytes: cfg.patterns.maxFieldBytes,
     });
   });
