@@ -61,22 +61,26 @@ async function* framedMessages(chunks: AsyncIterable<Buffer>, framing: FramingSe
   yield* framer.end();
 }
 
-/**
- * A log file copy (`show log`, a local file) has no `<PRI>`: the receiver would drop it as junk,
- * so it is read line by line (CR before LF dropped) and the operator is told so.
- */
-async function* fileLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
+/** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
+export async function* byteLines(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let rest = Buffer.alloc(0);
-  const line = (b: Buffer): Frame => ({ bytes: b, truncated: false, continuations: 0 });
-  for await (const chunk of chunks) {
-    rest = Buffer.concat([rest, chunk]);
+  for await (const chunk of input) {
+    rest = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
     let nl: number;
     while ((nl = rest.indexOf(0x0a)) >= 0) {
-      yield line(rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl));
+      yield rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl);
       rest = rest.subarray(nl + 1);
     }
   }
-  if (rest.length > 0) yield line(rest);
+  if (rest.length > 0) yield rest;
+}
+
+/**
+ * A log file copy (`show log`, a local file) has no `<PRI>`: the receiver would drop it as junk,
+ * so it is read line by line and the operator is told so.
+ */
+async function* fileLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
+  for await (const bytes of byteLines(chunks)) yield { bytes, truncated: false, continuations: 0 };
 }
 
 async function* asBuffers(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
