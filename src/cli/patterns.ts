@@ -4,9 +4,10 @@
 import { defaultConfig, type IdentityConfig, type IngestConfig } from '../config/schema.js';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
 import { StreamFramer, type Frame } from '../ingest/framing.js';
-import { explainLine, type Explanation } from '../match/explain.js';
+import { explainMatch, type Explanation } from '../match/explain.js';
 import { inspectLibrary, type Library } from '../match/library.js';
 import type { FieldValue } from '../match/transforms.js';
+import { parseAndMatch } from '../pipeline.js';
 import type { RawMessage } from '../types.js';
 
 type Out = NodeJS.WritableStream;
@@ -200,7 +201,7 @@ export async function runPatternsExplain(
       receivedAt: Date.now(),
       truncated,
     };
-    const x = explainLine(lib, identityCfg, raw, { maxFieldBytes: opts.maxFieldBytes });
+    const x = explainMatch(lib, identityCfg, raw, parseAndMatch(lib, raw), { maxFieldBytes: opts.maxFieldBytes });
     if (opts.json)
       say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), continuations: frame.continuations, ...x }));
     else {
