@@ -1,9 +1,10 @@
 // The composition root: builds every component from the frozen config, wires the data flow
 // (receivers → pipeline → session engine → outbox → relay → queue → push workers → JIMS),
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { checkFiles, readableFile } from './config/files.js';
+import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
@@ -54,21 +55,16 @@ export interface PreflightResult {
 const has = (config: Config, role: Role) => config.roles.includes(role);
 
 /**
- * Everything that can be checked without touching the network: allow-list CIDRs, files, the
- * pattern library (with its self-test) and the JIMS templates/secrets. `ptim-bridge check` prints
- * this; `serve` refuses to start unless it is clean. All problems are reported, not just the first.
+ * Everything that can be checked before the bridge starts, cheap checks first so that every
+ * problem is reported in one run before any slow step: files (TLS, CA, secrets), ports already
+ * in use, the JIMS templates/secrets, then the pattern library (with its self-test).
+ * `ptim-bridge check` prints this; `serve` refuses to start unless it is clean.
  */
 export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
-  const configProblems: Problem[] = [];
+  const configProblems: Problem[] = checkFiles(config, readableFile).map((f) => ({ path: f.path.join('.'), message: f.message }));
   const tls = config.ingest.tls;
-  if (tls.enabled) {
-    for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
-      const f = tls[key];
-      if (f && !existsSync(f)) configProblems.push({ path: `ingest.tls.${key}`, message: `file not found: ${f}` });
-    }
-  }
   if (config.ingest.idleTimeoutSecs !== undefined) {
     warnings.push('ingest.idleTimeoutSecs is no longer used: quiet connections stay open (see ingest.firstFrameTimeoutSecs)');
   }
@@ -81,15 +77,8 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (configProblems.length) {
     errors.push(new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${configProblems.length} problem(s))`, configProblems));
   }
-
-  let library: Library | undefined;
-  if (has(config, 'ingest')) {
-    try {
-      library = await loadLibrary(config.patterns.dirs);
-    } catch (e) {
-      errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
-    }
-  }
+  const bind = await probePorts(portsOf(config));
+  if (bind.length) errors.push(new PtimError('PTIM_ERR_BIND', `${bind.length} port(s) cannot be bound`, bind));
 
   let jims: JimsClient | undefined;
   if (config.jims.primary && has(config, 'worker')) {
@@ -98,6 +87,16 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
       jims = createJimsClient(config.jims, { metrics: deps.metrics, logger: deps.logger, clock: deps.clock });
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
+    }
+  }
+
+  // The slow step, last: every cheap problem above is already known.
+  let library: Library | undefined;
+  if (has(config, 'ingest')) {
+    try {
+      library = await loadLibrary(config.patterns.dirs);
+    } catch (e) {
+      errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
     }
   }
   return { library, jims, errors, warnings };
