@@ -414,7 +414,7 @@ export class StreamFramer {
       this.mode = { kind: 'resync' };
     }
     // The bytes may themselves end the piece or the junk (e.g. "12\n").
-    this.consume(bytes, out);
+    this.consume(bytes, out, true); // no carrying inside a head: the bytes after it are not here
   }
 
   private canContinue(): boolean {
