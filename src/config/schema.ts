@@ -82,8 +82,9 @@ export const ingestSchema = z
     /** TCP and TLS connections open at once from one source address. */
     maxConnectionsPerSource: positiveInt.default(16),
     /**
-     * A connection that has not delivered one complete message this long after it opened is
-     * closed. Once it has, it is never closed for being quiet (TCP keepalive finds dead peers).
+     * A connection from a source that is not a configured firewall (`firewalls`) and has not
+     * delivered one complete message this long after it opened is closed. Once it has, it is never
+     * closed for being quiet (TCP keepalive finds dead peers).
      */
     firstFrameTimeoutSecs: z.number().positive().default(10),
     /** TCP keepalive: first probe after this much silence (the kernel's interval and count follow). */

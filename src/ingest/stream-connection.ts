@@ -1,8 +1,9 @@
 // One admitted TCP/TLS syslog connection: its framer, its timers and how it ends.
 //
-// Timers: a connection must deliver one complete message within the first-frame deadline
-// (a slow drip of bytes, or a port scan, is closed and counted); after that it is never closed
-// for being quiet, since quiet is normal for a firewall sending only VPN events. TCP keepalive
+// Timers: a connection from a source that is not a configured firewall must deliver one complete
+// message within the first-frame deadline (a slow drip of bytes, or a port scan, is closed and
+// counted); after that no connection is closed for being quiet, since quiet is normal for a
+// firewall sending only VPN events. TCP keepalive
 // finds peers that went away. A held LF frame is released after a short quiet time.
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
@@ -64,8 +65,12 @@ export class StreamConnection implements TrackedConnection {
       onDrop: deps.onDrop,
     });
     raw.setKeepAlive(true, opts.keepAliveMs);
-    this.firstFrame = setTimeout(() => this.close('first_frame_timeout'), opts.firstFrameTimeoutMs);
-    this.firstFrame.unref();
+    // A configured firewall may connect long before it has anything to say (a `match` filter
+    // lets only VPN events through), so only other sources get the deadline.
+    if (!firewall) {
+      this.firstFrame = setTimeout(() => this.close('first_frame_timeout'), opts.firstFrameTimeoutMs);
+      this.firstFrame.unref();
+    }
     this.closed = once(raw, 'close').then(() => this.onSocketClosed());
   }
 

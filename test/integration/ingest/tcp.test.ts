@@ -131,6 +131,20 @@ describe('TCP receiver', () => {
     expect(h.logLines.some((l) => l.event === 'syslog_first_frame_timeout' && l.source === '127.0.0.1')).toBe(true);
   });
 
+  it('gives a configured firewall no first-frame deadline: it may connect long before its first event', async () => {
+    h = await startHarness(
+      { tcp: { enabled: true } },
+      { timing: { ...FAST, firstFrameTimeoutMs: 100 }, firewalls: [{ source: '127.0.0.2', name: 'srx-fw' }] },
+    );
+    const fw = await client(h.port('tcp'), '127.0.0.1', '127.0.0.2');
+    const scan = await client(h.port('tcp'));
+    await closed(scan);
+    await h.waitUntil('the other source closed', async () => (await h!.counter('connections', { transport: 'tcp' })) === 1);
+    expect(fw.destroyed).toBe(false);
+    await write(fw, '<30>first event, much later\n');
+    expect(text(await h.waitForMessages(1))).toEqual(['<30>first event, much later']);
+  });
+
   it('caps the connections of one source', async () => {
     h = await startHarness({ tcp: { enabled: true }, maxConnectionsPerSource: 3 }, { timing: FAST });
     const port = h.port('tcp');
