@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { loadSamples } from '../../fixtures/samples.js';
 import { startHarness, text, type Harness } from './harness.js';
 
@@ -165,9 +165,14 @@ describe('TCP receiver', () => {
       { timing: FAST, firewalls: [{ source: '127.0.0.2', name: 'srx-fw' }] },
     );
     const port = h.port('tcp');
-    // 40 clients dripping bytes of a message they never finish, like 1 byte/s senders.
+    // 40 clients dripping bytes of a message they never finish, like 1 byte/s senders (faster
+    // here, so the drip goes on all through the test).
     const slow = await Promise.all(Array.from({ length: 40 }, () => client(port)));
     await Promise.all(slow.map((c) => write(c, '<30>')));
+    const drip = setInterval(() => {
+      for (const c of slow) if (!c.destroyed) c.write('x');
+    }, 20);
+    onTestFinished(() => clearInterval(drip));
     await h.waitUntil(
       'table full, the rest refused',
       async () => (await h!.counter('dropped', { transport: 'tcp', reason: 'connection_limit' })) === 20,
