@@ -140,8 +140,7 @@ function connectionSet(opts: StreamOptions, ctx: ReceiverContext) {
     const conn = new StreamConnection(raw, source, verdict.firewall !== undefined, { ...opts, tls: !!opts.tls }, connDeps);
     const a = opts.table.admit(conn);
     if (!a.admitted) {
-      report(a.reason, source);
-      conn.finish();
+      conn.close(a.reason); // counted and logged once, as this outcome (not as a TLS failure)
       return undefined;
     }
     if (a.evicted instanceof StreamConnection) a.evicted.close('evicted');

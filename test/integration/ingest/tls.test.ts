@@ -128,6 +128,22 @@ describe('TLS receiver (RFC 5425)', () => {
     expect(line).toMatchObject({ source: '127.0.0.1' });
   });
 
+  it('counts a TLS connection over the per-source cap as that, not as a failed handshake', async () => {
+    h = await startHarness(
+      { tls: { enabled: true, certFile: certs.certFile, keyFile: certs.keyFile }, maxConnectionsPerSource: 1 },
+      { timing: FAST },
+    );
+    const first = tlsClient(h.port('tls'), false);
+    await once(first, 'secureConnect');
+    const second = tlsClient(h.port('tls'), false);
+    await outcome(second);
+    await h.waitUntil(
+      'counted',
+      async () => (await h!.counter('dropped', { transport: 'tls', reason: 'source_connection_limit' })) === 1,
+    );
+    expect(await h.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })).toBe(0);
+  });
+
   it('fails to start with PTIM_ERR_SECRET when the key file cannot be read', async () => {
     const err = await startHarness({
       tls: { enabled: true, certFile: certs.certFile, keyFile: `${certs.dir}/missing.key` },
