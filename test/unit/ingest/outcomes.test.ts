@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { CONNECTION_OUTCOMES, connectionOutcomes, type ConnectionOutcome } from '../../../src/ingest/outcomes.js';
@@ -42,5 +43,10 @@ describe('connection outcomes', () => {
       (typeof CONNECTION_OUTCOMES)[ConnectionOutcome],
     ][])
       expect(def.message('198.51.100.7'), outcome).toContain('198.51.100.7');
+  });
+
+  it('documents every outcome in the README (ptim_syslog_dropped_total reasons)', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    expect(Object.keys(CONNECTION_OUTCOMES).filter((o) => !readme.includes(`\`${o}\``))).toEqual([]);
   });
 });
