@@ -7,7 +7,7 @@
 // would send them, and forward them with the configured driver/template. `logger` and Python
 // compose the header themselves, so they get the line's process, pid, tag and text.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,12 +46,18 @@ const which = (cmd: string): string | undefined => {
 /** syslog-ng conflicts with rsyslog as a Debian package, so CI unpacks it (see .ci/run). */
 export const SYSLOG_NG_UNPACKED = '/opt/syslog-ng-core/usr/sbin/syslog-ng';
 
+/** Where Debian puts rsyslog's modules, whatever the architecture (`/usr/lib/<triplet>/rsyslog`). */
+function rsyslogModuleDirs(): string[] {
+  const triplets = existsSync('/usr/lib') ? readdirSync('/usr/lib').filter((d) => d.includes('-linux-')) : [];
+  return ['/usr/lib/rsyslog', ...triplets.map((t) => join('/usr/lib', t, 'rsyslog'))];
+}
+
 export function senderPaths() {
   const sng = process.env.PTIM_SYSLOG_NG ?? (existsSync(SYSLOG_NG_UNPACKED) ? SYSLOG_NG_UNPACKED : which('syslog-ng'));
   return {
     logger: which('logger'),
     rsyslog: which('rsyslogd') ?? (existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : undefined),
-    rsyslogGtls: existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') || existsSync('/usr/lib/rsyslog/lmnsd_gtls.so'),
+    rsyslogGtls: rsyslogModuleDirs().some((d) => existsSync(join(d, 'lmnsd_gtls.so'))),
     syslogNg: sng,
     python: which('python3'),
   };
@@ -236,7 +242,8 @@ function syslogNgCase(id: string, transport: 'udp' | 'tcp', driver: 'network' | 
       // An unpacked package (not installed) finds its libraries and modules beside the binary.
       const prefix = dirname(dirname(bin));
       const libDir = join(prefix, 'lib', 'syslog-ng');
-      const unpacked = existsSync(join(libDir, '3.38')) && prefix !== '/usr';
+      const moduleDir = existsSync(libDir) ? readdirSync(libDir).find((d) => /^\d+\.\d+$/.test(d)) : undefined;
+      const unpacked = prefix !== '/usr' && moduleDir !== undefined;
       const args = [
         '-F',
         '--no-caps',
@@ -248,7 +255,7 @@ function syslogNgCase(id: string, transport: 'udp' | 'tcp', driver: 'network' | 
         join(dir, 'syslog-ng.persist'),
         '-c',
         join(dir, 'syslog-ng.ctl'),
-        ...(unpacked ? [`--module-path=${join(libDir, '3.38')}`] : []),
+        ...(unpacked ? [`--module-path=${join(libDir, moduleDir)}`] : []),
       ];
       return daemon(bin, args, inputPort, dir, unpacked ? { LD_LIBRARY_PATH: libDir } : undefined);
     },
