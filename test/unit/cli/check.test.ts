@@ -4,7 +4,9 @@ import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCheck } from '../../../src/cli/check.js';
+import { runCheck, withPatternProblems } from '../../../src/cli/check.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { PtimError } from '../../../src/errors.js';
 
 function sink() {
   let text = '';
@@ -87,5 +89,18 @@ describe('ptim-bridge check', () => {
     expect(err.text()).toContain('PTIM_ERR_PATTERN');
     // The cheap problems come first: the bind error is printed before the pattern library's.
     expect(err.text().indexOf('PTIM_ERR_BIND')).toBeLessThan(err.text().indexOf('PTIM_ERR_PATTERN'));
+  });
+
+  it('serve reports an invalid configuration together with the pattern library problems (withPatternProblems)', async () => {
+    const dir = resolve('test/fixtures/patterns-bad/many');
+    const file = configFile(`ingest:\n  udp: { port: 70000 }\npatterns:\n  dirs: [${JSON.stringify(dir)}]\n`);
+    const e = await loadConfig({ file }).then(
+      () => undefined,
+      (x: unknown) => x as PtimError,
+    );
+    const combined = PtimError.combine((await withPatternProblems(e!, file)).errors);
+    const report = combined.report();
+    expect(report).toContain('ingest.udp.port: PTIM_ERR_CONFIG:');
+    expect(report).toContain('t-up.regx: PTIM_ERR_PATTERN: unknown key');
   });
 });
