@@ -1,9 +1,10 @@
 // The composition root: builds every component from the frozen config, wires the data flow
 // (receivers → pipeline → session engine → outbox → relay → queue → push workers → JIMS),
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { checkFiles, readableFile } from './config/files.js';
+import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
@@ -58,20 +59,18 @@ export interface PreflightResult {
 const has = (config: Config, role: Role) => config.roles.includes(role);
 
 /**
- * Everything that can be checked without touching the network: allow-list CIDRs, files, the
- * pattern library (with its self-test) and the JIMS templates/secrets. `ptim-bridge check` prints
- * this; `serve` refuses to start unless it is clean. All problems are reported, not just the first.
+ * Everything that can be checked before the bridge starts, cheap checks first so that every
+ * problem is reported in one run before any slow step: files (TLS, CA, secrets), ports already
+ * in use, the JIMS templates/secrets, then the pattern library (with its self-test).
+ * `ptim-bridge check` prints this; `serve` refuses to start unless it is clean.
  */
 export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
-  const configProblems: Problem[] = [];
+  const configProblems: Problem[] = checkFiles(config, readableFile).map((f) => ({ path: f.path.join('.'), message: f.message }));
   const tls = config.ingest.tls;
-  if (tls.enabled) {
-    for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
-      const f = tls[key];
-      if (f && !existsSync(f)) configProblems.push({ path: `ingest.tls.${key}`, message: `file not found: ${f}` });
-    }
+  if (config.ingest.idleTimeoutSecs !== undefined) {
+    warnings.push('ingest.idleTimeoutSecs is no longer used: quiet connections stay open (see ingest.firstFrameTimeoutSecs)');
   }
   if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
     warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
@@ -83,7 +82,20 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (configProblems.length) {
     errors.push(new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${configProblems.length} problem(s))`, configProblems));
   }
+  const bind = await probePorts(portsOf(config));
+  if (bind.length) errors.push(new PtimError('PTIM_ERR_BIND', `${bind.length} port(s) cannot be bound`, bind));
 
+  let jims: JimsClient | undefined;
+  if (config.jims.primary && has(config, 'worker')) {
+    try {
+      // The client logs its own start-up warnings (TLS verification off, plain HTTP) to deps.logger.
+      jims = createJimsClient(config.jims, { metrics: deps.metrics, logger: deps.logger, clock: deps.clock });
+    } catch (e) {
+      errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
+    }
+  }
+
+  // The slow step, last: every cheap problem above is already known.
   let library: Library | undefined;
   if (has(config, 'ingest')) {
     try {
@@ -95,16 +107,6 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
         );
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
-    }
-  }
-
-  let jims: JimsClient | undefined;
-  if (config.jims.primary && has(config, 'worker')) {
-    try {
-      // The client logs its own start-up warnings (TLS verification off, plain HTTP) to deps.logger.
-      jims = createJimsClient(config.jims, { metrics: deps.metrics, logger: deps.logger, clock: deps.clock });
-    } catch (e) {
-      errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
     }
   }
   return { library, jims, errors, warnings };

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
-import { runCheck } from './cli/check.js';
+import { runCheck, withPatternProblems } from './cli/check.js';
 import { failedList, failedPurge, failedRetry, showQueue, showSessions, type SessionsOptions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
@@ -62,7 +62,11 @@ program
   .command('serve')
   .description('run the bridge (roles from config: ingest, relay, worker, sweeper)')
   .action(async (_o, cmd: Command) => {
-    const cfg = await config(cmd);
+    // Like `check`: an invalid configuration is reported together with the pattern library's problems.
+    const cfg = await config(cmd).catch(async (e: unknown) => {
+      if (!(e instanceof PtimError)) throw e;
+      throw PtimError.combine((await withPatternProblems(e, cmd.optsWithGlobals<{ config?: string }>().config)).errors);
+    });
     const logger = createLogger({ level: cfg.log.level });
     const metrics = createMetrics(undefined, { processMetrics: true });
     const app = await createApp(cfg, { logger, metrics, clock: systemClock });
@@ -115,6 +119,7 @@ patterns
     const input = file === '-' ? process.stdin : createReadStream(file);
     process.exitCode = await runPatternsExplain(o.dir ?? cfg.patterns.dirs, cfg.identity, input, process.stdout, {
       json: o.json,
+      framing: cfg.ingest,
       maxFieldBytes: cfg.patterns.maxFieldBytes,
     });
   });

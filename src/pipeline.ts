@@ -6,11 +6,11 @@ import { createDomainAliasWatch } from './identity/domain-alias.js';
 import { normalize, type IgnoredReason } from './identity/normalize.js';
 import { rateLimiter, type Logger } from './log.js';
 import type { Library } from './match/library.js';
-import { matchMessage } from './match/matcher.js';
+import { matchMessage, type MatchResult } from './match/matcher.js';
 import type { Fields } from './match/transforms.js';
 import type { Metrics } from './ops/metrics.js';
 import { parseSyslog } from './syslog/parse.js';
-import type { Clock, RawMessage, VpnEvent } from './types.js';
+import type { Clock, RawMessage, SyslogMessage, VpnEvent } from './types.js';
 
 export type PipelineOutcome =
   | { readonly type: 'skipped' }
@@ -46,6 +46,15 @@ const SKIP_BATCH = 256;
 /** How much of a near-miss line goes into a log record. */
 const LOG_SAMPLE_CHARS = 512;
 
+/**
+ * The stages after the prefilter that decide whether a line is a VPN event: parse → match.
+ * `explain` runs exactly this (then normalize), so what it shows is what the bridge does.
+ */
+export function parseAndMatch(library: Library, raw: RawMessage): { msg: SyslogMessage; match: MatchResult } {
+  const msg = parseSyslog(raw.bytes);
+  return { msg, match: matchMessage(library.patterns, msg, raw.bytes) };
+}
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   const { identity, metrics, logger, clock } = deps;
   let library = deps.library;
@@ -76,8 +85,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     }
     candidate.inc();
     try {
-      const msg = parseSyslog(raw.bytes);
-      const m = matchMessage(library.patterns, msg, raw.bytes);
+      const { msg, match: m } = parseAndMatch(library, raw);
       if (!m.matched) {
         metrics.nearMisses.inc();
         const gate = allowLog();

@@ -29,23 +29,35 @@ async function patternDirsOf(file: string | undefined): Promise<string[]> {
   }
 }
 
+/**
+ * A configuration that does not load still names a pattern library (or uses the default one):
+ * check it too, so one run reports both. The configuration error first, then the library's, if any.
+ */
+export async function withPatternProblems(
+  e: PtimError,
+  file: string | undefined,
+): Promise<{ errors: PtimError[]; patterns?: { count: number; dirs: string[] } }> {
+  if (e.code !== 'PTIM_ERR_CONFIG' && e.code !== 'PTIM_ERR_CONFIG_FILE') return { errors: [e] };
+  const dirs = await patternDirsOf(file ?? process.env.PTIM_CONFIG);
+  try {
+    const lib = await loadLibrary(dirs);
+    return { errors: [e], patterns: { count: lib.patterns.length, dirs } };
+  } catch (p) {
+    if (p instanceof PtimError) return { errors: [e, p] };
+    throw p;
+  }
+}
+
 export async function runCheck(file: string | undefined, out: Out, err: Out): Promise<number> {
   let config;
   try {
     config = (await loadConfig({ file })).config;
   } catch (e) {
     if (!(e instanceof PtimError)) throw e;
-    err.write(`${e.report()}\n`);
-    if (e.code === 'PTIM_ERR_CONFIG' || e.code === 'PTIM_ERR_CONFIG_FILE') {
-      const dirs = await patternDirsOf(file ?? process.env.PTIM_CONFIG);
-      try {
-        const lib = await loadLibrary(dirs);
-        out.write(`patterns: ${lib.patterns.length} pattern(s) loaded and self-tested from ${dirs.join(', ')}\n`);
-      } catch (p) {
-        if (p instanceof PtimError) err.write(`${p.report()}\n`);
-        else throw p;
-      }
-    }
+    const r = await withPatternProblems(e, file);
+    for (const x of r.errors) err.write(`${x.report()}\n`);
+    if (r.patterns)
+      out.write(`patterns: ${r.patterns.count} pattern(s) loaded and self-tested from ${r.patterns.dirs.join(', ')}\n`);
     return 1;
   }
   // Components warn through the logger at start (e.g. JIMS TLS verification off): print those

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createApp, type App } from '../app.js';
+import { probePorts, type PortUse } from '../config/ports.js';
 import { configSchema } from '../config/schema.js';
+import { PtimError } from '../errors.js';
 import { startPrivateRedis, type PrivateRedis } from '../demo/redis-server.js';
 import { createJimsSimulator, type JimsSimulator } from '../jims-sim/simulator.js';
 import { maskUrl, type Logger } from '../log.js';
@@ -29,7 +31,35 @@ export interface Demo {
 /** The shipped pattern library, found next to the code whether run from src/ (tsx) or dist/. */
 export const SHIPPED_PATTERNS_DIR = fileURLToPath(new URL('../../patterns', import.meta.url));
 
+/** The demo's fixed ports, each named by the flag that changes it. */
+function demoPorts(o: DemoOptions): PortUse[] {
+  const at = (setting: string, protocol: 'udp' | 'tcp', port: number): PortUse => ({
+    setting,
+    protocol,
+    address: '127.0.0.1',
+    port,
+  });
+  return [
+    at('--syslog-port', 'udp', o.syslogPort),
+    at('--syslog-port', 'tcp', o.syslogPort),
+    at('--ops-port', 'tcp', o.opsPort),
+    at('--sim-port', 'tcp', o.simPort),
+  ].filter((u) => u.port !== 0);
+}
+
+/** Before anything starts: a port in use is one line naming the flag to change. */
+async function checkDemoPorts(o: DemoOptions): Promise<void> {
+  const problems = await probePorts(demoPorts(o));
+  if (problems.length === 0) return;
+  const flags = [...new Set(problems.map((p) => p.path))];
+  throw new PtimError(
+    'PTIM_ERR_BIND',
+    `${problems.map((p) => p.message.replace(/ \(another process.*\)$/, '')).join('; ')}: choose another port with ${flags.join(', ')}`,
+  );
+}
+
 export async function startDemo(o: DemoOptions, deps: { logger: Logger; metrics: Metrics }): Promise<Demo> {
+  await checkDemoPorts(o);
   let privateRedis: PrivateRedis | undefined;
   const redisUrl = o.redisUrl ?? (privateRedis = await startPrivateRedis({ appendonly: true })).url;
   const clientId = 'ptim-demo';

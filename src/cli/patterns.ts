@@ -2,16 +2,18 @@
 // library before it runs. They write to `out` and return an exit code; main.ts wires
 // them to the command line.
 import { writeFile } from 'node:fs/promises';
-import type { IdentityConfig } from '../config/schema.js';
+import { defaultConfig, type IdentityConfig, type IngestConfig } from '../config/schema.js';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
-import { explainLine, type Explanation } from '../match/explain.js';
+import { StreamFramer, type Frame } from '../ingest/framing.js';
 import { createCheckerProcess } from '../match/checker.js';
+import { explainMatch, type Explanation } from '../match/explain.js';
 import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';
 import { verdictStoreFor } from '../match/proofs.js';
 import { PROOF_TIMEOUT_MS, proveRegex, safetyAdvice, type RecheckRun, type Verdict } from '../match/regex-safety.js';
 import { redisVerdicts } from '../match/verdict-redis.js';
 import { CHECKER_ID, formatVerdictFile, type StoredVerdict, type VerdictLookup } from '../match/verdicts.js';
 import type { FieldValue } from '../match/transforms.js';
+import { parseAndMatch } from '../pipeline.js';
 import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
 import type { RawMessage } from '../types.js';
 
@@ -65,8 +67,22 @@ const pendingProblem = (p: PendingProof): Problem => ({
   message: 'proof pending',
 });
 
+/** How the live receivers frame a TCP stream (`ingest.maxMessageBytes`, `ingest.maxContinuationLines`). */
+export type FramingSettings = Pick<IngestConfig, 'maxMessageBytes' | 'maxContinuationLines'>;
+
+/**
+ * Frames a byte stream exactly as a TCP receiver does (the same StreamFramer): LF, CRLF and NUL
+ * delimiters, octet counting, and PRI-less LF pieces joined back (a binary IKE-ID holding 0x0A is
+ * one message here as it is in the bridge).
+ */
+async function* framedMessages(chunks: AsyncIterable<Buffer>, framing: FramingSettings): AsyncGenerator<Frame> {
+  const framer = new StreamFramer(framing);
+  for await (const chunk of chunks) yield* framer.push(chunk);
+  yield* framer.end();
+}
+
 /** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
-export async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+export async function* byteLines(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let rest = Buffer.alloc(0);
   for await (const chunk of input) {
     rest = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
@@ -79,11 +95,48 @@ export async function* byteLines(input: NodeJS.ReadableStream): AsyncGenerator<B
   if (rest.length > 0) yield rest;
 }
 
+/**
+ * A log file copy (`show log`, a local file) has no `<PRI>`: the receiver would drop it as junk,
+ * so it is read line by line and the operator is told so.
+ */
+async function* fileLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
+  for await (const bytes of byteLines(chunks)) yield { bytes, truncated: false, continuations: 0 };
+}
+
+async function* asBuffers(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+  for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+}
+
+/** Wire syslog (starts with `<` or an octet count) is framed as the receiver does; anything else by line. */
+async function inputFrames(
+  input: NodeJS.ReadableStream,
+  framing: FramingSettings,
+): Promise<{ wire: boolean; frames: AsyncIterable<Frame> }> {
+  const it = asBuffers(input)[Symbol.asyncIterator]();
+  let first = await it.next();
+  while (!first.done && first.value.length === 0) first = await it.next();
+  const rest: AsyncIterable<Buffer> = {
+    async *[Symbol.asyncIterator]() {
+      if (!first.done) yield first.value;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    },
+  };
+  const b = first.done ? undefined : first.value[0];
+  const wire = b === 0x3c || (b !== undefined && b >= 0x30 && b <= 0x39);
+  return { wire, frames: wire ? framedMessages(rest, framing) : fileLines(rest) };
+}
+
 const showValue = (v: FieldValue) => (typeof v === 'string' ? JSON.stringify(v) : `[${v.join(', ')}]`);
 
-function printExplanation(out: Out, n: number, bytes: Buffer, x: Explanation): void {
-  const text = bytes.toString('latin1');
-  say(out, `line ${n}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`);
+function printExplanation(out: Out, n: number, frame: Frame, x: Explanation): void {
+  const text = frame.bytes.toString('latin1');
+  say(out, `message ${n}: ${text.length > 140 ? `${text.slice(0, 140)}…` : text}`);
+  if (frame.continuations > 0)
+    say(
+      out,
+      `  framing:   ${frame.continuations + 1} LF-separated pieces joined (a binary IKE-ID held 0x0A), as the bridge does`,
+    );
+  if (frame.truncated) say(out, '  framing:   cut at ingest.maxMessageBytes, as the bridge does');
   const e = x.envelope;
   say(
     out,
@@ -126,16 +179,17 @@ function printExplanation(out: Out, n: number, bytes: Buffer, x: Explanation): v
 }
 
 /**
- * Explains each input line: prefilter, envelope, the matching pattern (or the closest candidate
- * and why it failed) with its captured fields, and the normalized event or the ignored reason.
- * Returns 0 after explaining every line, 1 when the library does not load.
+ * Explains each message of the input, framed as the TCP receiver frames it: prefilter, envelope,
+ * the matching pattern (or the closest candidate and why it failed) with its captured fields, and
+ * the normalized event or the ignored reason. Returns 0 after explaining every message, 1 when
+ * the library does not load.
  */
 export async function runPatternsExplain(
   dirs: readonly string[],
   identityCfg: IdentityConfig,
   input: NodeJS.ReadableStream | string[],
   out: Out,
-  opts: { json?: boolean; maxFieldBytes?: number } = {},
+  opts: { json?: boolean; maxFieldBytes?: number; framing?: FramingSettings } = {},
 ): Promise<number> {
   const r = await inspectLibrary(dirs);
   if (!r.library) {
@@ -146,9 +200,16 @@ export async function runPatternsExplain(
   if (!opts.json)
     for (const w of r.warnings.filter((w) => /unverified/i.test(w.message)))
       say(out, `note: ${formatProblem({ ...w, source: rel(w.source ?? '') })}`);
-  const lines = Array.isArray(input) ? input.map((l) => Buffer.from(l, 'utf8')) : byteLines(input);
+  const framing = opts.framing ?? defaultConfig().ingest;
+  const read = Array.isArray(input)
+    ? { wire: true, frames: input.map((l): Frame => ({ bytes: Buffer.from(l, 'utf8'), truncated: false, continuations: 0 })) }
+    : await inputFrames(input, framing);
+  if (!read.wire && !opts.json)
+    say(out, 'note: the input has no <PRI> (a log file copy): explained line by line; the bridge receives <PRI> lines');
+  const frames = read.frames;
   let n = 0;
-  for await (const bytes of lines) {
+  for await (const frame of frames) {
+    const { bytes, truncated } = frame;
     n++;
     if (bytes.length === 0) continue;
     const raw: RawMessage = {
@@ -157,12 +218,13 @@ export async function runPatternsExplain(
       sourceIp: '127.0.0.1',
       sourcePort: 0,
       receivedAt: Date.now(),
-      truncated: false,
+      truncated,
     };
-    const x = explainLine(lib, identityCfg, raw, { maxFieldBytes: opts.maxFieldBytes });
-    if (opts.json) say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), ...x }));
+    const x = explainMatch(lib, identityCfg, raw, parseAndMatch(lib, raw), { maxFieldBytes: opts.maxFieldBytes });
+    if (opts.json)
+      say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), continuations: frame.continuations, ...x }));
     else {
-      printExplanation(out, n, bytes, x);
+      printExplanation(out, n, frame, x);
       say(out);
     }
   }

@@ -5,7 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isScalar, isMap, isSeq, type Node } from 'yaml';
 import { parse as parseYamlValue } from 'yaml';
 import { z } from 'zod';
+import { checkFiles, readableFile } from './files.js';
 import { configSchema, type Config } from './schema.js';
+import { checkUrls } from './urls.js';
 import { PtimError, type Problem } from '../errors.js';
 
 export interface LoadOptions {
@@ -35,11 +37,19 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       throw new PtimError('PTIM_ERR_CONFIG_FILE', `cannot read config file ${file}: ${(e as Error).message}`);
     }
   }
-  return parseConfigText(text, { file, env });
+  return parseConfigText(text, { file, env, checkFile: readableFile });
 }
 
 /** The pure part of loading (no I/O): text + env → config or a PtimError listing every problem. */
-export function parseConfigText(text: string, opts: { file?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
+export function parseConfigText(
+  text: string,
+  opts: {
+    file?: string;
+    env?: NodeJS.ProcessEnv;
+    /** Checks a file the configuration names (see files.ts); loadConfig passes the real one. */
+    checkFile?: (file: string) => string | undefined;
+  } = {},
+): LoadedConfig {
   const env = opts.env ?? {};
   const source = opts.file ?? 'config';
   const problems: Problem[] = [];
@@ -75,35 +85,43 @@ export function parseConfigText(text: string, opts: { file?: string; env?: NodeJ
     envPaths.push('redis.url');
   }
 
+  // Files and URL schemes: reported here, with their line, together with the schema's problems.
+  const located = locator(doc, source, envPaths, at);
+  const files = opts.checkFile ? checkFiles(raw as Record<string, unknown>, opts.checkFile) : [];
+  for (const f of [...files, ...checkUrls(raw as Record<string, unknown>)]) problems.push(located(f.path, f.message));
+
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map(String);
-      const dotted = formatPath(issue.path);
-      const fromEnv = envPaths.some((p) => dotted === p || dotted.startsWith(`${p}.`) || dotted.startsWith(`${p}[`));
-      const node = doc.getIn(path, true) as Node | undefined;
-      if (fromEnv) {
-        problems.push({ source: 'env', path: dotted, message: issue.message });
-      } else if (issue.code === 'unrecognized_keys') {
-        // Point at each unknown key itself, with the full path an operator would search for.
-        for (const k of issue.keys) {
-          const pair = isMap(node) ? node.items.find((it) => isScalar(it.key) && it.key.value === k) : undefined;
-          problems.push({
-            source,
-            ...at((pair?.key as Node | undefined) ?? node),
-            path: formatPath([...issue.path, k]),
-            message: 'unknown setting',
-          });
-        }
-      } else {
-        problems.push({ source, ...at(node ?? nearestNode(doc, path)), path: dotted, message: issue.message });
-      }
-    }
-  }
+  if (!parsed.success) for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, doc, located, at));
   if (problems.length || !parsed.success) {
     throw new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${problems.length} problem(s))`, problems);
   }
   return { config: deepFreeze(parsed.data), file: opts.file, envPaths };
+}
+
+type At = (node: Node | undefined | null) => { line?: number; column?: number };
+type Located = (path: readonly PropertyKey[], message: string) => Problem;
+
+/** A problem at a setting: its file line, or `env` when an environment variable set it. */
+function locator(doc: ReturnType<typeof parseDocument>, source: string, envPaths: readonly string[], at: At): Located {
+  return (path, message) => {
+    const dotted = formatPath(path);
+    const fromEnv = envPaths.some((p) => dotted === p || dotted.startsWith(`${p}.`) || dotted.startsWith(`${p}[`));
+    if (fromEnv) return { source: 'env', path: dotted, message };
+    const keys = path.map(String);
+    const node = (doc.getIn(keys, true) as Node | undefined) ?? nearestNode(doc, keys);
+    return { source, ...at(node), path: dotted, message };
+  };
+}
+
+/** One schema issue as problems; an unknown key points at the key itself, with its full path. */
+function issueProblems(issue: z.core.$ZodIssue, doc: ReturnType<typeof parseDocument>, located: Located, at: At): Problem[] {
+  if (issue.code !== 'unrecognized_keys') return [located(issue.path, issue.message)];
+  const node = doc.getIn(issue.path.map(String), true) as Node | undefined;
+  return issue.keys.map((k) => {
+    const pair = isMap(node) ? node.items.find((it) => isScalar(it.key) && it.key.value === k) : undefined;
+    const p = located([...issue.path, k], 'unknown setting');
+    return p.source === 'env' ? p : { ...p, ...at((pair?.key as Node | undefined) ?? node) };
+  });
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -53,6 +53,8 @@ const tls = listener(6514, ['0.0.0.0', '::'])
     /** CA bundle used to verify client certificates when `requireClientCert` is on. */
     clientCaFile: z.string().optional(),
     requireClientCert: z.boolean().default(false),
+    /** A TLS handshake not finished this long after the connection opened is abandoned. */
+    handshakeTimeoutSecs: z.number().positive().default(10),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -75,8 +77,20 @@ export const ingestSchema = z
       .min(1024)
       .max(1024 * 1024)
       .default(16 * 1024),
+    /** TCP and TLS connections open at once, all listeners together. */
     maxConnections: positiveInt.default(1000),
-    idleTimeoutSecs: positiveInt.default(600),
+    /** TCP and TLS connections open at once from one source address. */
+    maxConnectionsPerSource: positiveInt.default(16),
+    /**
+     * A connection from a source that is not a configured firewall (`firewalls`) and has not
+     * delivered one complete message this long after it opened is closed. Once it has, it is never
+     * closed for being quiet (TCP keepalive finds dead peers).
+     */
+    firstFrameTimeoutSecs: z.number().positive().default(10),
+    /** TCP keepalive: first probe after this much silence (the kernel's interval and count follow). */
+    tcpKeepAliveSecs: positiveInt.default(60),
+    /** No longer used (quiet connections stay open); accepted so old files still load, with a warning. */
+    idleTimeoutSecs: positiveInt.optional(),
     /** How many PRI-less LF pieces may be joined to the message before them (binary IKE-IDs contain LF). */
     maxContinuationLines: z.number().int().min(0).max(16).default(4),
     /** CIDRs allowed to send syslog; everything else is dropped and counted. */

@@ -5,6 +5,11 @@
 // 0x0A. Over LF framing such a message arrives as two or more pieces, the later ones without
 // `<PRI>`. A piece is only known to be complete once the first byte of the *next* frame is seen.
 //
+// Delimiters: LF (and CRLF), and NUL as rsyslog's imtcp accepts with `AddtlFrameDelimiter`
+// (Python's SysLogHandler ends each TCP message with NUL). A sender that uses no delimiter at
+// all (SysLogHandler with append_nul=False) is split where the next `<PRI>` header starts; once
+// a connection has shown that, a quiet connection also releases its unterminated last message.
+//
 // Why frames share memory with the chunks: allocating and copying per line cost ~5× the rest of
 // the hot path. A frame that lies whole in one chunk is a subarray of it (Node hands every socket
 // read a fresh Buffer, so nothing overwrites it); only a frame spread over chunks is copied.
@@ -31,6 +36,12 @@ export interface FramerOptions {
 
 const LF = 0x0a;
 const CR = 0x0d;
+const NUL = 0x00;
+const GT = 0x3e;
+const COLON = 0x3a;
+const DASH = 0x2d;
+const LB = 0x5b;
+const RB = 0x5d;
 const SP = 0x20;
 const LT = 0x3c; // '<'
 const ZERO = 0x30;
@@ -39,6 +50,61 @@ const NINE = 0x39;
 const MAX_COUNT_DIGITS = 7;
 
 const isDigit = (b: number) => b >= ZERO && b <= NINE;
+/** Bytes a process name (`kmd`, `/kernel`, `iked`) may hold. */
+const isNameByte = (b: number) => b > SP && b < 0x7f && b !== LB && b !== RB && b !== COLON && b !== LT;
+const MONTHS = new Set(['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']);
+/** Longest process name looked at when deciding whether `<PRI>name[pid]: ` starts a message. */
+const MAX_NAME_BYTES = 48;
+
+/**
+ * Whether `<PRI>` at `j` starts a syslog header: RFC 5424 `1 `, a BSD month, an ISO date, or
+ * `name[pid]: `. Undefined when the chunk ends before that can be told. Text inside a Junos
+ * message (`<VPN_GW_PUBLIC_IP>`, `<none>`) never has this shape.
+ */
+export function startsMessage(b: Buffer, j: number): boolean | undefined {
+  let k = j + 1;
+  let pri = 0;
+  while (k < b.length && k - j <= 3 && isDigit(b[k]!)) pri = pri * 10 + (b[k++]! - ZERO);
+  if (k >= b.length) return undefined;
+  if (k === j + 1 || b[k] !== GT || pri > 191 || (b[j + 1] === ZERO && k > j + 2)) return false;
+  k++;
+  if (b.length - k < 5) return undefined;
+  if (b[k] === 0x31 && b[k + 1] === SP && (isDigit(b[k + 2]!) || b[k + 2] === DASH)) return true;
+  if (b[k + 3] === SP && MONTHS.has(b.toString('latin1', k, k + 3))) return true;
+  if (isDigit(b[k]!) && isDigit(b[k + 1]!) && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && b[k + 4] === DASH) return true;
+  let n = k;
+  while (n < b.length && n - k < MAX_NAME_BYTES && isNameByte(b[n]!)) n++;
+  if (n >= b.length) return undefined;
+  if (n === k || b[n] !== LB) return false;
+  const pidStart = ++n;
+  while (n < b.length && n - pidStart < 10 && isDigit(b[n]!)) n++;
+  if (n + 2 >= b.length) return undefined;
+  return n > pidStart && b[n] === RB && b[n + 1] === COLON && b[n + 2] === SP;
+}
+
+/** Where the LF piece that continues at `i` ends within this chunk. */
+type PieceEnd =
+  | { readonly kind: 'delimiter'; readonly at: number; readonly delimiter: number } // LF or NUL at `at`
+  | { readonly kind: 'message'; readonly at: number } // the next message starts at `at` (no delimiter)
+  | { readonly kind: 'undecided'; readonly at: number } // maybe a message start: wait for more bytes
+  | { readonly kind: 'open' }; // runs past the chunk
+
+function pieceEnd(data: Buffer, i: number, final: boolean): PieceEnd {
+  const nl = data.indexOf(LF, i);
+  let stop = nl === -1 ? data.length : nl;
+  let delimiter = LF;
+  const z = data.subarray(i, stop).indexOf(NUL);
+  if (z !== -1) {
+    stop = i + z;
+    delimiter = NUL;
+  }
+  for (let lt = data.subarray(i, stop).indexOf(LT); lt !== -1; lt = data.subarray(i, stop).indexOf(LT, lt + 1)) {
+    const starts = startsMessage(data, i + lt);
+    if (starts === true) return { kind: 'message', at: i + lt };
+    if (starts === undefined && !final) return { kind: 'undecided', at: i + lt };
+  }
+  return stop < data.length ? { kind: 'delimiter', at: stop, delimiter } : { kind: 'open' };
+}
 
 /** Shared: the start state carries no data, so one object serves every frame boundary. */
 const START: Mode = { kind: 'start' };
@@ -53,6 +119,10 @@ type Mode =
 /** A completed LF frame kept until we know whether the next piece belongs to it. */
 interface Pending {
   pieces: Buffer[];
+  /** The delimiter (LF or NUL) after each piece but the last, restored when they are joined. */
+  delimiters: number[];
+  /** What ended the last piece; becomes a joint if a continuation follows. */
+  ended: number;
   /** Bytes of the joined message (pieces + the LFs between them). */
   size: number;
   truncated: boolean;
@@ -108,6 +178,10 @@ export class StreamFramer {
   /** The LF piece being read was cut and emitted; discard up to LF. */
   private cut = false;
   private pending: Pending | undefined;
+  /** The last few bytes of a chunk that may start a message, kept for the next chunk. */
+  private carry: Buffer | undefined;
+  /** This connection sends messages back to back without a delimiter (seen once). */
+  private undelimited = false;
 
   constructor(opts: FramerOptions) {
     this.max = opts.maxMessageBytes;
@@ -118,25 +192,39 @@ export class StreamFramer {
 
   push(chunk: Buffer): Frame[] {
     const out: Frame[] = [];
-    this.consume(chunk, out);
+    let data = chunk;
+    if (this.carry) {
+      data = Buffer.concat([this.carry, chunk]);
+      this.carry = undefined;
+    }
+    this.consume(data, out);
     return out;
   }
 
-  /** Releases a held LF frame when the framer sits exactly at a frame boundary. */
+  /**
+   * Releases a held LF frame when the framer sits exactly at a frame boundary, and on a
+   * connection known to send without delimiters, the message being read.
+   */
   flushPending(): Frame[] {
     const out: Frame[] = [];
+    if (this.mode.kind === 'lf' && this.undelimited && !this.cut) {
+      this.takeCarry(out);
+      this.finishPiece(out);
+      this.mode = START;
+    }
     if (this.mode.kind === 'start' && this.head.length === 0) this.release(out);
     return out;
   }
 
   /** True when a frame is held back (the receiver arms its quiet timer on this). */
   hasPending(): boolean {
-    return this.pending !== undefined;
+    return this.pending !== undefined || (this.undelimited && this.mode.kind === 'lf');
   }
 
   /** End of stream: whatever forms a message is emitted; an incomplete octet frame is dropped. */
   end(): Frame[] {
     const out: Frame[] = [];
+    this.takeCarry(out);
     if (this.mode.kind === 'start' && this.head.length > 0) {
       // A length never followed by its space and message is not a length.
       const head = Buffer.from(this.head);
@@ -155,10 +243,18 @@ export class StreamFramer {
 
   /** Bytes held in memory (for tests and bounds checks). */
   bufferedBytes(): number {
-    return this.head.length + this.acc.length + (this.pending?.size ?? 0);
+    return this.head.length + this.acc.length + (this.pending?.size ?? 0) + (this.carry?.length ?? 0);
   }
 
-  private consume(data: Buffer, out: Frame[]): void {
+  /** No more bytes will come to decide the carried ones: read them as they are. */
+  private takeCarry(out: Frame[]): void {
+    const c = this.carry;
+    if (!c) return;
+    this.carry = undefined;
+    this.consume(c, out, true);
+  }
+
+  private consume(data: Buffer, out: Frame[], final = false): void {
     let i = 0;
     while (i < data.length) {
       const m = this.mode;
@@ -167,11 +263,13 @@ export class StreamFramer {
           // Fast path, nearly every line: `<` at a boundary and the whole line in this chunk.
           // Same outcome as the byte-wise path (hold it as a new LF frame), without copying.
           if (data[i] === LT && this.head.length === 0) {
-            const nl = data.indexOf(LF, i + 1);
-            if (nl !== -1 && nl - i <= this.max) {
+            const e = pieceEnd(data, i + 1, final);
+            if ((e.kind === 'delimiter' || e.kind === 'message') && e.at - i <= this.max) {
               this.release(out);
-              this.pending = { pieces: [data.subarray(i, nl)], size: nl - i, truncated: false };
-              i = nl + 1;
+              const ended = e.kind === 'delimiter' ? e.delimiter : LF;
+              this.pending = { pieces: [data.subarray(i, e.at)], delimiters: [], ended, size: e.at - i, truncated: false };
+              if (e.kind === 'message') this.undelimited = true;
+              i = e.kind === 'delimiter' ? e.at + 1 : e.at;
               break;
             }
           }
@@ -179,13 +277,20 @@ export class StreamFramer {
           break;
         }
         case 'lf': {
-          const nl = data.indexOf(LF, i);
-          const stop = nl === -1 ? data.length : nl;
-          this.append(data.subarray(i, stop), out);
-          if (nl === -1) return;
-          this.finishPiece(out);
+          const e = pieceEnd(data, i, final);
+          if (e.kind === 'open') {
+            this.append(data.subarray(i), out);
+            return;
+          }
+          this.append(data.subarray(i, e.at), out);
+          if (e.kind === 'undecided') {
+            this.carry = data.subarray(e.at);
+            return;
+          }
+          this.finishPiece(out, e.kind === 'delimiter' ? e.delimiter : LF);
           this.mode = START;
-          i = nl + 1;
+          if (e.kind === 'message') this.undelimited = true;
+          i = e.kind === 'delimiter' ? e.at + 1 : e.at;
           break;
         }
         case 'octet': {
@@ -215,9 +320,11 @@ export class StreamFramer {
         }
         case 'resync': {
           const nl = data.indexOf(LF, i);
-          if (nl === -1) return;
+          const z = data.subarray(i, nl === -1 ? data.length : nl).indexOf(NUL);
+          const stop = z !== -1 ? i + z : nl;
+          if (stop === -1) return;
           this.mode = START;
-          i = nl + 1;
+          i = stop + 1;
           break;
         }
       }
@@ -236,8 +343,8 @@ export class StreamFramer {
           this.acc.add(Buffer.from([b]));
           return i;
         }
-        if (b === LF) {
-          this.emptyPiece(out);
+        if (b === LF || b === NUL) {
+          this.emptyPiece(out, b);
           return i;
         }
         if (!isDigit(b)) {
@@ -307,18 +414,21 @@ export class StreamFramer {
       this.mode = { kind: 'resync' };
     }
     // The bytes may themselves end the piece or the junk (e.g. "12\n").
-    this.consume(bytes, out);
+    this.consume(bytes, out, true); // no carrying inside a head: the bytes after it are not here
   }
 
   private canContinue(): boolean {
     return this.pending !== undefined && this.pending.pieces.length <= this.maxCont;
   }
 
-  /** An LF right at a frame boundary: an empty piece of a held frame (0x0A 0x0A), or a blank line. */
-  private emptyPiece(out: Frame[]): void {
+  /** An LF or NUL right at a frame boundary: an empty piece of a held frame (0x0A 0x0A), or a blank line. */
+  private emptyPiece(out: Frame[], delimiter: number): void {
     if (this.canContinue()) {
-      this.pending!.pieces.push(Buffer.alloc(0));
-      this.pending!.size += 1;
+      const p = this.pending!;
+      p.pieces.push(Buffer.alloc(0));
+      p.delimiters.push(p.ended);
+      p.ended = delimiter;
+      p.size += 1;
     } else {
       this.release(out);
     }
@@ -353,25 +463,28 @@ export class StreamFramer {
     this.cut = true;
   }
 
-  /** LF seen or end of stream. */
-  private finishPiece(out: Frame[]): void {
+  /** Delimiter seen (LF or NUL), the next message started, or end of stream. */
+  private finishPiece(out: Frame[], delimiter = LF): void {
     if (this.cut) {
       this.cut = false; // the LF that ends the discarded tail of a cut piece
       return;
     }
-    this.completePiece(out);
+    this.completePiece(out, delimiter);
   }
 
   /** Moves the current piece into the held frame (a new one, or joined to the held one). */
-  private completePiece(out: Frame[]): void {
+  private completePiece(out: Frame[], delimiter = LF): void {
     const m = this.mode;
     const piece = this.acc.take();
     if (m.kind === 'lf' && m.continuation && this.pending) {
-      this.pending.pieces.push(piece);
-      this.pending.size += 1 + piece.length;
+      const p = this.pending;
+      p.pieces.push(piece);
+      p.delimiters.push(p.ended);
+      p.ended = delimiter;
+      p.size += 1 + piece.length;
     } else {
       this.release(out);
-      this.pending = { pieces: [piece], size: piece.length, truncated: false };
+      this.pending = { pieces: [piece], delimiters: [], ended: delimiter, size: piece.length, truncated: false };
     }
   }
 
@@ -391,10 +504,10 @@ export class StreamFramer {
     let bytes: Buffer;
     if (pieces.length === 1) bytes = pieces[0]!;
     else {
-      // Only a message carrying a binary 0x0A comes here: join its pieces with the LFs between them.
+      // Only a message carrying a binary 0x0A or 0x00 comes here: join its pieces with the bytes between them.
       const joined: Buffer[] = [];
       for (let k = 0; k < pieces.length; k++) {
-        if (k > 0) joined.push(LF_BUF);
+        if (k > 0) joined.push(p.delimiters[k - 1] === NUL ? NUL_BUF : LF_BUF);
         joined.push(pieces[k]!);
       }
       bytes = Buffer.concat(joined);
@@ -408,6 +521,7 @@ export class StreamFramer {
 }
 
 const LF_BUF = Buffer.from([LF]);
+const NUL_BUF = Buffer.from([NUL]);
 const isBlank = (b: Buffer) => b.length === 0 || (b.length === 1 && b[0] === CR);
 
 /** Strips one trailing LF or CRLF. */

@@ -9,7 +9,8 @@ import type { Clock } from '../types.js';
 import type { ListenerAddress, MessageSink, Receiver, ReceiverContext } from './receiver.js';
 import { createRejections } from './rejections.js';
 import { createSourcePolicy } from './sources.js';
-import { connectionBudget, createStreamReceiver } from './tcp.js';
+import { createConnectionTable } from './connections.js';
+import { createStreamReceiver } from './tcp.js';
 import { createUdpReceiver } from './udp.js';
 
 export type { ListenerAddress, MessageSink } from './receiver.js';
@@ -21,7 +22,8 @@ export interface IngestDeps {
   readonly logger: Logger;
   /** Overrides in milliseconds, for tests (the settings are whole seconds). */
   readonly timing?: {
-    readonly idleTimeoutMs?: number;
+    readonly firstFrameTimeoutMs?: number;
+    readonly tlsHandshakeTimeoutMs?: number;
     readonly quietFlushMs?: number;
     readonly shutdownGraceMs?: number;
   };
@@ -67,14 +69,14 @@ export function createReceivers(cfg: Pick<Config, 'ingest' | 'firewalls'>, deps:
       now,
     }),
   };
-  const budget = connectionBudget(ing.maxConnections);
   const stream = {
     maxMessageBytes: ing.maxMessageBytes,
     maxContinuationLines: ing.maxContinuationLines,
-    idleTimeoutMs: deps.timing?.idleTimeoutMs ?? ing.idleTimeoutSecs * 1000,
+    firstFrameTimeoutMs: deps.timing?.firstFrameTimeoutMs ?? ing.firstFrameTimeoutSecs * 1000,
+    keepAliveMs: ing.tcpKeepAliveSecs * 1000,
     quietFlushMs: deps.timing?.quietFlushMs ?? QUIET_FLUSH_MS,
     shutdownGraceMs: deps.timing?.shutdownGraceMs ?? SHUTDOWN_GRACE_MS,
-    budget,
+    table: createConnectionTable(ing),
   };
 
   const receivers: Receiver[] = [];
@@ -118,7 +120,13 @@ export function createReceivers(cfg: Pick<Config, 'ingest' | 'firewalls'>, deps:
             transport: 'tls',
             bind: t.bind,
             port: t.port,
-            tls: { cert, key, ...(ca ? { ca } : {}), requireClientCert: t.requireClientCert },
+            tls: {
+              cert,
+              key,
+              ...(ca ? { ca } : {}),
+              requireClientCert: t.requireClientCert,
+              handshakeTimeoutMs: deps.timing?.tlsHandshakeTimeoutMs ?? t.handshakeTimeoutSecs * 1000,
+            },
           },
           ctx,
         ),

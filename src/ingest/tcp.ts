@@ -1,191 +1,80 @@
 // TCP and TLS syslog (RFC 6587 framing, RFC 5425 TLS): admission (allow-list, connection
-// limit), per-connection framing, idle timeout and a clean stop. Both transports share this
-// code. Admission runs on the raw TCP connection, before any TLS handshake work.
-import { once } from 'node:events';
+// table), one StreamConnection per admitted socket, and a clean stop. Both transports share
+// this code. Admission runs on the raw TCP connection, before any TLS handshake work.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PtimError } from '../errors.js';
 import { listening } from '../net/listening.js';
 import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
-import { StreamFramer, type Frame } from './framing.js';
+import type { ConnectionTable } from './connections.js';
+import type { Frame } from './framing.js';
+import { connectionOutcomes, type ReportOutcome } from './outcomes.js';
 import { guardSink, isV6Bind, openAll, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+import { StreamConnection, type StreamConnectionOptions } from './stream-connection.js';
 
-/** Shared by every stream listener so `ingest.maxConnections` bounds the process as a whole. */
-export interface ConnectionBudget {
-  tryAcquire(): boolean;
-  release(): void;
-}
-
-export function connectionBudget(max: number): ConnectionBudget {
-  let used = 0;
-  return {
-    tryAcquire: () => (used < max ? (used++, true) : false),
-    release: () => {
-      used = Math.max(0, used - 1);
-    },
-  };
-}
-
-export interface StreamOptions {
+export interface StreamOptions extends Omit<StreamConnectionOptions, 'tls'> {
   readonly transport: 'tcp' | 'tls';
   readonly bind: readonly string[];
   readonly port: number;
-  readonly maxMessageBytes: number;
-  readonly maxContinuationLines: number;
-  readonly idleTimeoutMs: number;
-  /** A held LF frame is released after this much silence (see framing.ts). */
-  readonly quietFlushMs: number;
   /** After stop(), connections get this long to close before they are destroyed. */
   readonly shutdownGraceMs: number;
-  readonly budget: ConnectionBudget;
+  /** Shared by every stream listener so the limits bound the process as a whole. */
+  readonly table: ConnectionTable;
   /** TLS only. */
-  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca?: Buffer; readonly requireClientCert: boolean };
-}
-
-interface Conn {
-  readonly raw: Socket;
-  /** What carries the syslog bytes: the raw socket (TCP) or its TLS socket once secured. */
-  stream?: Socket;
-  readonly closed: Promise<void>;
-  attach(stream: Socket): void;
-  finish(): void;
+  readonly tls?: {
+    readonly cert: Buffer;
+    readonly key: Buffer;
+    readonly ca?: Buffer;
+    readonly requireClientCert: boolean;
+    readonly handshakeTimeoutMs: number;
+  };
 }
 
 const connKey = (s: Socket) => `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
 
-export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext): Receiver {
-  const { transport } = opts;
-  const { metrics, logger, clock, policy, rejections } = ctx;
-  const now = () => clock.now();
-  const sink = guardSink(ctx.sink, logger, rateLimiter(10, now));
+/** Counts each complete frame and hands it to the sink with its sender. */
+function frameEmitter(transport: 'tcp' | 'tls', ctx: ReceiverContext) {
+  const { metrics, logger, clock } = ctx;
+  const sink = guardSink(
+    ctx.sink,
+    logger,
+    rateLimiter(10, () => clock.now()),
+  );
   const received = metrics.received.labels({ transport });
   const receivedBytes = metrics.receivedBytes.labels({ transport });
   const truncated = metrics.truncated.labels({ transport });
   const continuations = metrics.continuations.labels({ transport });
-  const gauge = metrics.connections.labels({ transport });
-  const dropped = (reason: string) => metrics.dropped.inc({ transport, reason });
-  const limitLog = rateLimiter(10, now);
-  const errLog = rateLimiter(10, now);
-
-  let servers: { server: Server; address: ListenerAddress }[] = [];
-  const conns = new Set<Conn>();
-  let stopping = false;
-
-  /** TLS connections admitted but not yet secured, by remote address/port. */
-  const handshaking = new Map<string, Conn>();
-
-  const accept = (raw: Socket) => {
-    raw.on('error', (err) => {
-      // Resets and half-finished handshakes are routine; never fatal.
-      const r = errLog();
-      if (r.allowed) logger.debug({ err, transport, suppressed: r.suppressed }, 'syslog connection error');
+  return (f: Frame, conn: StreamConnection, firewall: string | undefined) => {
+    received.inc();
+    receivedBytes.inc(f.bytes.length);
+    if (f.truncated) truncated.inc();
+    if (f.continuations > 0) continuations.inc(f.continuations);
+    sink({
+      bytes: f.bytes,
+      transport,
+      sourceIp: conn.source,
+      sourcePort: conn.sourcePort,
+      receivedAt: clock.now(),
+      truncated: f.truncated,
+      ...(firewall === undefined ? {} : { firewall }),
     });
-    if (raw.remoteAddress === undefined) {
-      raw.destroy(); // reset before we got to it: there is no sender to judge
-      return;
-    }
-    const sourceIp = unmapIp(raw.remoteAddress);
-    const sourcePort = raw.remotePort ?? 0;
-    const verdict = policy.check(sourceIp);
-    if (!verdict.allowed) {
-      rejections.reject(transport, sourceIp);
-      raw.destroy();
-      return;
-    }
-    if (stopping) {
-      dropped('shutdown');
-      raw.destroy();
-      return;
-    }
-    if (!opts.budget.tryAcquire()) {
-      dropped('connection_limit');
-      const r = limitLog();
-      if (r.allowed)
-        logger.warn(
-          { transport, source: sourceIp, suppressed: r.suppressed, setting: 'ingest.maxConnections' },
-          `refused syslog connection from ${sourceIp}: ingest.maxConnections reached`,
-        );
-      raw.destroy();
-      return;
-    }
-    gauge.inc();
-
-    const framer = new StreamFramer({
-      maxMessageBytes: opts.maxMessageBytes,
-      maxContinuationLines: opts.maxContinuationLines,
-      onDrop: (reason) => dropped(reason),
-    });
-    const deliver = (frames: Frame[]) => {
-      for (const f of frames) {
-        received.inc();
-        receivedBytes.inc(f.bytes.length);
-        if (f.truncated) truncated.inc();
-        if (f.continuations > 0) continuations.inc(f.continuations);
-        sink({
-          bytes: f.bytes,
-          transport,
-          sourceIp,
-          sourcePort,
-          receivedAt: now(),
-          truncated: f.truncated,
-          ...(verdict.firewall === undefined ? {} : { firewall: verdict.firewall }),
-        });
-      }
-    };
-    // A lone last LF message would otherwise wait for the next one (continuation check).
-    let quiet: NodeJS.Timeout | undefined;
-    const armQuiet = () => {
-      if (quiet) quiet.refresh();
-      else (quiet = setTimeout(() => deliver(framer.flushPending()), opts.quietFlushMs)).unref();
-    };
-    let finished = false;
-    let ended = false; // idle timeout or shutdown already accounted for this connection
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(quiet);
-      deliver(framer.end());
-    };
-
-    const key = connKey(raw);
-    const conn: Conn = {
-      raw,
-      closed: once(raw, 'close').then(() => {
-        if (opts.tls && !conn.stream && !ended && !stopping) dropped('tls_handshake');
-        handshaking.delete(key);
-        finish();
-        gauge.dec();
-        opts.budget.release();
-        conns.delete(conn);
-      }),
-      attach(stream) {
-        conn.stream = stream;
-        stream.on('data', (chunk: Buffer) => {
-          if (finished) return;
-          deliver(framer.push(chunk));
-          if (framer.hasPending()) armQuiet();
-        });
-        stream.on('end', () => {
-          finish();
-          stream.end();
-        });
-        if (stream !== raw) stream.on('error', () => raw.destroy());
-      },
-      finish,
-    };
-    conns.add(conn);
-    raw.setTimeout(opts.idleTimeoutMs, () => {
-      ended = true;
-      dropped('idle_timeout');
-      finish();
-      raw.destroy();
-    });
-    if (opts.tls) handshaking.set(key, conn);
-    else conn.attach(raw);
   };
+}
 
-  const onSecure = (tlsSocket: TLSSocket) => {
+/** The listening socket; for TLS, handshakes are matched back to their admitted connection. */
+function makeServer(opts: StreamOptions, handshaking: Map<string, StreamConnection>): Server {
+  if (!opts.tls) return createServer();
+  const t = opts.tls;
+  const server = createTlsServer({
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    requestCert: t.requireClientCert,
+    rejectUnauthorized: t.requireClientCert,
+    handshakeTimeout: t.handshakeTimeoutMs,
+  });
+  server.on('secureConnection', (tlsSocket: TLSSocket) => {
     const conn = handshaking.get(connKey(tlsSocket));
     if (!conn) {
       tlsSocket.destroy(); // admission refused it meanwhile
@@ -193,40 +82,104 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
     }
     handshaking.delete(connKey(tlsSocket));
     conn.attach(tlsSocket);
+  });
+  // Only noted here: after a reset the TLS socket no longer knows its peer, so the connection
+  // (which does) reports the failure with its source when it closes.
+  server.on('tlsClientError', (err, sock) => {
+    const conn = handshaking.get(connKey(sock));
+    if (conn) conn.tlsError = { message: err.message, code: (err as NodeJS.ErrnoException).code };
+    sock.destroy(); // a handshake timeout leaves the socket open otherwise
+  });
+  return server;
+}
+
+/**
+ * The live connections of one listener: admission (allow-list, shutdown, connection table),
+ * TLS handshakes waiting to be matched, and the gauge.
+ */
+function connectionSet(opts: StreamOptions, ctx: ReceiverContext) {
+  const { transport } = opts;
+  const { metrics, logger, clock, policy, rejections } = ctx;
+  const now = () => clock.now();
+  const report: ReportOutcome = connectionOutcomes({ metrics, logger, transport, now });
+  const emit = frameEmitter(transport, ctx);
+  const gauge = metrics.connections.labels({ transport });
+  const errLog = rateLimiter(10, now);
+  const conns = new Set<StreamConnection>();
+  const handshaking = new Map<string, StreamConnection>();
+  const firewalls = new WeakMap<StreamConnection, string>();
+  const keys = new WeakMap<StreamConnection, string>();
+  const state = { stopping: false };
+
+  const connDeps = {
+    now,
+    report,
+    stopping: () => state.stopping,
+    emit: (f: Frame, c: StreamConnection) => emit(f, c, firewalls.get(c)),
+    onDrop: (reason: string) => metrics.dropped.inc({ transport, reason }),
+    onClosed: (c: StreamConnection) => {
+      handshaking.delete(keys.get(c) ?? '');
+      if (conns.delete(c)) gauge.dec();
+      opts.table.release(c);
+    },
   };
 
-  const makeServer = (): Server => {
-    if (!opts.tls) return createServer();
-    const t = opts.tls;
-    const server = createTlsServer({
-      cert: t.cert,
-      key: t.key,
-      ...(t.ca ? { ca: t.ca } : {}),
-      requestCert: t.requireClientCert,
-      rejectUnauthorized: t.requireClientCert,
-      handshakeTimeout: Math.min(opts.idleTimeoutMs, 30_000),
-    });
-    server.on('secureConnection', onSecure);
-    server.on('tlsClientError', (err, sock) => {
-      const r = errLog();
-      if (r.allowed)
-        logger.warn(
-          {
-            err: { message: err.message, code: (err as NodeJS.ErrnoException).code },
-            transport,
-            source: unmapIp(sock.remoteAddress ?? ''),
-            suppressed: r.suppressed,
-          },
-          'syslog TLS handshake failed',
-        );
-    });
-    return server;
+  /** The admitted connection, or undefined (refusal already counted). */
+  const admit = (raw: Socket): StreamConnection | undefined => {
+    if (raw.remoteAddress === undefined) return undefined; // reset before we got to it
+    const source = unmapIp(raw.remoteAddress);
+    const verdict = policy.check(source);
+    if (!verdict.allowed) {
+      rejections.reject(transport, source);
+      return undefined;
+    }
+    if (state.stopping) {
+      report('shutdown', source);
+      return undefined;
+    }
+    const conn = new StreamConnection(raw, source, verdict.firewall !== undefined, { ...opts, tls: !!opts.tls }, connDeps);
+    const a = opts.table.admit(conn);
+    if (!a.admitted) {
+      conn.close(a.reason); // counted and logged once, as this outcome (not as a TLS failure)
+      return undefined;
+    }
+    if (a.evicted instanceof StreamConnection) a.evicted.close('evicted');
+    if (verdict.firewall !== undefined) firewalls.set(conn, verdict.firewall);
+    return conn;
   };
+
+  const accept = (raw: Socket) => {
+    raw.on('error', (err) => {
+      // Resets and half-finished handshakes are routine; never fatal.
+      const r = errLog();
+      if (r.allowed) logger.debug({ err, transport, suppressed: r.suppressed }, 'syslog connection error');
+    });
+    const conn = admit(raw);
+    if (!conn) {
+      raw.destroy();
+      return;
+    }
+    gauge.inc();
+    conns.add(conn);
+    if (opts.tls) {
+      keys.set(conn, connKey(raw));
+      handshaking.set(connKey(raw), conn);
+    } else conn.attach(raw);
+  };
+
+  return { state, conns, handshaking, accept };
+}
+
+export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext): Receiver {
+  const { transport } = opts;
+  const { logger } = ctx;
+  const live = connectionSet(opts, ctx);
+  let servers: { server: Server; address: ListenerAddress }[] = [];
 
   const listenOne = async (address: string) => {
-    const server = makeServer();
+    const server = makeServer(opts, live.handshaking);
     // Runs after tls.Server's own listener has wrapped the socket; destroying `raw` ends both.
-    server.on('connection', accept);
+    server.on('connection', live.accept);
     try {
       await listening(server, () => server.listen({ host: address, port: opts.port, ipv6Only: isV6Bind(address) }));
     } catch (e) {
@@ -244,41 +197,43 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
     return { server, address: entry };
   };
 
-  const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
-
   return {
     async start() {
       if (servers.length > 0) return;
-      stopping = false;
+      live.state.stopping = false;
       servers = await openAll(opts.bind, listenOne, (s) => closeServer(s.server));
     },
 
     async stop() {
-      stopping = true;
+      live.state.stopping = true;
       const s = servers;
       servers = [];
       const serversClosed = Promise.all(s.map((x) => closeServer(x.server)));
-      const open = [...conns];
-      // Half-close: a well-behaved sender finishes its last message and closes.
-      for (const c of open) {
-        if (c.stream) c.stream.end();
-        else c.raw.destroy(); // still in its TLS handshake: nothing to finish
-      }
-      let grace: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        grace = setTimeout(resolve, opts.shutdownGraceMs);
-      });
-      await Promise.race([Promise.all(open.map((c) => c.closed)), graceOver]);
-      clearTimeout(grace);
-      for (const c of conns) {
-        if (c.stream) dropped('shutdown');
-        c.finish();
-        c.raw.destroy();
-      }
-      await Promise.all(open.map((c) => c.closed));
+      await closeConnections([...live.conns], opts.shutdownGraceMs, (c) => c.close('shutdown'));
       await serversClosed;
     },
 
     addresses: () => servers.map((s) => s.address),
   };
+}
+
+const closeServer = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/**
+ * Half-closes every connection (a well-behaved sender finishes its last message and closes),
+ * then after the grace period closes the rest, counted as `shutdown`.
+ */
+async function closeConnections(open: StreamConnection[], graceMs: number, force: (c: StreamConnection) => void): Promise<void> {
+  for (const c of open) {
+    if (c.stream) c.stream.end();
+    else c.raw.destroy(); // still in its TLS handshake: nothing to finish
+  }
+  let grace: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<void>((resolve) => {
+    grace = setTimeout(resolve, graceMs);
+  });
+  await Promise.race([Promise.all(open.map((c) => c.closed)), graceOver]);
+  clearTimeout(grace);
+  for (const c of open) if (!c.raw.destroyed) force(c);
+  await Promise.all(open.map((c) => c.closed));
 }

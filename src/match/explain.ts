@@ -1,20 +1,19 @@
 // `explain` support: what happened to one line at every stage, for operators proving or fixing
-// a pattern. Pure. The step-by-step regex diagnosis re-runs prefixes of the closest candidate's
+// a pattern. Pure; the stages themselves are the pipeline's (the caller runs parseAndMatch). The step-by-step regex diagnosis re-runs prefixes of the closest candidate's
 // regex (one per source line) to show how far the line got — only here, never on the hot path.
 import XRegExp from 'xregexp';
 import type { IdentityConfig } from '../config/schema.js';
 import { normalize, type NormalizeResult } from '../identity/normalize.js';
-import { parseSyslog } from '../syslog/parse.js';
 import type { RawMessage, SyslogMessage } from '../types.js';
 import type { Library } from './library.js';
-import { matchMessage, messageTag, type CompiledPattern } from './matcher.js';
+import { messageTag, type CompiledPattern, type MatchResult, type MissCode } from './matcher.js';
 import type { Fields } from './transforms.js';
 
 export interface Explanation {
   readonly prefilter: 'candidate' | 'skipped';
   readonly envelope: { format: string; hostname?: string; appName?: string; tag?: string; hasText: boolean; sdIds: string[] };
   readonly matched?: { patternId: string; kind: string; file: string; line: number; verified: boolean; fields: Fields };
-  readonly miss?: { candidate?: string; file?: string; line?: number; reason: string; detail?: string };
+  readonly miss?: { candidate?: string; file?: string; line?: number; code: MissCode; reason: string; detail?: string };
   readonly result?: NormalizeResult;
 }
 
@@ -62,24 +61,33 @@ function envelope(msg: SyslogMessage): Explanation['envelope'] {
   };
 }
 
-export function explainLine(
+/**
+ * What happened to one line, from the pipeline's own stages (`parseAndMatch` in pipeline.ts, run
+ * by the caller even when the prefilter would skip the line, so `explain` can show that a
+ * pattern's literal is wrong), then normalize as the pipeline does.
+ */
+export function explainMatch(
   lib: Library,
   identity: IdentityConfig,
   raw: RawMessage,
+  staged: { readonly msg: SyslogMessage; readonly match: MatchResult },
   opts: { maxFieldBytes?: number } = {},
 ): Explanation {
-  const msg = parseSyslog(raw.bytes);
+  const { msg, match: m } = staged;
   const prefilter = lib.prefilter(raw.bytes) ? 'candidate' : 'skipped';
   const env = envelope(msg);
-  // Matched even when the prefilter would skip it, so `explain` can show a pattern's literal is wrong.
-  const m = matchMessage(lib.patterns, msg, raw.bytes);
   if (!m.matched) {
     const c = m.candidate;
-    const detail = c && m.reason === 'the text does not match the regex' ? diagnoseRegex(lib, c, msg.text) : undefined;
+    const detail = c && m.code === 'regex_no_match' ? diagnoseRegex(lib, c, msg.text) : undefined;
     return {
       prefilter,
       envelope: env,
-      miss: { ...(c ? { candidate: c.id, file: c.file, line: c.line } : {}), reason: m.reason, ...(detail ? { detail } : {}) },
+      miss: {
+        ...(c ? { candidate: c.id, file: c.file, line: c.line } : {}),
+        code: m.code,
+        reason: m.reason,
+        ...(detail ? { detail } : {}),
+      },
     };
   }
   const p = m.pattern;

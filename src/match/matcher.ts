@@ -38,10 +38,28 @@ export interface Match {
   readonly pattern: CompiledPattern;
 }
 
+/** Why a line did not match, as a code tools can act on; `message` says it to an operator. */
+export type MissCode =
+  | 'no_candidate' // no pattern has all its `match` literals in the line
+  | 'tag_mismatch' // literals fit, the message's tag is not one of the pattern's
+  | 'regex_no_match'
+  | 'regex_error'
+  | 'sd_text_present' // an SD-only (`brief`) pattern, but the line has text
+  | 'sd_missing' // no junos@… structured-data element
+  | 'sd_param_missing'
+  | 'no_rule'; // neither regex nor sd (a library bug)
+
+export interface MissReason {
+  readonly code: MissCode;
+  readonly message: string;
+}
+
 export interface Miss {
   readonly matched: false;
   /** Closest candidate: the first pattern whose tag and literals matched, else whose literals did. */
   readonly candidate?: CompiledPattern;
+  readonly code: MissCode;
+  /** `code` in words, for logs and `explain`. */
   readonly reason: string;
 }
 
@@ -65,17 +83,33 @@ function hasAll(bytes: Buffer, needles: readonly Buffer[]): boolean {
   return true;
 }
 
+const miss = (code: MissCode, message: string): MissReason => ({ code, message });
+
+/** A miss, told apart from captured fields by its class (a pattern may capture `code`/`message`). */
+class MissResult implements MissReason {
+  constructor(
+    readonly code: MissCode,
+    readonly message: string,
+  ) {}
+}
+
 /** Tries one pattern on a message whose tag and literals already fit; a reason string on failure. */
 export function tryPattern(p: CompiledPattern, msg: SyslogMessage): Fields | string {
+  const r = attemptPattern(p, msg);
+  return r instanceof MissResult ? r.message : r;
+}
+
+/** Like tryPattern, with the reason typed. */
+export function attemptPattern(p: CompiledPattern, msg: SyslogMessage): Fields | MissResult {
   const out: Record<string, FieldValue> = {};
   if (p.regex) {
     let m: RegExpExecArray | null;
     try {
       m = XRegExp.exec(msg.text, p.regex);
     } catch (e) {
-      return `regex failed to run: ${String(e)}`;
+      return new MissResult('regex_error', `regex failed to run: ${String(e)}`);
     }
-    if (!m) return 'the text does not match the regex';
+    if (!m) return new MissResult('regex_no_match', 'the text does not match the regex');
     const groups = (m as RegExpExecArray & { groups?: Record<string, string | undefined> }).groups ?? {};
     for (const [name, value] of Object.entries(groups)) {
       if (value !== undefined) applyTransforms(name, value, p.transforms[name] ?? [], out);
@@ -83,20 +117,24 @@ export function tryPattern(p: CompiledPattern, msg: SyslogMessage): Fields | str
     return out;
   }
   if (p.sd) {
-    if (msg.text.trim() !== '') return 'the line has text after the structured data (this pattern is for SD-only `brief` lines)';
+    if (msg.text.trim() !== '')
+      return new MissResult(
+        'sd_text_present',
+        'the line has text after the structured data (this pattern is for SD-only `brief` lines)',
+      );
     const params = junosParams(msg);
-    if (!params) return 'no junos@… structured-data element';
+    if (!params) return new MissResult('sd_missing', 'no junos@… structured-data element');
     for (const [field, param] of Object.entries(p.sd)) {
       const v = Object.hasOwn(params, param) ? params[param] : undefined;
       if (v === undefined) {
         if (p.optional.includes(field)) continue;
-        return `SD parameter "${param}" (field ${field}) is missing`;
+        return new MissResult('sd_param_missing', `SD parameter "${param}" (field ${field}) is missing`);
       }
       applyTransforms(field, v, p.transforms[field] ?? [], out);
     }
     return out;
   }
-  return 'pattern has neither regex nor sd';
+  return new MissResult('no_rule', 'pattern has neither regex nor sd');
 }
 
 /**
@@ -105,17 +143,17 @@ export function tryPattern(p: CompiledPattern, msg: SyslogMessage): Fields | str
  */
 export function matchMessage(patterns: readonly CompiledPattern[], msg: SyslogMessage, bytes: Buffer): MatchResult {
   const tag = messageTag(msg);
-  let best: { p: CompiledPattern; reason: string; score: number } | undefined;
+  let best: { p: CompiledPattern; why: MissReason; score: number } | undefined;
   for (const p of patterns) {
     if (!p.enabled || !hasAll(bytes, p.needles)) continue;
     if (p.tags.length > 0 && (tag === undefined || !p.tags.includes(tag))) {
-      if (!best) best = { p, score: 1, reason: `tag ${tag ?? '(none)'} is not one of [${p.tags.join(', ')}]` };
+      if (!best) best = { p, score: 1, why: miss('tag_mismatch', `tag ${tag ?? '(none)'} is not one of [${p.tags.join(', ')}]`) };
       continue;
     }
-    const r = tryPattern(p, msg);
-    if (typeof r !== 'string') return { matched: true, patternId: p.id, kind: p.kind, fields: r, pattern: p };
-    if (!best || best.score < 2) best = { p, score: 2, reason: r };
+    const r = attemptPattern(p, msg);
+    if (!(r instanceof MissResult)) return { matched: true, patternId: p.id, kind: p.kind, fields: r, pattern: p };
+    if (!best || best.score < 2) best = { p, score: 2, why: r };
   }
-  if (!best) return { matched: false, reason: 'no pattern has all its `match` literals in this line' };
-  return { matched: false, candidate: best.p, reason: best.reason };
+  if (!best) return { matched: false, code: 'no_candidate', reason: 'no pattern has all its `match` literals in this line' };
+  return { matched: false, candidate: best.p, code: best.why.code, reason: best.why.message };
 }

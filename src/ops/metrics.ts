@@ -20,7 +20,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     // ingest
     received: counter('ptim_syslog_received_total', 'Syslog messages framed and accepted', ['transport']),
     receivedBytes: counter('ptim_syslog_received_bytes_total', 'Bytes of accepted syslog messages', ['transport']),
-    /** reason: not_allowed | oversize | connection_limit | bad_frame | idle_timeout | tls_handshake | shutdown */
+    /** reason: not_allowed | oversize | bad_frame, and connection outcomes (src/ingest/outcomes.ts): connection_limit | source_connection_limit | evicted | first_frame_timeout | tls_handshake | tls_handshake_timeout | shutdown */
     dropped: counter('ptim_syslog_dropped_total', 'Syslog messages or connections dropped', ['transport', 'reason']),
     truncated: counter('ptim_syslog_truncated_total', 'Messages cut at ingest.maxMessageBytes', ['transport']),
     continuations: counter(

@@ -156,6 +156,17 @@ function tagOrProcess(s: string, i: number, f: Fields): Fields | undefined {
   return undefined;
 }
 
+/**
+ * The tag where a relay left it at the start of the message text: `TAG: `, `%FAC-N-TAG: `,
+ * `name[pid]: [TAG: ]` (leading spaces skipped: rsyslog keeps the space after the BSD tag).
+ * Same rules as a BSD line; undefined when the text does not start with one of them.
+ */
+export function tagAtStart(text: string): { msgId?: string; appName?: string; procId?: string; text: string } | undefined {
+  const f = tagOrProcess(text, skipSpaces(text, 0), { text: '' });
+  if (f === undefined) return undefined;
+  return { msgId: f.msgId, appName: f.appName, procId: f.procId, text: f.text };
+}
+
 /** Skips `(FPC Slot 3, PIC Slot 0) ` and the component name after it; -1 when absent. */
 function skipFpcPrefix(s: string, i: number): number {
   if (s.charCodeAt(i) !== 0x28) return -1;

@@ -8,7 +8,7 @@ import { SYSLOG_GOLDEN_DIR, goldenFileName, serializeGolden, syslogGolden } from
 mkdirSync(SYSLOG_GOLDEN_DIR, { recursive: true });
 const wanted = new Set<string>();
 for (const sample of loadSamples()) {
-  const name = goldenFileName(sample.id);
+  const name = goldenFileName(sample);
   wanted.add(name);
   writeFileSync(join(SYSLOG_GOLDEN_DIR, name), serializeGolden(syslogGolden(sample)));
 }

@@ -37,8 +37,18 @@ export function syslogGolden(sample: Sample): unknown {
   };
 }
 
-export function goldenFileName(id: string): string {
-  return `${id}.json`;
+/**
+ * `<id>-<real|constructed>-<envelope>-<app>-<tag>.json`, e.g. `C7-constructed-bsd-kmd-KMD_VPN_UP_ALARM_USER.json`:
+ * the name says what the file holds. It follows the parse, so a parser change that alters a
+ * sample's envelope renames its file (the golden test then names the regen command).
+ */
+export function goldenFileName(sample: Sample): string {
+  const m = parseSyslog(sample.bytes);
+  const origin = /^\S+ \((real|constructed)\)/.exec(sample.comment)?.[1] ?? 'sample';
+  const format = m.format === 'rfc3164' ? 'bsd' : m.format;
+  const tag = (m.msgId ?? 'untagged').replace(/^%[A-Z0-9]+-\d-/, '');
+  const app = (m.appName ?? 'noapp').replace(/[^A-Za-z0-9]+/g, '');
+  return `${sample.id}-${origin}-${format}-${app || 'noapp'}-${tag.replace(/[^A-Za-z0-9_]+/g, '')}.json`;
 }
 
 export function serializeGolden(doc: unknown): string {

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { loadSamples } from '../../fixtures/samples.js';
 import { startHarness, text, type Harness } from './harness.js';
 
@@ -14,8 +14,8 @@ afterEach(async () => {
 
 const FAST = { quietFlushMs: 20, shutdownGraceMs: 200 };
 
-async function client(port: number, host = '127.0.0.1'): Promise<Socket> {
-  const c = connect({ port, host });
+async function client(port: number, host = '127.0.0.1', localAddress?: string): Promise<Socket> {
+  const c = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
   clients.push(c);
   c.on('error', () => {});
   await once(c, 'connect');
@@ -116,17 +116,87 @@ describe('TCP receiver', () => {
     expect(text(h.messages).sort()).toEqual(['<30>a', '<30>again', '<30>b']);
   });
 
-  it('closes idle connections, delivering what they sent, and counts idle_timeout', async () => {
-    h = await startHarness({ tcp: { enabled: true } }, { timing: { ...FAST, idleTimeoutMs: 150 } });
-    const c = await client(h.port('tcp'));
-    await write(c, '<30>complete\n<30>no line end');
-    await closed(c);
-    expect(text(await h.waitForMessages(2))).toEqual(['<30>complete', '<30>no line end']);
-    expect(await h.counter('dropped', { transport: 'tcp', reason: 'idle_timeout' })).toBe(1);
+  it('closes a connection that sends no complete message within the first-frame deadline, and counts it', async () => {
+    h = await startHarness({ tcp: { enabled: true } }, { timing: { ...FAST, firstFrameTimeoutMs: 150 } });
+    const quietAfterFrame = await client(h.port('tcp'));
+    await write(quietAfterFrame, '<30>complete\n');
+    await h.waitForMessages(1);
+    const drip = await client(h.port('tcp'));
+    await write(drip, '<30>never finish');
+    await closed(drip);
+    expect(await h.counter('dropped', { transport: 'tcp', reason: 'first_frame_timeout' })).toBe(1);
+    // The connection that delivered a message opened earlier, with the same deadline: still open.
+    await h.waitUntil('the dripping one closed', async () => (await h!.counter('connections', { transport: 'tcp' })) === 1);
+    expect(quietAfterFrame.destroyed).toBe(false);
+    expect(h.logLines.some((l) => l.event === 'syslog_first_frame_timeout' && l.source === '127.0.0.1')).toBe(true);
+  });
+
+  it('gives a configured firewall no first-frame deadline: it may connect long before its first event', async () => {
+    h = await startHarness(
+      { tcp: { enabled: true } },
+      { timing: { ...FAST, firstFrameTimeoutMs: 100 }, firewalls: [{ source: '127.0.0.2', name: 'srx-fw' }] },
+    );
+    const fw = await client(h.port('tcp'), '127.0.0.1', '127.0.0.2');
+    const scan = await client(h.port('tcp'));
+    await closed(scan);
+    await h.waitUntil('the other source closed', async () => (await h!.counter('connections', { transport: 'tcp' })) === 1);
+    expect(fw.destroyed).toBe(false);
+    await write(fw, '<30>first event, much later\n');
+    expect(text(await h.waitForMessages(1))).toEqual(['<30>first event, much later']);
+  });
+
+  it('caps the connections of one source', async () => {
+    h = await startHarness({ tcp: { enabled: true }, maxConnectionsPerSource: 3 }, { timing: FAST });
+    const port = h.port('tcp');
+    const ok = await Promise.all([client(port), client(port), client(port)]);
+    await h.waitUntil('3 connections', async () => (await h!.counter('connections', { transport: 'tcp' })) === 3);
+    const fourth = await client(port);
+    await closed(fourth);
+    expect(await h.counter('dropped', { transport: 'tcp', reason: 'source_connection_limit' })).toBe(1);
+    const other = await client(port, '127.0.0.1', '127.0.0.3');
+    await write(other, '<30>another source\n');
+    expect(text(await h.waitForMessages(1))).toEqual(['<30>another source']);
+    expect(ok.every((c) => !c.destroyed)).toBe(true);
+  });
+
+  it('many slow clients from an allowed source cannot lock out a configured firewall', async () => {
+    h = await startHarness(
+      { tcp: { enabled: true }, maxConnections: 20, maxConnectionsPerSource: 1000 },
+      { timing: FAST, firewalls: [{ source: '127.0.0.2', name: 'srx-fw' }] },
+    );
+    const port = h.port('tcp');
+    // 40 clients dripping bytes of a message they never finish, like 1 byte/s senders (faster
+    // here, so the drip goes on all through the test).
+    const slow = await Promise.all(Array.from({ length: 40 }, () => client(port)));
+    await Promise.all(slow.map((c) => write(c, '<30>')));
+    const drip = setInterval(() => {
+      for (const c of slow) if (!c.destroyed) c.write('x');
+    }, 20);
+    onTestFinished(() => clearInterval(drip));
+    await h.waitUntil(
+      'table full, the rest refused',
+      async () => (await h!.counter('dropped', { transport: 'tcp', reason: 'connection_limit' })) === 20,
+    );
+    expect(await h.counter('connections', { transport: 'tcp' })).toBe(20);
+    const fw = await client(port, '127.0.0.1', '127.0.0.2');
+    await write(fw, '<30>Mar  3 14:02:11 srx kmd[1]: KMD_VPN_UP_ALARM_USER: line 1\n');
+    await write(fw, '<30>Mar  3 14:02:12 srx kmd[1]: KMD_VPN_DOWN_ALARM_USER: line 2\n');
+    const fromFirewall = () => h!.messages.filter((m) => m.firewall === 'srx-fw');
+    await h.waitUntil('both firewall lines', () => fromFirewall().length === 2);
+    expect(text(fromFirewall())).toEqual([
+      '<30>Mar  3 14:02:11 srx kmd[1]: KMD_VPN_UP_ALARM_USER: line 1',
+      '<30>Mar  3 14:02:12 srx kmd[1]: KMD_VPN_DOWN_ALARM_USER: line 2',
+    ]);
+    expect(await h.counter('dropped', { transport: 'tcp', reason: 'evicted' })).toBe(1);
+    expect(await h.counter('connections', { transport: 'tcp' })).toBe(20);
+    // A slow client does not get back in.
+    const late = await client(port);
+    await closed(late);
+    expect(await h.counter('dropped', { transport: 'tcp', reason: 'connection_limit' })).toBe(21);
   });
 
   it('serves many concurrent connections over IPv4 and IPv6', async () => {
-    h = await startHarness({ tcp: { enabled: true, bind: ['127.0.0.1', '::1'] } }, { timing: FAST });
+    h = await startHarness({ tcp: { enabled: true, bind: ['127.0.0.1', '::1'] }, maxConnectionsPerSource: 64 }, { timing: FAST });
     const conns = await Promise.all(
       Array.from({ length: 40 }, (_, k) => client(h!.port('tcp', k % 2 ? 'IPv6' : 'IPv4'), k % 2 ? '::1' : '127.0.0.1')),
     );

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { connect as netConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PtimError } from '../../../src/errors.js';
@@ -95,6 +96,51 @@ describe('TLS receiver (RFC 5425)', () => {
     expect(await outcome(c)).toBe('closed');
     expect(secured).toBe(false);
     expect(await h.counter('dropped', { transport: 'tls', reason: 'not_allowed' })).toBe(1);
+    expect(await h.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })).toBe(0);
+  });
+
+  it('times out a handshake that never finishes, and logs it with the real source', async () => {
+    h = await startHarness(
+      { tls: { enabled: true, certFile: certs.certFile, keyFile: certs.keyFile } },
+      { timing: { ...FAST, tlsHandshakeTimeoutMs: 150, firstFrameTimeoutMs: 60_000 } },
+    );
+    const raw = netConnect({ port: h.port('tls'), host: '127.0.0.1' });
+    raw.on('error', () => {});
+    await once(raw, 'close');
+    await h.waitUntil(
+      'counted',
+      async () => (await h!.counter('dropped', { transport: 'tls', reason: 'tls_handshake_timeout' })) === 1,
+    );
+    const line = h.logLines.find((l) => l.event === 'syslog_tls_handshake_timeout');
+    expect(line).toMatchObject({ source: '127.0.0.1', setting: 'ingest.tls.handshakeTimeoutSecs' });
+  });
+
+  it('logs a handshake reset by the peer with its real source address', async () => {
+    h = await startHarness({ tls: { enabled: true, certFile: certs.certFile, keyFile: certs.keyFile } }, { timing: FAST });
+    const raw = netConnect({ port: h.port('tls'), host: '127.0.0.1' });
+    raw.on('error', () => {});
+    await once(raw, 'connect');
+    // The first bytes of a ClientHello, then a TCP reset.
+    raw.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    raw.resetAndDestroy();
+    await h.waitUntil('counted', async () => (await h!.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })) === 1);
+    const line = h.logLines.find((l) => l.event === 'syslog_tls_handshake');
+    expect(line).toMatchObject({ source: '127.0.0.1' });
+  });
+
+  it('counts a TLS connection over the per-source cap as that, not as a failed handshake', async () => {
+    h = await startHarness(
+      { tls: { enabled: true, certFile: certs.certFile, keyFile: certs.keyFile }, maxConnectionsPerSource: 1 },
+      { timing: FAST },
+    );
+    const first = tlsClient(h.port('tls'), false);
+    await once(first, 'secureConnect');
+    const second = tlsClient(h.port('tls'), false);
+    await outcome(second);
+    await h.waitUntil(
+      'counted',
+      async () => (await h!.counter('dropped', { transport: 'tls', reason: 'source_connection_limit' })) === 1,
+    );
     expect(await h.counter('dropped', { transport: 'tls', reason: 'tls_handshake' })).toBe(0);
   });
 

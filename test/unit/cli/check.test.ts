@@ -1,9 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCheck } from '../../../src/cli/check.js';
+import { runCheck, withPatternProblems } from '../../../src/cli/check.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { PtimError } from '../../../src/errors.js';
 
 function sink() {
   let text = '';
@@ -36,7 +39,8 @@ describe('ptim-bridge check', () => {
   it('passes the shipped library with a valid config', async () => {
     const out = sink();
     const err = sink();
-    expect(await runCheck(configFile('identity: { defaultDomain: example.com }\n'), out.stream, err.stream)).toBe(0);
+    const yaml = 'identity: { defaultDomain: example.com }\ningest: { udp: { port: 0 }, tcp: { port: 0 } }\nops: { port: 0 }\n';
+    expect(await runCheck(configFile(yaml), out.stream, err.stream)).toBe(0);
     expect(err.text()).toBe('');
     expect(out.text()).toMatch(/OK: configuration valid; \d+ pattern\(s\) loaded and self-tested/);
   });
@@ -50,5 +54,64 @@ describe('ptim-bridge check', () => {
     expect(out.text()).toContain(
       'warning: identity.domainByVpn["JSC-VPN"] is "corp.example.com" but its gateway\'s identity.domainByGateway["JSC-GW"] is "example.com"',
     );
+  });
+
+  it('reports missing files and a wrong URL scheme with their lines, with the schema problems', async () => {
+    const file = configFile(
+      [
+        'ingest:',
+        '  tls: { enabled: true, certFile: /nonexistent/cert.pem, keyFile: /nonexistent/key.pem }',
+        '  udp: { port: 70000 }',
+        'redis: { url: "http://127.0.0.1:6379" }',
+        '',
+      ].join('\n'),
+    );
+    const err = sink();
+    expect(await runCheck(file, sink().stream, err.stream)).toBe(1);
+    expect(err.text()).toContain('PTIM_ERR_CONFIG: invalid configuration (4 problem(s))');
+    expect(err.text()).toContain(`${file}:2:35 ingest.tls.certFile: file not found: /nonexistent/cert.pem`);
+    expect(err.text()).toContain('ingest.tls.keyFile: file not found');
+    expect(err.text()).toContain(`${file}:4:15 redis.url: scheme http:// is not supported`);
+    expect(err.text()).toContain('ingest.udp.port');
+  });
+
+  it('reports a port already in use (PTIM_ERR_BIND) and pattern problems in the same run', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    const dir = resolve('test/fixtures/patterns-bad/many');
+    const file = configFile(
+      [
+        `ingest: { udp: { port: 0 }, tcp: { bind: [127.0.0.1], port: ${port} } }`,
+        'ops: { port: 0 }',
+        `patterns: { dirs: [${JSON.stringify(dir)}] }`,
+        '',
+      ].join('\n'),
+    );
+    const err = sink();
+    try {
+      expect(await runCheck(file, sink().stream, err.stream)).toBe(1);
+    } finally {
+      busy.close();
+    }
+    expect(err.text()).toContain(
+      `PTIM_ERR_BIND: 1 port(s) cannot be bound\n  - ingest.tcp.port: TCP 127.0.0.1 port ${port} is already in use`,
+    );
+    expect(err.text()).toContain('PTIM_ERR_PATTERN');
+    // The cheap problems come first: the bind error is printed before the pattern library's.
+    expect(err.text().indexOf('PTIM_ERR_BIND')).toBeLessThan(err.text().indexOf('PTIM_ERR_PATTERN'));
+  });
+
+  it('serve reports an invalid configuration together with the pattern library problems (withPatternProblems)', async () => {
+    const dir = resolve('test/fixtures/patterns-bad/many');
+    const file = configFile(`ingest:\n  udp: { port: 70000 }\npatterns:\n  dirs: [${JSON.stringify(dir)}]\n`);
+    const e = await loadConfig({ file }).then(
+      () => undefined,
+      (x: unknown) => x as PtimError,
+    );
+    const combined = PtimError.combine((await withPatternProblems(e!, file)).errors);
+    const report = combined.report();
+    expect(report).toContain('ingest.udp.port: PTIM_ERR_CONFIG:');
+    expect(report).toContain('t-up.regx: PTIM_ERR_PATTERN: unknown key');
   });
 });

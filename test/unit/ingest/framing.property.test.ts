@@ -7,6 +7,7 @@ const CONT = 3;
 const LF = 0x0a;
 const CR = 0x0d;
 const LT = 0x3c;
+const NUL = 0x00;
 
 const bytes = (opts: { minLength?: number; maxLength: number; exclude?: number[] }) =>
   fc
@@ -14,7 +15,7 @@ const bytes = (opts: { minLength?: number; maxLength: number; exclude?: number[]
     .map((a) => Buffer.from(a.filter((x) => !(opts.exclude ?? []).includes(x))));
 
 /** A syslog-like message (starts with `<`) and how it is framed on the wire. */
-type Item = { msg: Buffer; framing: 'octet' | 'lf' | 'crlf'; continuations: number };
+type Item = { msg: Buffer; framing: 'octet' | 'lf' | 'crlf' | 'nul'; continuations: number };
 
 /** Octet-counted: any bytes after `<`, but not ending in LF (a counted trailing LF is stripped). */
 const octetItem: fc.Arbitrary<Item> = bytes({ maxLength: 300 }).map((body) => {
@@ -29,27 +30,27 @@ const octetItem: fc.Arbitrary<Item> = bytes({ maxLength: 300 }).map((body) => {
  * not blank, and the message does not end in CR (which would be read as CRLF framing).
  */
 const piece = fc.oneof(
-  bytes({ maxLength: 60, exclude: [LF] }),
+  bytes({ maxLength: 60, exclude: [LF, NUL] }),
   // Pieces that start with digits and spaces, like the bytes after a 0x0A in 10.49.32.x.
   fc
     .tuple(fc.constantFrom('1 ', '12 ', '9999999 ', '1', '0 <'), bytes({ maxLength: 20, exclude: [LF] }))
-    .map(([d, r]) => Buffer.concat([Buffer.from(d), r])),
+    .map(([d, r]) => Buffer.concat([Buffer.from(d), r.filter((b) => b !== NUL)])),
 );
 const lfItem: fc.Arbitrary<Item> = fc
   .record({
     first: piece,
-    rest: fc.array(piece, { maxLength: CONT }),
-    framing: fc.constantFrom<'lf' | 'crlf'>('lf', 'crlf'),
+    rest: fc.array(fc.tuple(piece, fc.constantFrom(LF, NUL)), { maxLength: CONT }),
+    framing: fc.constantFrom<'lf' | 'crlf' | 'nul'>('lf', 'crlf', 'nul'),
   })
   .map(({ first, rest, framing }) => {
-    const later = rest.map((p, k) => {
+    const later = rest.map(([p, sep], k) => {
       let q = p;
       if (q[0] === LT || /^[1-9][0-9]{0,6} </.test(q.toString('latin1'))) q = Buffer.concat([Buffer.from('x'), q]);
       // The last piece must carry something other than a CR, or it is a blank line.
       if (k === rest.length - 1 && (q.length === 0 || (q.length === 1 && q[0] === CR))) q = Buffer.from('x');
-      return q;
+      return Buffer.concat([Buffer.from([sep]), q]);
     });
-    let msg = Buffer.concat([Buffer.from('<'), first, ...later.flatMap((p) => [Buffer.from([LF]), p])]);
+    let msg = Buffer.concat([Buffer.from('<'), first, ...later]);
     while (msg.length > 1 && msg[msg.length - 1] === CR) msg = msg.subarray(0, msg.length - 1);
     return { msg, framing, continuations: later.length };
   });
@@ -59,7 +60,7 @@ function encode(items: Item[]): Buffer {
     items.map((it) =>
       it.framing === 'octet'
         ? Buffer.concat([Buffer.from(`${it.msg.length} `), it.msg])
-        : Buffer.concat([it.msg, Buffer.from(it.framing === 'crlf' ? '\r\n' : '\n')]),
+        : Buffer.concat([it.msg, Buffer.from(it.framing === 'crlf' ? '\r\n' : it.framing === 'nul' ? '\0' : '\n')]),
     ),
   );
 }
@@ -119,6 +120,26 @@ describe('StreamFramer properties', () => {
         out.push(...f.end());
         expect(out.map((x) => x.bytes.toString('hex'))).toEqual(items.map((i) => i.msg.toString('hex')));
       }),
+    );
+  });
+
+  it('splits messages sent back to back without any delimiter at their <PRI> headers, in any chunking', () => {
+    // Python's SysLogHandler over TCP with append_nul=False: `<14>kmd[2183]: text<14>iked[9]: text`.
+    const header = fc.constantFrom(
+      '<14>kmd[2183]: ',
+      '<30>iked[20431]: ',
+      '<30>Mar  3 14:02:11 srx kmd[1]: ',
+      '<30>1 2026-03-03T14:02:11Z srx kmd 1 - - ',
+    );
+    const text = bytes({ maxLength: 80, exclude: [LF, NUL, LT, CR] });
+    const message = fc.tuple(header, text).map(([h, t]) => Buffer.concat([Buffer.from(h), t]));
+    fc.assert(
+      fc.property(fc.array(message, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 30 }), (msgs, cuts) => {
+        const f = new StreamFramer({ maxMessageBytes: MAX, maxContinuationLines: CONT });
+        const out = feed(f, split(Buffer.concat(msgs), cuts));
+        expect(out.map((x) => x.bytes.toString('latin1'))).toEqual(msgs.map((m) => m.toString('latin1')));
+      }),
+      { numRuns: 200 },
     );
   });
 

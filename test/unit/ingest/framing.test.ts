@@ -222,6 +222,51 @@ describe('StreamFramer: continuation join (binary IKE-IDs with 0x0A)', () => {
   });
 });
 
+describe('StreamFramer: NUL and no delimiter (Python SysLogHandler, rsyslog AddtlFrameDelimiter)', () => {
+  it('splits NUL-terminated messages, alone or mixed with LF and CRLF', () => {
+    const { f, drops } = framer();
+    expect(text(run(f, '<14>kmd[1]: a\0<14>kmd[1]: b\0<30>c\r\n<30>d\n\0<30>e\0'))).toEqual([
+      '<14>kmd[1]: a',
+      '<14>kmd[1]: b',
+      '<30>c',
+      '<30>d',
+      '<30>e',
+    ]);
+    expect(drops).toEqual([]);
+  });
+
+  it('joins a binary IKE-ID holding 0x00 back together with its NUL', () => {
+    const { f } = framer();
+    const frames = run(f, '<30>x Local IKE-ID: \x0d\x00\x05\x07, rest\n<30>next\n');
+    expect(text(frames)).toEqual(['<30>x Local IKE-ID: \x0d\x00\x05\x07, rest', '<30>next']);
+    expect(frames[0]!.continuations).toBe(1);
+  });
+
+  it('splits messages sent back to back at their <PRI> header, whatever the chunking', () => {
+    const wire =
+      '<14>kmd[2183]: KMD_VPN_UP_ALARM_USER: a <none> b<14>iked[9]: IKE_VPN_UP_ALARM_USER: c<30>Mar  3 14:02:11 srx kmd[1]: d';
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const { f } = framer();
+      expect(text(run(f, wire.slice(0, cut), wire.slice(cut)))).toEqual([
+        '<14>kmd[2183]: KMD_VPN_UP_ALARM_USER: a <none> b',
+        '<14>iked[9]: IKE_VPN_UP_ALARM_USER: c',
+        '<30>Mar  3 14:02:11 srx kmd[1]: d',
+      ]);
+    }
+  });
+
+  it('releases an unterminated message on a quiet flush only once the connection sent without delimiters', () => {
+    const { f } = framer();
+    expect(text(f.push(b('<14>kmd[1]: a')))).toEqual([]);
+    expect(f.hasPending()).toBe(false); // could still be a TCP segment of an LF line: wait
+    expect(text(f.flushPending())).toEqual([]);
+    expect(text(f.push(b('<14>kmd[1]: b')))).toEqual(['<14>kmd[1]: a']);
+    expect(f.hasPending()).toBe(true);
+    expect(text(f.flushPending())).toEqual(['<14>kmd[1]: b']);
+    expect(text(f.end())).toEqual([]);
+  });
+});
+
 describe('frameDatagram', () => {
   it('strips exactly one trailing LF, CRLF or NUL', () => {
     expect(frameDatagram(b('<30>a\n'), MAX).bytes.toString()).toBe('<30>a');

@@ -41,11 +41,33 @@ describe('patterns CLI', () => {
   it('explain: shows the match, the fields and the event, from a byte stream', async () => {
     const s = sink();
     const input = new PassThrough();
-    input.end(Buffer.concat([sample('C1'), Buffer.from('\r\n'), sample('V2'), Buffer.from('\n')]));
+    input.end(Buffer.concat([sample('C1'), Buffer.from('\r\n<30>'), sample('V2'), Buffer.from('\n')]));
     expect(await runPatternsExplain([SHIPPED], defaultConfig().identity, input, s.out)).toBe(0);
     expect(s.text()).toContain('matched:   kmd-vpn-up');
     expect(s.text()).toContain('event:     up user="alice"');
     expect(s.text()).toContain('ignored:   placeholder_user');
+  });
+
+  it('explain: frames its input as the live receiver does, so a binary IKE-ID holding LF is one message (C18)', async () => {
+    const s = sink();
+    const input = new PassThrough();
+    // C18: kmd prints the IPv4 IKE-ID 10.20.30.40 as raw bytes 0A 14 1E 28; then a NUL-framed line.
+    input.end(Buffer.concat([sample('C18'), Buffer.from('\n'), sample('C1'), Buffer.from('\0')]));
+    expect(await runPatternsExplain([SHIPPED], defaultConfig().identity, input, s.out)).toBe(0);
+    expect(s.text().match(/^message \d+:/gm)).toEqual(['message 1:', 'message 2:']);
+    expect(s.text()).toContain('2 LF-separated pieces joined');
+    expect(s.text().match(/^ {2}matched: {3}kmd-vpn-up /gm)).toHaveLength(2);
+    expect(s.text()).toContain('ignored:   placeholder_user'); // C18 is a site-to-site tunnel
+    expect(s.text()).toContain('event:     up user="alice"');
+  });
+
+  it('explain: reads a log file copy without <PRI> line by line, and says so', async () => {
+    const s = sink();
+    const input = new PassThrough();
+    input.end(Buffer.concat([sample('V1'), Buffer.from('\n'), sample('V2'), Buffer.from('\n')]));
+    expect(await runPatternsExplain([SHIPPED], defaultConfig().identity, input, s.out)).toBe(0);
+    expect(s.text()).toContain('explained line by line');
+    expect(s.text().match(/^message \d+:/gm)).toEqual(['message 1:', 'message 2:']);
   });
 
   it('explain: names the closest candidate and where the regex stopped', async () => {

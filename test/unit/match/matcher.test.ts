@@ -63,15 +63,17 @@ describe('matchMessage', () => {
     const text = 'user=alice';
     const wrongTag = pattern('wrong-tag', '^x', { tags: ['IKE_VPN_UP_ALARM_USER'] });
     const r = matchMessage([wrongTag, specific], msg(text), bytes(text));
-    expect(r).toMatchObject({ matched: false, reason: 'the text does not match the regex' });
+    expect(r).toMatchObject({ matched: false, code: 'regex_no_match', reason: 'the text does not match the regex' });
     expect(!r.matched && r.candidate?.id).toBe('specific');
     const r2 = matchMessage([wrongTag], msg(text), bytes(text));
+    expect(r2).toMatchObject({ matched: false, code: 'tag_mismatch' });
     expect(!r2.matched && r2.reason).toContain('is not one of [IKE_VPN_UP_ALARM_USER]');
   });
 
   it('reports a line no pattern is interested in', () => {
     expect(matchMessage([specific], msg('x', 'RT_FLOW_SESSION_CREATE'), Buffer.from('RT_FLOW'))).toEqual({
       matched: false,
+      code: 'no_candidate',
       reason: expect.stringContaining('literals'),
     });
   });

@@ -67,6 +67,14 @@ describe('docker-compose.yml', () => {
     expect(bridge.depends_on?.redis?.condition).toBe('service_healthy');
   });
 
+  it('publishes the metrics port and the demo simulator on 127.0.0.1 unless told otherwise', () => {
+    expect(compose.services.bridge!.ports).toContain('${OPS_PUBLISH_ADDRESS:-127.0.0.1}:9514:9514/tcp');
+    expect(compose.services['jims-sim']!.ports).toEqual(['${JIMS_SIM_PUBLISH_ADDRESS:-127.0.0.1}:8080:8080/tcp']);
+    // Only syslog is published on every interface: the firewalls must reach it.
+    for (const svc of Object.values(compose.services))
+      for (const p of svc.ports ?? []) if (!p.startsWith('514:')) expect(p).toMatch(/^\$\{[A-Z_]+:-127\.0\.0\.1\}:/);
+  });
+
   it('starts the JIMS simulator only with the demo profile, and nothing depends on it', () => {
     expect(compose.services['jims-sim']!.profiles).toEqual(['demo']);
     for (const [name, svc] of Object.entries(compose.services)) {

@@ -184,3 +184,39 @@ describe('parseSyslog properties', () => {
     expectWellFormed(parseSyslog(Buffer.alloc(100_000, 0xff)));
   });
 });
+
+describe('parseSyslog: the tag wherever a relay put it', () => {
+  const name = fc.constantFrom('kmd', 'iked', '/kernel', 'rpd');
+  const tag = fc.constantFrom('KMD_VPN_UP_ALARM_USER', 'IKE_VPN_DOWN_ALARM_USER', '%DAEMON-6-KMD_VPN_UP_ALARM_USER');
+  const text = fc.string({ maxLength: 80 }).map((t) => `VPN ${t.replace(/[\r\n]/g, ' ')}`);
+  const pid = fc.integer({ min: 1, max: 99999 }).map(String);
+
+  it('reads the same process, pid, tag and text from a BSD line, its RFC 5424 relay (nil MSGID) and a relay header in front', () => {
+    fc.assert(
+      fc.property(name, pid, tag, text, fc.constantFrom('', ' '), (app, p, t, txt, extraSpace) => {
+        const bsd = parseSyslog(Buffer.from(`<30>Mar  3 14:06:10 srx1 ${app}[${p}]: ${t}: ${txt}`));
+        const relayed5424 = parseSyslog(
+          Buffer.from(`<30>1 2026-03-03T14:06:10+00:00 srx1 ${app} ${p} - - ${extraSpace}${t}: ${txt}`),
+        );
+        const wrapped = parseSyslog(
+          Buffer.from(`<13>Nov 30 06:31:38 relay1 <30>Mar  3 14:06:10 srx1 ${app}[${p}]: ${t}: ${txt}`),
+        );
+        const want = { appName: app, procId: p, msgId: bsd.msgId, text: txt };
+        expect(bsd).toMatchObject({ ...want, hostname: 'srx1' });
+        expect(relayed5424).toMatchObject({ ...want, hostname: 'srx1', format: 'rfc5424' });
+        expect(wrapped).toMatchObject({ ...want, hostname: 'srx1' });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps an RFC 5424 MSG without a leading tag as it is', () => {
+    fc.assert(
+      fc.property(text, (txt) => {
+        const m = parseSyslog(Buffer.from(`<30>1 2026-03-03T14:06:10+00:00 srx1 kmd 1 - - ${txt.toLowerCase()}`));
+        expect(m.msgId).toBeUndefined();
+        expect(m.text).toBe(txt.toLowerCase());
+      }),
+    );
+  });
+});

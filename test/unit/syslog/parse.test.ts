@@ -359,3 +359,32 @@ describe('parseSyslog: bytes and text decoding', () => {
     expect(decodeSyslogText(backing.subarray(1, 3))).toBe('A\u00ff');
   });
 });
+
+describe('parseSyslog: headers misread by a relay (captured from rsyslog 8.2302 and syslog-ng 3.38)', () => {
+  const cases: [string, string, Record<string, string>][] = [
+    [
+      'rsyslog RFC 5424 of an SRX5k line: `(FPC` taken as APP-NAME',
+      '<30>1 2026-03-03T14:02:11+00:00 srx5800-dc1 (FPC - - -  Slot 3, PIC Slot 0) SPC3_PIC0 kmd[2150]: KMD_VPN_UP_ALARM_USER: VPN RA-VPN from 198.51.100.23 is up.',
+      {
+        hostname: 'srx5800-dc1',
+        appName: 'kmd',
+        procId: '2150',
+        msgId: 'KMD_VPN_UP_ALARM_USER',
+        text: 'VPN RA-VPN from 198.51.100.23 is up.',
+      },
+    ],
+    [
+      'syslog-ng network() of a time-format-year line: hostname `localhost`, the Junos header in MSG',
+      '<190>Nov 30 06:48:05 localhost Mar  3 2026 15:47:52.418 srx345-hq kmd[2183]: KMD_VPN_DOWN_ALARM_USER: VPN JSC-VPN is down.',
+      { hostname: 'srx345-hq', appName: 'kmd', procId: '2183', msgId: 'KMD_VPN_DOWN_ALARM_USER', text: 'VPN JSC-VPN is down.' },
+    ],
+    [
+      'syslog-ng syslog() of a time-format-year line: program `Mar`',
+      '<190>1 2026-11-30T06:48:06+00:00 localhost Mar - - -  3 2026 15:47:52.418 srx345-hq kmd[2183]: KMD_VPN_DOWN_ALARM_USER: VPN JSC-VPN is down.',
+      { hostname: 'srx345-hq', appName: 'kmd', procId: '2183', msgId: 'KMD_VPN_DOWN_ALARM_USER', text: 'VPN JSC-VPN is down.' },
+    ],
+  ];
+  it.each(cases)('%s', (_name, line, want) => {
+    expect(parseSyslog(Buffer.from(line))).toMatchObject(want);
+  });
+});
