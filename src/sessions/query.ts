@@ -1,7 +1,7 @@
 // Read-only views of the session state for the CLI and ops (never used on the event path).
 import type { Redis } from 'ioredis';
 import { keyspace } from '../redis/keys.js';
-import type { Session } from './spec.js';
+import type { Session } from './model.js';
 
 /** A session as stored (the model's `Session`), with its key, the IP's seq and `connectedAt` as `since`. */
 export interface SessionView extends Omit<Session, 'connectedAt' | 'tunnels'> {
