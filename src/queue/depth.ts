@@ -5,6 +5,7 @@ import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { queueStats, type QueueStats } from './admin.js';
 import type { PushQueue } from './jobs.js';
+import { systemClock, type Clock } from '../types.js';
 
 export interface QueueDepthPoller {
   /** One poll; resolves with the stats it published. */
@@ -20,9 +21,11 @@ export function createQueueDepthPoller(opts: {
   metrics: Metrics;
   intervalMs?: number;
   logger?: Logger;
+  clock?: Clock;
 }): QueueDepthPoller {
   const logger = opts.logger ?? silentLogger;
-  const errorLog = rateLimiter(2, () => Date.now());
+  const clock = opts.clock ?? systemClock;
+  const errorLog = rateLimiter(2, () => clock.now());
   let timer: NodeJS.Timeout | undefined;
   let inFlight = false;
 

@@ -5,7 +5,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
-import type { IdentityEvent } from '../types.js';
+import { systemClock, type Clock, type IdentityEvent } from '../types.js';
 import { jobId, keyspace } from '../redis/keys.js';
 
 /** Name of our custom backoff strategy in `job.opts.backoff.type`. */
@@ -20,11 +20,16 @@ export const UNLIMITED_ATTEMPTS = 2_147_483_647;
 export type PushQueue = Queue<IdentityEvent, unknown, string>;
 
 /** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
-export function createPushQueue(connection: Redis, keyPrefix: string, logger: Logger = silentLogger): PushQueue {
+export function createPushQueue(
+  connection: Redis,
+  keyPrefix: string,
+  logger: Logger = silentLogger,
+  clock: Clock = systemClock,
+): PushQueue {
   const ks = keyspace(keyPrefix);
   const queue = new Queue<IdentityEvent, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
   // An 'error' event without a listener would throw and end the process on a Redis hiccup.
-  const limit = rateLimiter(6, () => Date.now());
+  const limit = rateLimiter(6, () => clock.now());
   queue.on('error', (err: Error) => {
     const { allowed, suppressed } = limit();
     if (allowed) logger.warn({ err: err.message, suppressed }, 'push queue error');

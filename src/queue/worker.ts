@@ -1,17 +1,22 @@
 // Push workers: take identity events off the BullMQ queue and hand them to the JIMS pusher,
 // with one push per IP in flight across all replicas, latest-wins ordering, and retries that
 // BullMQ schedules with our backoff until the event is too old.
+//
+// Parts: `takeTurn` (the ordering guard: superseded, wait for the predecessor or the lock, or go),
+// `pushWhileHolding` (the push, with the lock released on every path), `settleOutcome` (what a
+// push outcome means for the job: result, retry or give up) and the BullMQ worker around them.
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobId, keyspace } from '../redis/keys.js';
-import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
+import { systemClock, type Clock, type IdentityEvent, type IdentityPusher, type PushOutcome } from '../types.js';
 import { retryDelayMs } from './backoff.js';
 import { ipKeyOfJobId, PushRetryError } from './jobs.js';
-import { createOrderingGuard } from './ordering.js';
+import { createOrderingGuard, type OrderingGuard } from './ordering.js';
 
 /**
  * How long a job waits for its IP's previous seq when that job does not exist yet. The relay
@@ -27,8 +32,14 @@ export interface PushWorkersOptions {
   pusher: IdentityPusher;
   metrics: Metrics;
   logger?: Logger;
-  /** Event age and latency; BullMQ's own scheduling uses real time. */
+  /** Event age and latency. */
   clock: Clock;
+  /**
+   * BullMQ schedules delayed jobs and stamps job creation by real time, so the delays this code
+   * asks for and the predecessor wait are computed on this clock (default: the system clock),
+   * not on the event clock, which tests set to fixed instants.
+   */
+  schedulerClock?: Clock;
   /** Jitter source (tests seed it). */
   random?: () => number;
   /** How long a job waits when its IP's lock is taken (plus up to as much again of jitter). */
@@ -52,131 +63,179 @@ export type PushJobResult =
   | { readonly result: 'delivered'; readonly status: number; readonly server: string }
   | { readonly result: 'superseded'; readonly deliveredSeq: number };
 
+/** Fields every log line of a job carries. */
+type JobLine = Readonly<Record<string, unknown>>;
+
+interface TurnDeps {
+  guard: OrderingGuard;
+  schedulerClock: Clock;
+  lockTtlMs: number;
+  missingPredecessorWaitMs: number;
+  /** Redis key of a job's hash, from its id (BullMQ's naming). */
+  jobKey: (id: string) => string;
+}
+
+/**
+ * Whether this job may push now. A newer event must not overtake an older one of its IP still
+ * queued (e.g. waiting out a retry): it would supersede it, and "latest wins" is not enough when
+ * the older one logs off a previous owner (DOWN of the new owner delivered first leaves the old
+ * owner mapped in JIMS). Seqs are consecutive per IP, so the predecessor's job id is known; a failed
+ * or removed one does not block, and one not relayed yet is waited for, but not forever (an outbox
+ * entry dropped as invalid never comes). Then one push in flight per IP: the lock.
+ */
+export function takeTurn(deps: TurnDeps, job: Job<IdentityEvent>, key: string, lockToken: string) {
+  const ev = job.data;
+  return deps.guard.acquire(
+    {
+      ipKey: key,
+      seq: ev.seq,
+      token: lockToken,
+      ttlMs: deps.lockTtlMs,
+      previousJobKey: deps.jobKey(jobId(key, ev.seq - 1)),
+      createdAt: job.timestamp,
+    },
+    deps.schedulerClock.now(),
+    deps.missingPredecessorWaitMs,
+  );
+}
+
+interface SettleDeps {
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  maxAgeMs: number;
+  maxEventAgeSecs: number;
+}
+
+/** What a push outcome means for the job: a result, or a throw that BullMQ turns into a retry or a failure. */
+export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: PushOutcome, line: JobLine): PushJobResult {
+  const { metrics, logger } = deps;
+  switch (outcome.result) {
+    case 'delivered': {
+      metrics.pushes.inc({ outcome: 'delivered' });
+      metrics.eventLatency.observe(Math.max(0, deps.clock.now() - ev.receivedAt) / 1000);
+      logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
+      return { result: 'delivered', status: outcome.status, server: outcome.server };
+    }
+    case 'permanent': {
+      metrics.pushes.inc({ outcome: 'permanent' });
+      const { reason, status, server } = outcome;
+      logger.error({ ...line, outcome: 'permanent', reason, status, server }, 'push rejected permanently');
+      throw new UnrecoverableError(`permanent: ${outcome.reason}`);
+    }
+    case 'retry': {
+      const ageMs = deps.clock.now() - ev.receivedAt;
+      const { reason, server } = outcome;
+      if (ageMs > deps.maxAgeMs) {
+        metrics.pushes.inc({ outcome: 'permanent' });
+        const ageSecs = Math.round(ageMs / 1000);
+        logger.error(
+          { ...line, outcome: 'permanent', reason, ageSecs, server },
+          'push gave up: event older than maxEventAgeSecs',
+        );
+        throw new UnrecoverableError(`expired: event older than ${deps.maxEventAgeSecs}s; last error: ${reason}`);
+      }
+      metrics.pushes.inc({ outcome: 'retry' });
+      logger.warn({ ...line, outcome: 'retry', reason, retryAfterMs: outcome.retryAfterMs, server }, 'push will be retried');
+      throw new PushRetryError(reason, outcome.retryAfterMs);
+    }
+    default: {
+      // An outcome this code does not know is treated as retryable: never drop on a surprise.
+      const unknown: never = outcome;
+      throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** The pusher's outcome; a pusher that throws anyway gets a retry, the safe choice. */
+async function pushOnce(pusher: IdentityPusher, ev: IdentityEvent): Promise<PushOutcome> {
+  try {
+    return await pusher.push(ev);
+  } catch (e) {
+    return { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
+  }
+}
+
 export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const { pusher, metrics, clock, queue: cfg } = opts;
   const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
   const random = opts.random ?? Math.random;
+  const schedulerClock = opts.schedulerClock ?? systemClock;
   const ks = keyspace(opts.keyPrefix);
   const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
-  const missingPredecessorWaitMs = opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS;
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;
-  const maxAgeMs = cfg.maxEventAgeSecs * 1000;
   const instance = randomUUID();
   const errorLog = rateLimiter(6, () => clock.now());
   const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
+  const turnDeps: TurnDeps = {
+    guard,
+    schedulerClock,
+    lockTtlMs,
+    missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
+    jobKey: (id) => worker.toKey(id),
+  };
+  const settleDeps: SettleDeps = {
+    metrics,
+    logger,
+    clock,
+    maxAgeMs: cfg.maxEventAgeSecs * 1000,
+    maxEventAgeSecs: cfg.maxEventAgeSecs,
+  };
 
-  async function process(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
+  /** Comes back shortly: not a failure, not an attempt. */
+  const comeBackLater = async (job: Job<IdentityEvent>, token?: string): Promise<never> => {
+    await job.moveToDelayed(schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
+    throw new DelayedError();
+  };
+
+  const releaseLock = (key: string, lockToken: string, line: JobLine) =>
+    guard.release(key, lockToken).catch((e: unknown) => {
+      // The lock's TTL frees the IP anyway; only the next push for it waits a little longer.
+      const { allowed, suppressed } = errorLog();
+      if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
+    });
+
+  /** Pushes while holding the IP's lock; a delivery releases it with deliveredSeq, any other end releases it alone. */
+  async function pushWhileHolding(key: string, ev: IdentityEvent, lockToken: string, line: JobLine): Promise<PushJobResult> {
+    let released = false;
+    try {
+      const outcome = await pushOnce(pusher, ev);
+      if (outcome.result === 'delivered') {
+        await guard.delivered(key, ev.seq, lockToken);
+        released = true;
+      }
+      return settleOutcome(settleDeps, ev, outcome, line);
+    } finally {
+      if (!released) await releaseLock(key, lockToken, line);
+    }
+  }
+
+  async function handleJob(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
     const ev = job.data;
     const id = job.id ?? '';
     const key = ipKeyOfJobId(id);
-    const attempt = job.attemptsMade + 1;
-    const line = { correlationId: ev.correlationId, jobId: id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt };
-
-    // A newer event must not overtake an older one of its IP still queued (e.g. waiting out a retry):
-    // it would supersede it, and "latest wins" is not enough when the older one logs off a previous
-    // owner (DOWN of the new owner delivered first leaves the old owner mapped in JIMS). Seqs are
-    // consecutive per IP, so the predecessor's job id is known; a failed or removed one does not block.
-    if (ev.seq > 1 && (await predecessorPending(key, ev.seq, job.timestamp))) {
-      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
-      throw new DelayedError();
-    }
-
+    const line = {
+      correlationId: ev.correlationId,
+      jobId: id,
+      ip: ev.ip,
+      seq: ev.seq,
+      kind: ev.kind,
+      attempt: job.attemptsMade + 1,
+    };
     const lockToken = `${instance}:${id}:${job.attemptsStarted}`;
-    const got = await guard.acquire(key, ev.seq, lockToken, lockTtlMs);
-    if (got.state === 'superseded') {
+    const turn = await takeTurn(turnDeps, job, key, lockToken);
+    if (turn.state === 'superseded') {
       metrics.pushes.inc({ outcome: 'superseded' });
-      logger.info({ ...line, outcome: 'superseded', deliveredSeq: got.deliveredSeq }, 'push superseded by a newer event');
-      return { result: 'superseded', deliveredSeq: got.deliveredSeq };
+      logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
+      return { result: 'superseded', deliveredSeq: turn.deliveredSeq };
     }
-    if (got.state === 'locked') {
-      // Another push for this IP is in flight: come back shortly. Not a failure, not an attempt.
-      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
-      throw new DelayedError();
-    }
-
-    let released = false;
-    try {
-      let outcome: PushOutcome;
-      try {
-        outcome = await pusher.push(ev);
-      } catch (e) {
-        // The pusher should classify everything; if it throws anyway, retrying is the safe choice.
-        outcome = { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
-      }
-      switch (outcome.result) {
-        case 'delivered': {
-          await guard.delivered(key, ev.seq, lockToken);
-          released = true;
-          metrics.pushes.inc({ outcome: 'delivered' });
-          metrics.eventLatency.observe(Math.max(0, clock.now() - ev.receivedAt) / 1000);
-          logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
-          return { result: 'delivered', status: outcome.status, server: outcome.server };
-        }
-        case 'permanent': {
-          metrics.pushes.inc({ outcome: 'permanent' });
-          logger.error(
-            { ...line, outcome: 'permanent', reason: outcome.reason, status: outcome.status, server: outcome.server },
-            'push rejected permanently',
-          );
-          throw new UnrecoverableError(`permanent: ${outcome.reason}`);
-        }
-        case 'retry': {
-          const ageMs = clock.now() - ev.receivedAt;
-          if (ageMs > maxAgeMs) {
-            metrics.pushes.inc({ outcome: 'permanent' });
-            logger.error(
-              {
-                ...line,
-                outcome: 'permanent',
-                reason: outcome.reason,
-                ageSecs: Math.round(ageMs / 1000),
-                server: outcome.server,
-              },
-              'push gave up: event older than maxEventAgeSecs',
-            );
-            throw new UnrecoverableError(`expired: event older than ${cfg.maxEventAgeSecs}s; last error: ${outcome.reason}`);
-          }
-          metrics.pushes.inc({ outcome: 'retry' });
-          logger.warn(
-            { ...line, outcome: 'retry', reason: outcome.reason, retryAfterMs: outcome.retryAfterMs, server: outcome.server },
-            'push will be retried',
-          );
-          throw new PushRetryError(outcome.reason, outcome.retryAfterMs);
-        }
-        default: {
-          // An outcome this code does not know is treated as retryable: never drop on a surprise.
-          const unknown: never = outcome;
-          throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
-        }
-      }
-    } finally {
-      if (!released) {
-        await guard.release(key, lockToken).catch((e: unknown) => {
-          // The lock's TTL frees the IP anyway; only the next push for it waits a little longer.
-          const { allowed, suppressed } = errorLog();
-          if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
-        });
-      }
-    }
+    // Another push for this IP is in flight, or its previous event is still queued.
+    if (turn.state !== 'acquired') return comeBackLater(job, token);
+    return pushWhileHolding(key, ev, lockToken, line);
   }
 
-  async function predecessorPending(key: string, seq: number, createdAt: number): Promise<boolean> {
-    const prev = await Job.fromId<IdentityEvent>(worker, jobId(key, seq - 1));
-    if (!prev) {
-      // No job: either it was handled and removed (then the guard has seen its seq), or it is not
-      // relayed yet (a crashed relay's entries wait for the reclaim): wait for it — but not forever,
-      // in case it can never come (an outbox entry dropped as invalid).
-      if ((await guard.handledThrough(key)) >= seq - 1) return false;
-      return Date.now() - createdAt < missingPredecessorWaitMs;
-    }
-    const state = await prev.getState();
-    return (
-      state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children'
-    );
-  }
-
-  const worker = new Worker<IdentityEvent>(ks.queueName, process, {
+  const worker = new Worker<IdentityEvent>(ks.queueName, handleJob, {
     connection: opts.connection,
     prefix: ks.tag,
     concurrency: cfg.concurrency,
