@@ -214,6 +214,8 @@ export const pushSchema = z
       .default({ connect: 'logon', rekey: 'logon', disconnect: 'logoff' }),
     source: z.string().default('Juniper Secure Connect'),
     timestampFormat: z.enum(['iso', 'epoch-s', 'epoch-ms']).default('iso'),
+    /** Most events in one push request, for templates that carry a list (`{{#entries}}`); 1 sends one per request. */
+    maxEntriesPerRequest: positiveInt.default(50),
   })
   .strict();
 
