@@ -271,6 +271,153 @@ function loadStartFiles(
 }
 
 /**
+ * The configured servers and which one is in use: failover, the background probe of the primary
+ * while on the secondary, the active-server gauge, and the loud "certificate not trusted" log.
+ */
+class ServerPool {
+  private readonly failover: FailoverState;
+  private readonly certLog: ReturnType<typeof rateLimiter>;
+  private probing: Promise<void> | undefined;
+
+  constructor(
+    private readonly servers: ReadonlyMap<ServerName, Server>,
+    cfg: JimsConfig,
+    private readonly deps: ServerDeps,
+  ) {
+    this.failover = new FailoverState({
+      hasSecondary: servers.has('secondary'),
+      failoverAfterFailures: cfg.failoverAfterFailures,
+      probeIntervalMs: cfg.primaryProbeIntervalSecs * 1000,
+    });
+    this.certLog = rateLimiter(6, () => deps.clock.now());
+    this.showActive();
+  }
+
+  private serverOf(n: ServerName): Server {
+    return this.servers.get(n) ?? (this.servers.get('primary') as Server);
+  }
+
+  active(): Server {
+    return this.serverOf(this.failover.active());
+  }
+
+  private showActive(): void {
+    for (const n of this.servers.keys()) this.deps.metrics.activeServer.set({ server: n }, n === this.failover.active() ? 1 : 0);
+  }
+
+  private switched(t: Transition | undefined): void {
+    if (!t) return;
+    this.deps.metrics.failovers.inc({ to: t.to });
+    this.showActive();
+    const url = this.serverOf(t.to).url;
+    this.deps.logger.warn({ from: t.from, to: t.to, reason: t.reason, url }, `JIMS: switched to the ${t.to} server`);
+  }
+
+  /** Counts a request's answer toward failover (or as a success) and logs an untrusted certificate. */
+  record(srv: Server, c: Classification, status: number | undefined): void {
+    if (c.kind === 'retry' && c.untrustedCert) {
+      const l = this.certLog();
+      if (l.allowed)
+        this.deps.logger.error(
+          { server: srv.name, url: srv.url, reason: c.reason, suppressed: l.suppressed },
+          'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
+        );
+    }
+    if (c.countsTowardFailover) this.switched(this.failover.recordFailure(srv.name, this.deps.clock.now()));
+    else if (status !== undefined) this.failover.recordSuccess(srv.name);
+  }
+
+  /** While on the secondary: a token request to the primary, beside the pushes, not before them. */
+  maybeProbePrimary(): void {
+    const { clock, logger } = this.deps;
+    const now = clock.now();
+    if (!this.failover.probeDue(now)) return;
+    this.failover.probeStarted(now);
+    this.probing = this.serverOf('primary')
+      .tokens.refresh()
+      .then(
+        () => this.switched(this.failover.probeFinished(true, clock.now())),
+        (e: unknown) => {
+          logger.debug({ server: 'primary', reason: (e as Error).message }, 'JIMS primary probe failed');
+          this.failover.probeFinished(false, clock.now());
+        },
+      );
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const srv = this.active();
+    try {
+      if (this.failover.failures() > 0 || !srv.tokens.hasValidToken()) await srv.tokens.refresh();
+      return { reachable: true, server: srv.name };
+    } catch (e) {
+      return {
+        reachable: false,
+        server: srv.name,
+        detail: e instanceof TokenFetchError ? e.classification.reason : errorCode(e),
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.probing;
+    for (const s of this.servers.values()) s.agent.destroy();
+  }
+}
+
+/** One push request to a server: its token, the HTTP call, and the classified answer. */
+async function attempt(srv: Server, pushPath: string, rendered: RenderedBody, clock: Clock): Promise<Attempt> {
+  let token: string;
+  try {
+    token = await srv.tokens.get();
+  } catch (e) {
+    if (e instanceof TokenFetchError)
+      return { classification: e.classification, status: e.classification.status, phase: 'token' };
+    return { classification: { kind: 'retry', reason: 'token:unexpected', countsTowardFailover: false }, phase: 'token' };
+  }
+  try {
+    const res = await srv.got(pushPath, {
+      headers: { 'content-type': rendered.contentType, authorization: `Bearer ${token}` },
+      body: rendered.body,
+    });
+    const classification = classify({ status: res.statusCode, headers: res.headers }, clock.now());
+    return { classification, token, status: res.statusCode, phase: 'push' };
+  } catch (e) {
+    return { classification: classify({ errorCode: errorCode(e) }, clock.now()), token, phase: 'push' };
+  }
+}
+
+/** Sends one request holding these pushes (one template, in order) to the active server; its outcome is every push's. */
+function requestSender(pool: ServerPool, cfg: JimsConfig, deps: ServerDeps) {
+  const { metrics, logger, clock } = deps;
+  const pushPath = trimSlashes(cfg.push.path);
+  return async (items: readonly PendingPush[]): Promise<PushOutcome> => {
+    const srv = pool.active();
+    const started = performance.now();
+    const template = (items[0] as PendingPush).template;
+    const rendered = { body: template.wrap(items.map((i) => i.entry)), contentType: template.contentType };
+    let a = await attempt(srv, pushPath, rendered, clock);
+    if (a.classification.kind === 'auth-failure') {
+      // The token may have been revoked or JIMS restarted: one fresh token, one more try.
+      if (a.token) srv.tokens.invalidate(a.token);
+      a = await attempt(srv, pushPath, rendered, clock);
+    }
+    pool.record(srv, a.classification, a.status);
+    const outcome = outcomeOf(a.classification, srv.name);
+    const durationSecs = (performance.now() - started) / 1000;
+    metrics.pushDuration.observe({ server: srv.name }, durationSecs);
+    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
+    const first = (items[0] as PendingPush).event;
+    const one = items.length === 1 && { correlationId: first.correlationId, ip: first.ip, seq: first.seq, kind: first.kind };
+    const durationMs = Math.round(durationSecs * 1000);
+    logger.debug(
+      { entries: items.length, ...one, url: srv.url, status: a.status, durationMs, ...outcome },
+      `JIMS push ${outcome.result}`,
+    );
+    return outcome;
+  };
+}
+
+/**
  * Builds the client. Throws PtimError (PTIM_ERR_TEMPLATE, PTIM_ERR_SECRET, PTIM_ERR_CONFIG) at start
  * for bad settings; never afterwards.
  */
@@ -283,148 +430,28 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
   const configured: Array<[ServerName, JimsServerConfig]> = [['primary', cfg.primary]];
   if (cfg.secondary) configured.push(['secondary', cfg.secondary]);
   const { templates, files } = loadStartFiles(cfg, configured, readFile);
-  const certLog = rateLimiter(6, () => clock.now());
   const serverDeps: ServerDeps = { metrics, logger, clock, tokenLog: rateLimiter(6, () => clock.now()) };
   const servers = new Map<ServerName, Server>(
     configured.map(([n, s]) => [n, createServer(n, s, cfg, files.get(n) ?? { secret: '' }, serverDeps)]),
   );
-  const failover = new FailoverState({
-    hasSecondary: servers.has('secondary'),
-    failoverAfterFailures: cfg.failoverAfterFailures,
-    probeIntervalMs: cfg.primaryProbeIntervalSecs * 1000,
-  });
-  const serverOf = (n: ServerName): Server => servers.get(n) ?? (servers.get('primary') as Server);
-  const showActive = () => {
-    for (const n of servers.keys()) metrics.activeServer.set({ server: n }, n === failover.active() ? 1 : 0);
-  };
-  showActive();
-
-  const switched = (t: Transition | undefined) => {
-    if (!t) return;
-    metrics.failovers.inc({ to: t.to });
-    showActive();
-    logger.warn({ from: t.from, to: t.to, reason: t.reason, url: serverOf(t.to).url }, `JIMS: switched to the ${t.to} server`);
-  };
-
-  const noteCert = (c: Classification, srv: Server) => {
-    if (c.kind !== 'retry' || !c.untrustedCert) return;
-    const l = certLog();
-    if (l.allowed)
-      logger.error(
-        { server: srv.name, url: srv.url, reason: c.reason, suppressed: l.suppressed },
-        'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
-      );
-  };
-
-  let probing: Promise<void> | undefined;
-  const maybeProbePrimary = () => {
-    const now = clock.now();
-    if (!failover.probeDue(now)) return;
-    failover.probeStarted(now);
-    const primary = serverOf('primary');
-    // A token request proves the primary is up and accepts us; it runs beside the pushes, not before them.
-    probing = primary.tokens.refresh().then(
-      () => switched(failover.probeFinished(true, clock.now())),
-      (e: unknown) => {
-        logger.debug({ server: 'primary', reason: (e as Error).message }, 'JIMS primary probe failed');
-        failover.probeFinished(false, clock.now());
-      },
-    );
-  };
-
-  const pushPath = trimSlashes(cfg.push.path);
-  const attempt = async (srv: Server, rendered: RenderedBody): Promise<Attempt> => {
-    let token: string;
-    try {
-      token = await srv.tokens.get();
-    } catch (e) {
-      if (e instanceof TokenFetchError)
-        return { classification: e.classification, status: e.classification.status, phase: 'token' };
-      return { classification: { kind: 'retry', reason: 'token:unexpected', countsTowardFailover: false }, phase: 'token' };
-    }
-    try {
-      const res = await srv.got(pushPath, {
-        headers: { 'content-type': rendered.contentType, authorization: `Bearer ${token}` },
-        body: rendered.body,
-      });
-      const classification = classify({ status: res.statusCode, headers: res.headers }, clock.now());
-      return { classification, token, status: res.statusCode, phase: 'push' };
-    } catch (e) {
-      return { classification: classify({ errorCode: errorCode(e) }, clock.now()), token, phase: 'push' };
-    }
-  };
-
-  /** One request holding these pushes (one template, in order). */
-  const sendRequest = async (items: readonly PendingPush[]): Promise<PushOutcome> => {
-    const srv = serverOf(failover.active());
-    const started = performance.now();
-    const template = (items[0] as PendingPush).template;
-    const rendered = { body: template.wrap(items.map((i) => i.entry)), contentType: template.contentType };
-    let a = await attempt(srv, rendered);
-    if (a.classification.kind === 'auth-failure') {
-      // The token may have been revoked or JIMS restarted: one fresh token, one more try.
-      if (a.token) srv.tokens.invalidate(a.token);
-      a = await attempt(srv, rendered);
-    }
-    const c = a.classification;
-    noteCert(c, srv);
-    if (c.countsTowardFailover) switched(failover.recordFailure(srv.name, clock.now()));
-    else if (a.status !== undefined) failover.recordSuccess(srv.name);
-    const outcome = outcomeOf(c, srv.name);
-    const durationSecs = (performance.now() - started) / 1000;
-    metrics.pushDuration.observe({ server: srv.name }, durationSecs);
-    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
-    const first = (items[0] as PendingPush).event;
-    logger.debug(
-      {
-        entries: items.length,
-        ...(items.length === 1 && { correlationId: first.correlationId, ip: first.ip, seq: first.seq, kind: first.kind }),
-        url: srv.url,
-        status: a.status,
-        durationMs: Math.round(durationSecs * 1000),
-        ...outcome,
-      },
-      `JIMS push ${outcome.result}`,
-    );
-    return outcome;
-  };
-
+  const pool = new ServerPool(servers, cfg, serverDeps);
   const batcher = new PushBatcher<PendingPush, CompiledTemplate>({
     maxEntries: cfg.push.maxEntriesPerRequest,
     groupOf: (p) => (p.template.carriesList ? p.template : undefined),
-    send: (items) => sendRequest(items),
+    send: requestSender(pool, cfg, serverDeps),
   });
 
   const push = async (event: IdentityEvent): Promise<PushOutcome> => {
-    maybeProbePrimary();
+    pool.maybeProbePrimary();
     const template = templates.byKind[event.kind];
     let entry: string;
     try {
       entry = template.renderEntry(eventFields(event, cfg.push));
     } catch (e) {
-      return { result: 'permanent', reason: `render-failed:${(e as Error).message}`, server: failover.active() };
+      return { result: 'permanent', reason: `render-failed:${(e as Error).message}`, server: pool.active().name };
     }
     return batcher.push({ event, entry, template });
   };
 
-  const probe = async (): Promise<ProbeResult> => {
-    const srv = serverOf(failover.active());
-    try {
-      if (failover.failures() > 0 || !srv.tokens.hasValidToken()) await srv.tokens.refresh();
-      return { reachable: true, server: srv.name };
-    } catch (e) {
-      return {
-        reachable: false,
-        server: srv.name,
-        detail: e instanceof TokenFetchError ? e.classification.reason : errorCode(e),
-      };
-    }
-  };
-
-  const close = async () => {
-    await probing;
-    for (const s of servers.values()) s.agent.destroy();
-  };
-
-  return { push, probe, close };
+  return { push, probe: () => pool.probe(), close: () => pool.close() };
 }

@@ -152,91 +152,128 @@ export class OutboxConsumer {
   }
 }
 
+interface MoverDeps {
+  consumer: OutboxConsumer;
+  pushQueue: PushQueue;
+  queue: Pick<QueueConfig, 'keepCompletedJobs'>;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  claimIdleMs: number;
+}
+
+/** Moves entries into jobs: new ones, our own pending ones (after a restart or a lost reply), and dead consumers'. */
+class OutboxMover {
+  /** False until our own pending entries were re-read (at start, after an error or a reconnect). */
+  ownPendingDone = false;
+  lastClaimAt = 0;
+  private readonly invalidLog: ReturnType<typeof rateLimiter>;
+
+  constructor(private readonly deps: MoverDeps) {
+    this.invalidLog = rateLimiter(10, () => deps.clock.now());
+  }
+
+  /** One addBulk for the batch's jobs, then one XACK+XDEL for all its entries. */
+  async relayEntries(entries: readonly StreamEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const { metrics, logger } = this.deps;
+    const { jobs, invalid } = entriesToJobs(entries, this.deps.queue);
+    for (const [id, fields] of invalid) {
+      metrics.relayInvalid.inc();
+      const { allowed, suppressed } = this.invalidLog();
+      // The entry can never become a job; keeping it would make it be reclaimed forever.
+      if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
+    }
+    if (jobs.length > 0) await this.deps.pushQueue.addBulk(jobs);
+    await this.deps.consumer.ack(entries.map(([id]) => id));
+    metrics.relayed.inc(jobs.length);
+    if (jobs.length > 0) logger.debug({ count: jobs.length }, 'relayed outbox entries');
+    return jobs.length;
+  }
+
+  async reclaim(): Promise<number> {
+    const entries = await this.deps.consumer.reclaim(this.deps.claimIdleMs);
+    this.lastClaimAt = this.deps.clock.now();
+    if (entries.length > 0)
+      this.deps.logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
+    return this.relayEntries(entries);
+  }
+
+  /** A live relay holds entries pending for milliseconds; look for dead consumers' entries twice per claimIdleMs. */
+  reclaimDue(): boolean {
+    return this.deps.clock.now() - this.lastClaimAt >= this.deps.claimIdleMs / 2;
+  }
+
+  /** One cycle without blocking: own pending, dead consumers', new entries. */
+  async once(conn: Redis): Promise<number> {
+    await this.deps.consumer.ensureGroup();
+    let n = 0;
+    if (!this.ownPendingDone) n += await this.ownPending(conn);
+    n += await this.reclaim();
+    n += await this.relayEntries(await this.deps.consumer.read(conn, '>'));
+    return n;
+  }
+
+  /** Our own pending entries (read before a restart, not yet acknowledged). */
+  async ownPending(conn: Redis): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const entries = await this.deps.consumer.read(conn, '0');
+      if (entries.length === 0) break;
+      total += await this.relayEntries(entries);
+    }
+    this.ownPendingDone = true;
+    return total;
+  }
+}
+
+/**
+ * XREADGROUP BLOCK holds its connection; it gets its own so other commands are not queued behind
+ * it. ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
+ * already served then leaves its entries pending under our name, unseen, so `onReconnect` makes
+ * the relay re-read them instead of waiting for the dead-consumer reclaim.
+ */
+function blockingConnection(redis: Redis, onReconnect: () => void): Redis {
+  const conn = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+  conn.on('error', () => {});
+  conn.on('reconnecting', onReconnect);
+  return conn;
+}
+
 export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const { redis, metrics } = opts;
   const clock = opts.clock ?? systemClock;
   const logger = (opts.logger ?? silentLogger).child({ component: 'relay' });
   const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
   const blockMs = opts.blockMs ?? 2000;
+  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
+  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger, clock);
   // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
   // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
   const claimIdleMs = opts.claimIdleMs ?? 15_000;
-  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
-  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger, clock);
-  const invalidLog = rateLimiter(10, () => clock.now());
+  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, clock, claimIdleMs });
   const errorLog = rateLimiter(6, () => clock.now());
-
-  let ownPendingDone = false;
-  let lastClaimAt = 0;
   let running = false;
   let loop: Promise<void> | undefined;
   let blocking: Redis | undefined;
   let blockedNow = false;
   let wake: (() => void) | undefined;
 
-  async function relayEntries(entries: readonly StreamEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
-    const { jobs, invalid } = entriesToJobs(entries, opts.queue);
-    for (const [id, fields] of invalid) {
-      metrics.relayInvalid.inc();
-      const { allowed, suppressed } = invalidLog();
-      // The entry can never become a job; keeping it would make it be reclaimed forever.
-      if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
-    }
-    if (jobs.length > 0) await pushQueue.addBulk(jobs);
-    await consumer.ack(entries.map(([id]) => id));
-    metrics.relayed.inc(jobs.length);
-    if (jobs.length > 0) logger.debug({ count: jobs.length }, 'relayed outbox entries');
-    return jobs.length;
-  }
-
-  async function reclaim(): Promise<number> {
-    const entries = await consumer.reclaim(claimIdleMs);
-    lastClaimAt = clock.now();
-    if (entries.length > 0) logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
-    return relayEntries(entries);
-  }
-
-  /** Our own pending entries (read before a restart, not yet acknowledged). */
-  async function ownPending(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const entries = await consumer.read(redis, '0');
-      if (entries.length === 0) break;
-      total += await relayEntries(entries);
-    }
-    ownPendingDone = true;
-    return total;
-  }
-
-  async function relayOnce(): Promise<number> {
-    await consumer.ensureGroup();
-    let n = 0;
-    if (!ownPendingDone) n += await ownPending();
-    n += await reclaim();
-    n += await relayEntries(await consumer.read(redis, '>'));
-    return n;
-  }
-
   const onReconnect = () => {
-    ownPendingDone = false;
+    mover.ownPendingDone = false;
   };
 
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
+      wake = () => (clearTimeout(t), resolve());
     });
-  }
 
   /** One round of the loop: catch up on our own and dead consumers' entries, then block for new ones. */
   async function round(conn: Redis): Promise<void> {
     await consumer.ensureGroup();
-    if (!ownPendingDone) await ownPending();
-    if (clock.now() - lastClaimAt >= claimIdleMs / 2) await reclaim();
+    if (!mover.ownPendingDone) await mover.ownPending(redis);
+    if (mover.reclaimDue()) await mover.reclaim();
     // stop() may have come while we were busy above; it only cuts a read that is under way.
     if (!running) return;
     blockedNow = true;
@@ -247,7 +284,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       blockedNow = false;
     }
     // Entries already read are relayed even when stop() came meanwhile: finish the batch.
-    await relayEntries(entries);
+    await mover.relayEntries(entries);
   }
 
   async function run(conn: Redis): Promise<void> {
@@ -258,7 +295,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         if (!running) break;
         // A batch may have been read (pending under our name) and not added: re-read our own
         // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
-        ownPendingDone = false;
+        mover.ownPendingDone = false;
         const { allowed, suppressed } = errorLog();
         if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'outbox relay error; retrying');
         await pause(errorBackoffMs);
@@ -268,17 +305,11 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 
   return {
     pushQueue,
-    relayOnce,
+    relayOnce: () => mover.once(redis),
     async start() {
       if (running) return;
       running = true;
-      // XREADGROUP BLOCK holds its connection; give it its own so other commands are not queued behind it.
-      blocking = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
-      blocking.on('error', () => {});
-      // ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
-      // already served then leaves its entries pending under our name, unseen. Re-read them after
-      // every reconnect instead of waiting for the dead-consumer reclaim.
-      blocking.on('reconnecting', onReconnect);
+      blocking = blockingConnection(redis, onReconnect);
       redis.on('reconnecting', onReconnect);
       loop = run(blocking);
     },

@@ -156,38 +156,23 @@ async function pushOnce(pusher: IdentityPusher, ev: IdentityEvent): Promise<Push
   }
 }
 
-export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
-  const { pusher, metrics, clock, queue: cfg } = opts;
-  const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
-  const random = opts.random ?? Math.random;
-  const schedulerClock = opts.schedulerClock ?? systemClock;
-  const ks = keyspace(opts.keyPrefix);
-  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
-  const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
-  const lockTtlMs = cfg.ipLockTtlSecs * 1000;
-  const instance = randomUUID();
-  const errorLog = rateLimiter(6, () => clock.now());
-  const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
-  const turnDeps: TurnDeps = {
-    guard,
-    schedulerClock,
-    lockTtlMs,
-    missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
-    jobKey: (id) => worker.toKey(id),
-  };
-  const settleDeps: SettleDeps = {
-    metrics,
-    logger,
-    clock,
-    maxAgeMs: cfg.maxEventAgeSecs * 1000,
-    maxEventAgeSecs: cfg.maxEventAgeSecs,
-  };
+interface HandlerDeps {
+  pusher: IdentityPusher;
+  guard: OrderingGuard;
+  metrics: Metrics;
+  logger: Logger;
+  errorLog: ReturnType<typeof rateLimiter>;
+  turn: TurnDeps;
+  settle: SettleDeps;
+  /** Names this process in lock tokens. */
+  instance: string;
+  /** When a job waiting for its turn comes back (scheduler time). */
+  comeBackAt: () => number;
+}
 
-  /** Comes back shortly: not a failure, not an attempt. */
-  const comeBackLater = async (job: Job<IdentityEvent>, token?: string): Promise<never> => {
-    await job.moveToDelayed(schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
-    throw new DelayedError();
-  };
+/** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
+function jobHandler(deps: HandlerDeps) {
+  const { guard, metrics, logger, errorLog } = deps;
 
   const releaseLock = (key: string, lockToken: string, line: JobLine) =>
     guard.release(key, lockToken).catch((e: unknown) => {
@@ -196,22 +181,22 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
       if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
     });
 
-  /** Pushes while holding the IP's lock; a delivery releases it with deliveredSeq, any other end releases it alone. */
+  /** A delivery releases the lock with deliveredSeq; any other end releases it alone. */
   async function pushWhileHolding(key: string, ev: IdentityEvent, lockToken: string, line: JobLine): Promise<PushJobResult> {
     let released = false;
     try {
-      const outcome = await pushOnce(pusher, ev);
+      const outcome = await pushOnce(deps.pusher, ev);
       if (outcome.result === 'delivered') {
         await guard.delivered(key, ev.seq, lockToken);
         released = true;
       }
-      return settleOutcome(settleDeps, ev, outcome, line);
+      return settleOutcome(deps.settle, ev, outcome, line);
     } finally {
       if (!released) await releaseLock(key, lockToken, line);
     }
   }
 
-  async function handleJob(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
+  return async function handleJob(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
     const ev = job.data;
     const id = job.id ?? '';
     const key = ipKeyOfJobId(id);
@@ -223,17 +208,64 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
       kind: ev.kind,
       attempt: job.attemptsMade + 1,
     };
-    const lockToken = `${instance}:${id}:${job.attemptsStarted}`;
-    const turn = await takeTurn(turnDeps, job, key, lockToken);
+    const lockToken = `${deps.instance}:${id}:${job.attemptsStarted}`;
+    const turn = await takeTurn(deps.turn, job, key, lockToken);
     if (turn.state === 'superseded') {
       metrics.pushes.inc({ outcome: 'superseded' });
       logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
       return { result: 'superseded', deliveredSeq: turn.deliveredSeq };
     }
-    // Another push for this IP is in flight, or its previous event is still queued.
-    if (turn.state !== 'acquired') return comeBackLater(job, token);
+    if (turn.state !== 'acquired') {
+      // Another push for this IP is in flight, or its previous event is still queued: come back
+      // shortly. Not a failure, not an attempt.
+      await job.moveToDelayed(deps.comeBackAt(), token);
+      throw new DelayedError();
+    }
     return pushWhileHolding(key, ev, lockToken, line);
-  }
+  };
+}
+
+/** Logs worker errors, and processor errors that are not push outcomes (BullMQ retries those). */
+function watchWorker(worker: Worker<IdentityEvent>, logger: Logger, errorLog: ReturnType<typeof rateLimiter>): void {
+  worker.on('error', (err) => {
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
+  });
+  worker.on('failed', (job, err) => {
+    if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
+  });
+}
+
+export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
+  const { metrics, clock, queue: cfg } = opts;
+  const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
+  const random = opts.random ?? Math.random;
+  const schedulerClock = opts.schedulerClock ?? systemClock;
+  const ks = keyspace(opts.keyPrefix);
+  const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
+  const lockTtlMs = cfg.ipLockTtlSecs * 1000;
+  const errorLog = rateLimiter(6, () => clock.now());
+  const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
+  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const handleJob = jobHandler({
+    pusher: opts.pusher,
+    guard,
+    metrics,
+    logger,
+    errorLog,
+    instance: randomUUID(),
+    comeBackAt: () => schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    turn: {
+      guard,
+      schedulerClock,
+      lockTtlMs,
+      missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
+      jobKey: (id) => worker.toKey(id),
+    },
+    settle: { metrics, logger, clock, maxAgeMs: cfg.maxEventAgeSecs * 1000, maxEventAgeSecs: cfg.maxEventAgeSecs },
+  });
 
   const worker = new Worker<IdentityEvent>(ks.queueName, handleJob, {
     connection: opts.connection,
@@ -252,16 +284,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
         retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
     },
   });
-  worker.on('error', (err) => {
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
-  });
-  worker.on('failed', (job, err) => {
-    // Redis or programming errors inside the processor (not push outcomes) land here; BullMQ retries them.
-    if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
-  });
+  watchWorker(worker, logger, errorLog);
 
   return {
     worker,

@@ -287,6 +287,20 @@ export class RetryPause {
   }
 }
 
+/** Whether the last call to Redis failed; logs each change of that once. */
+class RedisHealth {
+  failing = false;
+  constructor(private readonly logger: Logger) {}
+  failed(err: unknown, buffered: number): void {
+    if (!this.failing) this.logger.warn({ err, buffered }, 'redis unreachable: holding session events in memory');
+    this.failing = true;
+  }
+  succeeded(buffered: number): void {
+    if (this.failing) this.logger.info({ buffered }, 'redis reachable again: applying held session events');
+    this.failing = false;
+  }
+}
+
 export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const { redis, cfg, keyPrefix, metrics, logger, clock } = opts;
   const batchSize = opts.batchSize ?? 100;
@@ -295,8 +309,8 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const deps = { redis, keyPrefix, cfg, source: opts.sourceId ?? randomUUID(), metrics, logger, reports };
   const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
   const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
+  const health = new RedisHealth(logger);
   defineSessionScript(redis);
-  let failing = false;
   let closed = false;
   /** Set when close() stopped waiting for the call in flight and counted its inputs as dropped. */
   let abandoned = false;
@@ -307,16 +321,6 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     buffer.settle();
   };
 
-  const noteFailure = (failure: unknown) => {
-    if (!failing) logger.warn({ err: failure, buffered: buffer.depth }, 'redis unreachable: holding session events in memory');
-    failing = true;
-  };
-  const noteSuccess = () => {
-    if (failing) logger.info({ buffered: buffer.depth }, 'redis reachable again: applying held session events');
-    failing = false;
-    pause.reset();
-  };
-
   const pump = async () => {
     while (!closed && buffer.depth > 0) {
       const batch = buffer.batch(batchSize);
@@ -324,9 +328,11 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
       if (abandoned) return; // close() gave up on this batch and counted it
       buffer.applied(done);
       settle();
-      if (failure === undefined) noteSuccess();
-      else {
-        noteFailure(failure);
+      if (failure === undefined) {
+        health.succeeded(buffer.depth);
+        pause.reset();
+      } else {
+        health.failed(failure, buffer.depth);
         if (!closed) await pause.wait();
       }
     }
@@ -359,7 +365,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
       }
     },
     drain: () => buffer.waitFor(buffer.next),
-    ready: () => !closed && !failing && redis.status === 'ready',
+    ready: () => !closed && !health.failing && redis.status === 'ready',
     nextSubmission: () => buffer.next,
     appliedThrough: () => buffer.appliedThrough,
     onApplied: (listener) => buffer.subscribe(listener),
