@@ -147,8 +147,7 @@ while (logons < USERS) {
   for (; sent < due; sent++) engine.submit(event(sent, Date.now()), `c${sent}`);
   await new Promise((r) => setTimeout(r, sent < USERS ? 5 : 50));
   if (sent === USERS || sent % 1000 < 50) {
-    const c = (await ask<{ counters: { logons: number; pushRequests: number } }>({ type: 'count' }, 'count'))
-      .counters;
+    const c = (await ask<{ counters: { logons: number; pushRequests: number } }>({ type: 'count' }, 'count')).counters;
     logons = c.logons;
     requests = c.pushRequests;
   }
