@@ -166,6 +166,8 @@ export const queueSchema = z
     /** Per-IP push lock lifetime; must exceed the longest push. */
     ipLockTtlSecs: positiveInt.default(30),
     relayBatchSize: positiveInt.default(200),
+    /** Events the relay puts in one job (a job's first push attempt for each); 1 makes one job per event. */
+    maxEventsPerJob: positiveInt.default(50),
     /** Keep this many completed jobs for inspection. */
     keepCompletedJobs: z.number().int().min(0).default(1000),
   })

@@ -13,14 +13,15 @@ import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import { systemClock, type Clock, type IdentityEvent } from '../types.js';
-import { createPushQueue, pushJobOptions, type PushQueue } from './jobs.js';
+import { BATCH_JOB, batchJobOptions, createPushQueue, pushJobOptions, type PushQueue } from './jobs.js';
 
 export const RELAY_GROUP = 'relay';
 
 export interface OutboxRelayOptions {
   /** A producer connection (fails fast); also carries the BullMQ queue's commands. */
   redis: Redis;
-  queue: Pick<QueueConfig, 'relayBatchSize' | 'keepCompletedJobs'>;
+  /** `maxEventsPerJob` absent: one job per event. */
+  queue: Pick<QueueConfig, 'relayBatchSize' | 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   keyPrefix: string;
   metrics: Metrics;
   logger?: Logger;
@@ -79,18 +80,37 @@ export function parseOutboxEntry(fields: readonly string[]): { ipKey: string; ev
 
 type PushJob = Parameters<PushQueue['addBulk']>[0][number];
 
-/** The jobs a batch of entries becomes, and the ids of entries that cannot become one. */
+/**
+ * The jobs a batch of entries becomes, and the entries that cannot become one. With
+ * `maxEventsPerJob` above 1 the valid events go into batch jobs of up to that many (in stream
+ * order), named after their first entry; otherwise each event is its own job `<ipKey>-<seq>`.
+ */
 export function entriesToJobs(
   entries: readonly StreamEntry[],
-  queue: Pick<QueueConfig, 'keepCompletedJobs'>,
+  queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number },
 ): { jobs: PushJob[]; invalid: StreamEntry[] } {
+  const perJob = queue.maxEventsPerJob ?? 1;
   const jobs: PushJob[] = [];
   const invalid: StreamEntry[] = [];
+  let batch: { firstId: string; events: { ipKey: string; event: IdentityEvent }[] } | undefined;
+  const closeBatch = () => {
+    if (!batch) return;
+    const opts = batchJobOptions(queue, batch.firstId, batch.events.length);
+    jobs.push({ name: BATCH_JOB, data: { events: batch.events }, opts });
+    batch = undefined;
+  };
   for (const entry of entries) {
     const parsed = parseOutboxEntry(entry[1]);
     if (!parsed) invalid.push(entry);
-    else jobs.push({ name: parsed.event.kind, data: parsed.event, opts: pushJobOptions(queue, parsed.ipKey, parsed.event.seq) });
+    else if (perJob <= 1)
+      jobs.push({ name: parsed.event.kind, data: parsed.event, opts: pushJobOptions(queue, parsed.ipKey, parsed.event.seq) });
+    else {
+      batch ??= { firstId: entry[0], events: [] };
+      batch.events.push(parsed);
+      if (batch.events.length >= perJob) closeBatch();
+    }
   }
+  closeBatch();
   return { jobs, invalid };
 }
 
@@ -155,7 +175,7 @@ export class OutboxConsumer {
 interface MoverDeps {
   consumer: OutboxConsumer;
   pushQueue: PushQueue;
-  queue: Pick<QueueConfig, 'keepCompletedJobs'>;
+  queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
@@ -186,9 +206,10 @@ class OutboxMover {
     }
     if (jobs.length > 0) await this.deps.pushQueue.addBulk(jobs);
     await this.deps.consumer.ack(entries.map(([id]) => id));
-    metrics.relayed.inc(jobs.length);
-    if (jobs.length > 0) logger.debug({ count: jobs.length }, 'relayed outbox entries');
-    return jobs.length;
+    const relayed = entries.length - invalid.length;
+    metrics.relayed.inc(relayed);
+    if (relayed > 0) logger.debug({ count: relayed, jobs: jobs.length }, 'relayed outbox entries');
+    return relayed;
   }
 
   async reclaim(): Promise<number> {

@@ -12,11 +12,31 @@ import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { jobId, keyspace } from '../redis/keys.js';
-import { systemClock, type Clock, type IdentityEvent, type IdentityPusher, type PushOutcome } from '../types.js';
+import { keyspace } from '../redis/keys.js';
+import { systemClock, type Clock, type IdentityEvent, type IdentityPusher } from '../types.js';
 import { retryDelayMs } from './backoff.js';
-import { ipKeyOfJobId, PushRetryError } from './jobs.js';
+import { handleBatch, type BatchDeps, type BatchJobResult } from './batch.js';
+import {
+  BATCH_JOB,
+  createPushQueue,
+  ipKeyOfJobId,
+  PushRetryError,
+  type BatchJobData,
+  type EventJobData,
+  type PushJobData,
+} from './jobs.js';
 import { createOrderingGuard, type OrderingGuard } from './ordering.js';
+import {
+  pushOnce,
+  settleOutcome,
+  takeTurn,
+  type JobLine,
+  type PushJobResult,
+  type SettleDeps,
+  type TurnDeps,
+} from './attempt.js';
+
+export type { PushJobResult } from './attempt.js';
 
 /**
  * How long a job waits for its IP's previous seq when that job does not exist yet. The relay
@@ -27,7 +47,10 @@ export const MISSING_PREDECESSOR_WAIT_MS = 60_000;
 export interface PushWorkersOptions {
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
   connection: Redis;
-  queue: Pick<QueueConfig, 'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs'>;
+  queue: Pick<
+    QueueConfig,
+    'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs' | 'keepCompletedJobs'
+  >;
   keyPrefix: string;
   pusher: IdentityPusher;
   metrics: Metrics;
@@ -51,7 +74,7 @@ export interface PushWorkersOptions {
 }
 
 export interface PushWorkers {
-  readonly worker: Worker<IdentityEvent>;
+  readonly worker: Worker<PushJobData>;
   waitUntilReady(): Promise<void>;
   /** Stops fetching, lets in-flight pushes finish, then closes. */
   close(): Promise<void>;
@@ -59,109 +82,12 @@ export interface PushWorkers {
   resume(): void;
 }
 
-export type PushJobResult =
-  | { readonly result: 'delivered'; readonly status: number; readonly server: string }
-  | { readonly result: 'superseded'; readonly deliveredSeq: number };
-
-/** Fields every log line of a job carries. */
-type JobLine = Readonly<Record<string, unknown>>;
-
-interface TurnDeps {
-  guard: OrderingGuard;
-  schedulerClock: Clock;
-  lockTtlMs: number;
-  missingPredecessorWaitMs: number;
-  /** Redis key of a job's hash, from its id (BullMQ's naming). */
-  jobKey: (id: string) => string;
-}
-
-/**
- * Whether this job may push now. A newer event must not overtake an older one of its IP still
- * queued (e.g. waiting out a retry): it would supersede it, and "latest wins" is not enough when
- * the older one logs off a previous owner (DOWN of the new owner delivered first leaves the old
- * owner mapped in JIMS). Seqs are consecutive per IP, so the predecessor's job id is known; a failed
- * or removed one does not block, and one not relayed yet is waited for, but not forever (an outbox
- * entry dropped as invalid never comes). Then one push in flight per IP: the lock.
- */
-export function takeTurn(deps: TurnDeps, job: Job<IdentityEvent>, key: string, lockToken: string) {
-  const ev = job.data;
-  return deps.guard.acquire(
-    {
-      ipKey: key,
-      seq: ev.seq,
-      token: lockToken,
-      ttlMs: deps.lockTtlMs,
-      previousJobKey: deps.jobKey(jobId(key, ev.seq - 1)),
-      createdAt: job.timestamp,
-    },
-    deps.schedulerClock.now(),
-    deps.missingPredecessorWaitMs,
-  );
-}
-
-interface SettleDeps {
-  metrics: Metrics;
-  logger: Logger;
-  clock: Clock;
-  maxAgeMs: number;
-  maxEventAgeSecs: number;
-}
-
-/** What a push outcome means for the job: a result, or a throw that BullMQ turns into a retry or a failure. */
-export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: PushOutcome, line: JobLine): PushJobResult {
-  const { metrics, logger } = deps;
-  switch (outcome.result) {
-    case 'delivered': {
-      metrics.pushes.inc({ outcome: 'delivered' });
-      metrics.eventLatency.observe(Math.max(0, deps.clock.now() - ev.receivedAt) / 1000);
-      logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
-      return { result: 'delivered', status: outcome.status, server: outcome.server };
-    }
-    case 'permanent': {
-      metrics.pushes.inc({ outcome: 'permanent' });
-      const { reason, status, server } = outcome;
-      logger.error({ ...line, outcome: 'permanent', reason, status, server }, 'push rejected permanently');
-      throw new UnrecoverableError(`permanent: ${outcome.reason}`);
-    }
-    case 'retry': {
-      const ageMs = deps.clock.now() - ev.receivedAt;
-      const { reason, server } = outcome;
-      if (ageMs > deps.maxAgeMs) {
-        metrics.pushes.inc({ outcome: 'permanent' });
-        const ageSecs = Math.round(ageMs / 1000);
-        logger.error(
-          { ...line, outcome: 'permanent', reason, ageSecs, server },
-          'push gave up: event older than maxEventAgeSecs',
-        );
-        throw new UnrecoverableError(`expired: event older than ${deps.maxEventAgeSecs}s; last error: ${reason}`);
-      }
-      metrics.pushes.inc({ outcome: 'retry' });
-      logger.warn({ ...line, outcome: 'retry', reason, retryAfterMs: outcome.retryAfterMs, server }, 'push will be retried');
-      throw new PushRetryError(reason, outcome.retryAfterMs);
-    }
-    default: {
-      // An outcome this code does not know is treated as retryable: never drop on a surprise.
-      const unknown: never = outcome;
-      throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
-    }
-  }
-}
-
-/** The pusher's outcome; a pusher that throws anyway gets a retry, the safe choice. */
-async function pushOnce(pusher: IdentityPusher, ev: IdentityEvent): Promise<PushOutcome> {
-  try {
-    return await pusher.push(ev);
-  } catch (e) {
-    return { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
-  }
-}
-
 interface HandlerDeps {
   pusher: IdentityPusher;
   guard: OrderingGuard;
   metrics: Metrics;
   logger: Logger;
-  errorLog: ReturnType<typeof rateLimiter>;
+  releaseLock: (key: string, lockToken: string, line: JobLine) => Promise<void>;
   turn: TurnDeps;
   settle: SettleDeps;
   /** Names this process in lock tokens. */
@@ -170,16 +96,19 @@ interface HandlerDeps {
   comeBackAt: () => number;
 }
 
-/** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
-function jobHandler(deps: HandlerDeps) {
-  const { guard, metrics, logger, errorLog } = deps;
-
-  const releaseLock = (key: string, lockToken: string, line: JobLine) =>
+/** Releases an IP's lock if still ours; a failure is logged (the lock's TTL frees the IP anyway). */
+function lockReleaser(guard: OrderingGuard, logger: Logger, errorLog: ReturnType<typeof rateLimiter>) {
+  return (key: string, lockToken: string, line: JobLine): Promise<void> =>
     guard.release(key, lockToken).catch((e: unknown) => {
-      // The lock's TTL frees the IP anyway; only the next push for it waits a little longer.
+      // Only the next push for this IP waits a little longer.
       const { allowed, suppressed } = errorLog();
       if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
     });
+}
+
+/** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
+function jobHandler(deps: HandlerDeps) {
+  const { guard, metrics, logger, releaseLock } = deps;
 
   /** A delivery releases the lock with deliveredSeq; any other end releases it alone. */
   async function pushWhileHolding(key: string, ev: IdentityEvent, lockToken: string, line: JobLine): Promise<PushJobResult> {
@@ -196,8 +125,11 @@ function jobHandler(deps: HandlerDeps) {
     }
   }
 
-  return async function handleJob(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
-    const ev = job.data;
+  return async function handleJob(job: Job<EventJobData>, token?: string): Promise<PushJobResult> {
+    // Refused at its first attempt in a batch job (already counted and logged there): fail it as
+    // that attempt would have. A job the operator retries from the failed set is pushed again.
+    if (job.data.refused !== undefined && job.attemptsStarted <= 1) throw new UnrecoverableError(job.data.refused);
+    const { refused: _refused, ...ev } = job.data;
     const id = job.id ?? '';
     const key = ipKeyOfJobId(id);
     const line = {
@@ -209,7 +141,7 @@ function jobHandler(deps: HandlerDeps) {
       attempt: job.attemptsMade + 1,
     };
     const lockToken = `${deps.instance}:${id}:${job.attemptsStarted}`;
-    const turn = await takeTurn(deps.turn, job, key, lockToken);
+    const turn = await takeTurn(deps.turn, ev, key, job.timestamp, lockToken);
     if (turn.state === 'superseded') {
       metrics.pushes.inc({ outcome: 'superseded' });
       logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
@@ -226,7 +158,7 @@ function jobHandler(deps: HandlerDeps) {
 }
 
 /** Logs worker errors, and processor errors that are not push outcomes (BullMQ retries those). */
-function watchWorker(worker: Worker<IdentityEvent>, logger: Logger, errorLog: ReturnType<typeof rateLimiter>): void {
+function watchWorker(worker: Worker<PushJobData>, logger: Logger, errorLog: ReturnType<typeof rateLimiter>): void {
   worker.on('error', (err) => {
     const { allowed, suppressed } = errorLog();
     if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
@@ -249,25 +181,51 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const errorLog = rateLimiter(6, () => clock.now());
   const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
   const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const instance = randomUUID();
+  const releaseLock = lockReleaser(guard, logger, errorLog);
+  const turnDeps: TurnDeps = {
+    guard,
+    schedulerClock,
+    lockTtlMs,
+    missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
+    jobKey: (id) => worker.toKey(id),
+  };
+  const settleDeps: SettleDeps = {
+    metrics,
+    logger,
+    clock,
+    maxAgeMs: cfg.maxEventAgeSecs * 1000,
+    maxEventAgeSecs: cfg.maxEventAgeSecs,
+  };
   const handleJob = jobHandler({
     pusher: opts.pusher,
     guard,
     metrics,
     logger,
-    errorLog,
-    instance: randomUUID(),
+    releaseLock,
+    instance,
     comeBackAt: () => schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
-    turn: {
-      guard,
-      schedulerClock,
-      lockTtlMs,
-      missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
-      jobKey: (id) => worker.toKey(id),
-    },
-    settle: { metrics, logger, clock, maxAgeMs: cfg.maxEventAgeSecs * 1000, maxEventAgeSecs: cfg.maxEventAgeSecs },
+    turn: turnDeps,
+    settle: settleDeps,
   });
 
-  const worker = new Worker<IdentityEvent>(ks.queueName, handleJob, {
+  const handoverQueue = createPushQueue(opts.connection, opts.keyPrefix, logger, clock);
+  const batchDeps: BatchDeps = {
+    pusher: opts.pusher,
+    guard,
+    turn: turnDeps,
+    settle: settleDeps,
+    queue: handoverQueue,
+    cfg,
+    instance,
+    waitDelayMs: () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    retryDelayMs: (retryAfterMs) => retryDelayMs(1, policy, random, retryAfterMs),
+    releaseLock,
+  };
+  const dispatch = (job: Job<PushJobData>, token?: string): Promise<PushJobResult | BatchJobResult> =>
+    job.name === BATCH_JOB ? handleBatch(batchDeps, job as Job<BatchJobData>) : handleJob(job as Job<EventJobData>, token);
+
+  const worker = new Worker<PushJobData>(ks.queueName, dispatch, {
     connection: opts.connection,
     prefix: ks.tag,
     concurrency: cfg.concurrency,
@@ -291,7 +249,10 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     waitUntilReady: async () => {
       await worker.waitUntilReady();
     },
-    close: () => worker.close(),
+    close: async () => {
+      await worker.close();
+      await handoverQueue.close();
+    },
     pause: () => worker.pause(),
     resume: () => worker.resume(),
   };
