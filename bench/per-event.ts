@@ -24,7 +24,8 @@ import { configOverrides, numberFlag } from './lib.js';
 
 const USERS = numberFlag('users', 20_000);
 const RATE = numberFlag('rate', 5000);
-const TIMEOUT_MS = 300_000;
+/** Give up when the simulator gains no identity for this long. */
+const STALL_MS = 30_000;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -67,6 +68,8 @@ const config = configSchema.parse(
   merge(
     {
       redis: { url: redisServer.url },
+      // The storm must not overflow the engine's buffer: a dropped event would never arrive.
+      sessions: { bufferMaxEvents: Math.max(USERS, 10_000) },
       jims: { primary: { host: '127.0.0.1', port: simPort, scheme: 'http', clientId, clientSecret } },
     },
     overrides,
@@ -140,14 +143,19 @@ const t0 = performance.now();
 let sent = 0;
 let logons = 0;
 let requests = 0;
+let progressAt = t0;
 while (logons < USERS) {
   const now = performance.now();
-  if (now - t0 > TIMEOUT_MS) throw new Error(`timed out with ${logons}/${USERS} identities`);
+  if (now - progressAt > STALL_MS) {
+    const dropped = (await metrics.bufferDropped.get()).values[0]?.value ?? 0;
+    throw new Error(`no progress for ${STALL_MS / 1000} s with ${logons}/${USERS} identities (${dropped} dropped by the engine)`);
+  }
   const due = Math.min(USERS, Math.floor(((now - t0) * RATE) / 1000) + 1);
   for (; sent < due; sent++) engine.submit(event(sent, Date.now()), `c${sent}`);
   await new Promise((r) => setTimeout(r, sent < USERS ? 5 : 50));
   if (sent === USERS || sent % 1000 < 50) {
     const c = (await ask<{ counters: { logons: number; pushRequests: number } }>({ type: 'count' }, 'count')).counters;
+    if (c.logons > logons) progressAt = performance.now();
     logons = c.logons;
     requests = c.pushRequests;
   }
