@@ -27,6 +27,9 @@ export interface BatchDeps {
   instance: string;
   /** Delay of a handed-over event that waits for its IP's lock or predecessor. */
   waitDelayMs: () => number;
+  /** How often, and how far apart, a waiting event asks for its turn again before it is handed over. */
+  turnRetries: number;
+  turnRetryDelayMs: number;
   /** Delay before the second attempt of an event whose first attempt is to be retried. */
   retryDelayMs: (retryAfterMs: number | undefined) => number;
   releaseLock: (key: string, token: string, line: JobLine) => Promise<void>;
@@ -56,12 +59,26 @@ function handover(cfg: Pick<QueueConfig, 'keepCompletedJobs'>, item: Item, delay
   };
 }
 
+/**
+ * The event's turn, asked again a few times while its IP is busy or its predecessor is still
+ * queued: that is often the batch just before this one, finishing within milliseconds, and a
+ * hand-over would wait a full `waitDelayMs` instead.
+ */
+async function turnWithin(deps: BatchDeps, ev: Item['event'], key: string, createdAt: number, token: string) {
+  let turn = await takeTurn(deps.turn, ev, key, createdAt, token);
+  for (let i = 0; i < deps.turnRetries && (turn.state === 'locked' || turn.state === 'predecessor-pending'); i++) {
+    await new Promise((r) => setTimeout(r, deps.turnRetryDelayMs));
+    turn = await takeTurn(deps.turn, ev, key, createdAt, token);
+  }
+  return turn;
+}
+
 /** The first attempt of one event of the batch. */
 async function attemptOne(deps: BatchDeps, job: Job<BatchJobData>, item: Item): Promise<Result> {
   const { ipKey: key, event: ev } = item;
   const line = { correlationId: ev.correlationId, jobId: job.id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt: 1 };
   const token = `${deps.instance}:${job.id ?? ''}:${key}-${ev.seq}:${job.attemptsStarted}`;
-  const turn = await takeTurn(deps.turn, ev, key, job.timestamp, token);
+  const turn = await turnWithin(deps, ev, key, job.timestamp, token);
   if (turn.state === 'superseded') {
     deps.settle.metrics.pushes.inc({ outcome: 'superseded' });
     deps.settle.logger.info(

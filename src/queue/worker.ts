@@ -219,6 +219,8 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     cfg,
     instance,
     waitDelayMs: () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    turnRetries: 10,
+    turnRetryDelayMs: Math.max(1, Math.round(lockRetryDelayMs / 10)),
     retryDelayMs: (retryAfterMs) => retryDelayMs(1, policy, random, retryAfterMs),
     releaseLock,
   };
