@@ -12,7 +12,7 @@ import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey } from '../redis/keys.js';
 import type { VpnEvent } from '../types.js';
-import type { SessionAdapterOptions } from './adapter-options.js';
+import type { SessionAdapterOptions } from './options.js';
 import { Fifo } from './fifo.js';
 import type { LineInput, SessionRules } from './model.js';
 import { reportDecision } from './report.js';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { rateLimiter } from '../log.js';
 import { keyspace } from '../redis/keys.js';
-import type { SessionAdapterOptions } from './adapter-options.js';
+import type { SessionAdapterOptions } from './options.js';
 import { reportDecision } from './report.js';
 import { defineSessionScript, runSessionCall } from './script.js';
 
