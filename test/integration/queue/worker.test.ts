@@ -339,6 +339,12 @@ describe('push workers: batch jobs (first attempts of many events in one job)', 
     expect(pusher.seqsFor('192.0.2.51')).toEqual([3]);
     expect(await pushes('permanent')).toBe(1);
     expect(await pushes('delivered')).toBe(1);
+
+    // The operator retries the dead letter (after fixing JIMS): it is pushed again this time.
+    pusher.setScript(() => delivered());
+    await (await queue.getJob('192.0.2.51-3'))?.retry('failed');
+    await waitState('192.0.2.51-3', 'completed');
+    expect(pusher.seqsFor('192.0.2.51')).toEqual([3, 3]);
   });
 
   it('an event whose IP has an older event still queued waits in its own job, then goes after it', async () => {
