@@ -1,6 +1,8 @@
 // Push throughput of the JIMS client against the bundled simulator over loopback (HTTP and HTTPS):
-// render, bearer token, request, classification, identity table update. Prints pushes/s and latency.
-// Run: node --import tsx bench/jims.ts   (PUSHES=5000 CONCURRENCY=32 to change the load)
+// render, bearer token, request, classification, identity table update. Prints pushes/s, latency,
+// entries per request and CPU per push (this process: the client and the simulator together).
+// Run: node --import tsx bench/jims.ts   (PUSHES=5000 CONCURRENCY=32 MAX_ENTRIES=50 to change the load;
+// MAX_ENTRIES=1 sends one event per request, as before batching)
 import { performance } from 'node:perf_hooks';
 import { jimsSchema } from '../src/config/schema.js';
 import { createJimsClient } from '../src/jims/client.js';
@@ -12,6 +14,7 @@ import { makeCerts } from '../test/helpers/certs.js';
 
 const PUSHES = Number(process.env.PUSHES ?? 5000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
+const MAX_ENTRIES = Number(process.env.MAX_ENTRIES ?? 50);
 
 async function run(scheme: 'http' | 'https'): Promise<void> {
   const certs = scheme === 'https' ? makeCerts() : undefined;
@@ -30,6 +33,7 @@ async function run(scheme: 'http' | 'https'): Promise<void> {
       ...(certs ? { caFile: certs.caFile } : {}),
     },
     maxSockets: CONCURRENCY,
+    push: { maxEntriesPerRequest: MAX_ENTRIES },
   });
   const client = createJimsClient(cfg, { metrics: createMetrics(), logger: silentLogger, clock: systemClock });
   const latencies: number[] = [];
@@ -56,13 +60,17 @@ async function run(scheme: 'http' | 'https'): Promise<void> {
     }
   };
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const cpu = process.cpuUsage(cpu0);
   const secs = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => (latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(2);
   console.log(
     `${scheme.padEnd(5)} ${PUSHES} pushes, concurrency ${CONCURRENCY}: ${Math.round(PUSHES / secs)} pushes/s, ` +
-      `p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, not delivered ${failed}, sim tokens ${sim.counters().tokens}`,
+      `p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, not delivered ${failed}, sim tokens ${sim.counters().tokens}, ` +
+      `${(PUSHES / sim.counters().pushRequests).toFixed(1)} entries/request, ` +
+      `${((cpu.user + cpu.system) / 1000 / PUSHES).toFixed(3)} ms CPU/push (client + simulator)`,
   );
   await client.close();
   await sim.close();

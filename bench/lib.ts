@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../src/demo/redis-server.js';
 import { createJimsSimulator, type JimsSimulator } from '../src/jims-sim/simulator.js';
 import type { SimOperation } from '../src/jims-sim/state.js';
-import { canonicalIp } from '../src/redis/keys.js';
+import { canonicalIp } from '../src/identity/ip.js';
 import type { BridgeStartOrder, BridgeStats } from './bridge-process.js';
 
 /** Send times and simulator receipt times share this clock (both live in the bench process). */

@@ -194,8 +194,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       metrics,
       logger,
       consumerName: `${hostname()}-${process.pid}`,
+      clock,
     });
-    depth = createQueueDepthPoller({ queue: relay.pushQueue, redis: command, keyPrefix, metrics, logger });
+    depth = createQueueDepthPoller({ queue: relay.pushQueue, redis: command, keyPrefix, metrics, logger, clock });
   }
 
   const jims = pre.jims;

@@ -193,6 +193,8 @@ export const queueSchema = z
     /** Per-IP push lock lifetime; must exceed the longest push. */
     ipLockTtlSecs: positiveInt.default(30),
     relayBatchSize: positiveInt.default(200),
+    /** Events the relay puts in one job (a job's first push attempt for each); 1 makes one job per event. */
+    maxEventsPerJob: positiveInt.default(50),
     /** Keep this many completed jobs for inspection. */
     keepCompletedJobs: z.number().int().min(0).default(1000),
   })
@@ -241,6 +243,8 @@ export const pushSchema = z
       .default({ connect: 'logon', rekey: 'logon', disconnect: 'logoff' }),
     source: z.string().default('Juniper Secure Connect'),
     timestampFormat: z.enum(['iso', 'epoch-s', 'epoch-ms']).default('iso'),
+    /** Most events in one push request, for templates that carry a list (`{{#entries}}`); 1 sends one per request. */
+    maxEntriesPerRequest: positiveInt.default(50),
   })
   .strict();
 

@@ -3,7 +3,7 @@
 // Pure and total: bad input yields an ignored reason, never an exception.
 import { isIP } from 'node:net';
 import type { IdentityConfig } from '../config/schema.js';
-import { canonicalIp } from '../redis/keys.js';
+import { canonicalIp } from './ip.js';
 import type { RawMessage, SyslogMessage, VpnEvent, VpnEventKind } from '../types.js';
 import type { FieldValue, Fields } from '../match/transforms.js';
 import { exclusionsOf } from './exclude.js';

@@ -27,7 +27,10 @@ export interface SimOpLogEntry {
 export interface SimCounters {
   tokens: number;
   tokenRejects: number;
+  /** Push entries applied (a request may carry many). */
   pushes: number;
+  /** Push requests applied. */
+  pushRequests: number;
   logons: number;
   logoffs: number;
   refreshes: number;
@@ -48,6 +51,7 @@ export const emptyCounters = (): SimCounters => ({
   tokens: 0,
   tokenRejects: 0,
   pushes: 0,
+  pushRequests: 0,
   logons: 0,
   logoffs: 0,
   refreshes: 0,

@@ -1,6 +1,11 @@
 // The JIMS adapter: renders an IdentityEvent with the push template, sends it with got to the
 // active JIMS server with an OAuth2 bearer token, and turns whatever happens into a PushOutcome.
 // It never throws for HTTP or network failures (BullMQ owns retries, so got's retry is off).
+// Pushes made in the same turn share a request when the template carries a list (PushBatcher).
+//
+// Parts: `loadServerFiles` (secrets, CA), `createServer` (agent, got instance, token cache of one
+// JIMS server), `tokenFetcher` (one token request, classified), `outcomeOf` (classification →
+// PushOutcome) and `createJimsClient`, which ties them to failover and the batcher.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -13,7 +18,8 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
 import { classify, type Classification } from './classify.js';
 import { FailoverState, type ServerName, type Transition } from './failover.js';
-import { compileTemplates, type RenderedBody } from './templates.js';
+import { PushBatcher } from './batcher.js';
+import { compileTemplates, eventFields, type CompiledTemplate, type RenderedBody } from './templates.js';
 import { TokenCache, buildTokenRequest, parseTokenResponse, type TokenResponse } from './token.js';
 
 export interface JimsClientDeps {
@@ -52,7 +58,7 @@ interface Server {
 }
 
 interface Attempt {
-  c: Classification;
+  classification: Classification;
   token?: string;
   status?: number;
   phase: 'token' | 'push';
@@ -108,19 +114,146 @@ function loadServerFiles(
   return out;
 }
 
-/**
- * Builds the client. Throws PtimError (PTIM_ERR_TEMPLATE, PTIM_ERR_SECRET, PTIM_ERR_CONFIG) at start
- * for bad settings; never afterwards.
- */
-export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsClient {
-  const { metrics, clock } = deps;
-  const logger = deps.logger.child({ component: 'jims' });
-  const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
-  if (!cfg.primary) throw new PtimError('PTIM_ERR_CONFIG', 'jims.primary is not configured');
+interface ServerDeps {
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** Rate limit of the "credentials rejected" log line (shared by the servers). */
+  tokenLog: ReturnType<typeof rateLimiter>;
+}
 
-  const configured: Array<[ServerName, JimsServerConfig]> = [['primary', cfg.primary]];
-  if (cfg.secondary) configured.push(['secondary', cfg.secondary]);
-  // Template and secret-file problems are reported together, so one `check` shows them all.
+/** One token request to a server, classified the way a push failure would be. */
+function tokenFetcher(
+  client: Got,
+  cfg: JimsConfig,
+  server: { name: ServerName; url: string; clientId: string; secret: string },
+  deps: ServerDeps,
+): () => Promise<TokenResponse> {
+  const { metrics, logger, clock } = deps;
+  const tokenRequest = buildTokenRequest(cfg.tokenRequestStyle, server.clientId, server.secret);
+  const tokenPath = trimSlashes(cfg.tokenPath);
+  const retry = (c: Extract<Classification, { kind: 'retry' }>, result: 'error' | 'rejected') => {
+    metrics.tokenRequests.inc({ result });
+    return new TokenFetchError(c);
+  };
+  return async () => {
+    let res: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
+    try {
+      res = await client(tokenPath, { method: 'POST', headers: tokenRequest.headers, body: tokenRequest.body });
+    } catch (e) {
+      const c = classify({ errorCode: errorCode(e) }, clock.now());
+      throw retry(
+        c.kind === 'retry'
+          ? { ...c, reason: `token:${c.reason}` }
+          : { kind: 'retry', reason: 'token:error', countsTowardFailover: true },
+        'error',
+      );
+    }
+    const status = res.statusCode;
+    if (status >= 200 && status < 300) {
+      const parsed = parseTokenResponse(res.body);
+      if (!parsed)
+        throw retry({ kind: 'retry', reason: 'token:malformed-response', status, countsTowardFailover: true }, 'error');
+      metrics.tokenRequests.inc({ result: 'ok' });
+      return parsed;
+    }
+    const c = classify({ status, headers: res.headers }, clock.now());
+    if (c.kind === 'retry') throw retry({ ...c, reason: `token:${c.reason}` }, 'error');
+    // Any other answer is JIMS refusing our client credentials (RFC 6749 §5.2 uses 400 and 401).
+    // The event is retried, not given up: the fix is in JIMS or our settings, and then it must go through.
+    const l = deps.tokenLog();
+    if (l.allowed)
+      logger.error(
+        {
+          server: server.name,
+          url: server.url,
+          status,
+          style: cfg.tokenRequestStyle,
+          clientId: server.clientId,
+          suppressed: l.suppressed,
+        },
+        'JIMS rejected the client credentials; check clientId/clientSecret and tokenRequestStyle',
+      );
+    throw retry({ kind: 'retry', reason: `token-rejected:http:${status}`, status, countsTowardFailover: true }, 'rejected');
+  };
+}
+
+/** The agent, the got instance (built once: pushes only add their headers and body) and the token cache of one server. */
+function createServer(
+  name: ServerName,
+  s: JimsServerConfig,
+  cfg: JimsConfig,
+  file: { secret: string; ca?: string },
+  deps: ServerDeps,
+): Server {
+  const { logger } = deps;
+  const { secret, ca } = file;
+  const url = `${s.scheme}://${hostForUrl(s.host)}:${s.port}`;
+  if (s.scheme === 'https' && !s.tlsVerify)
+    logger.warn(
+      { server: name, url },
+      'TLS certificate verification is OFF for this JIMS server (tlsVerify: false); anyone on the path can impersonate it',
+    );
+  if (s.scheme === 'http')
+    logger.warn({ server: name, url }, 'JIMS server uses plain HTTP: the client secret and tokens cross the network unencrypted');
+  // Node's agent honours a server's `Keep-Alive: timeout=N` hint only when it has a timeout of its
+  // own; without one, an idle socket the server already closed is reused and the push gets ECONNRESET
+  // (a spurious retry that also counts toward failover). Just above the request timeout, so it never
+  // cuts a request got is still timing.
+  const agentOpts = { keepAlive: true, maxSockets: cfg.maxSockets, timeout: Math.round(cfg.requestTimeoutSecs * 1000) + 1000 };
+  const agent =
+    s.scheme === 'https'
+      ? new HttpsAgent({ ...agentOpts, rejectUnauthorized: s.tlsVerify, ...(ca ? { ca } : {}) })
+      : new HttpAgent(agentOpts);
+  const client = got.extend({
+    prefixUrl: `${url}/`,
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    followRedirect: false,
+    timeout: { request: Math.round(cfg.requestTimeoutSecs * 1000) },
+    agent: s.scheme === 'https' ? { https: agent as HttpsAgent } : { http: agent as HttpAgent },
+    https: { rejectUnauthorized: s.tlsVerify, ...(ca ? { certificateAuthority: ca } : {}) },
+    headers: { 'user-agent': 'ptim-bridge' },
+  });
+  const pushClient = client.extend({ method: cfg.push.method });
+  const tokens = new TokenCache({
+    fetch: tokenFetcher(client, cfg, { name, url, clientId: s.clientId, secret }, deps),
+    clock: deps.clock,
+    defaultLifetimeSecs: cfg.defaultTokenLifetimeSecs,
+    refreshMarginSecs: cfg.tokenRefreshMarginSecs,
+  });
+  return { name, url, got: pushClient, agent, tokens };
+}
+
+/** What a classified answer means for the events of the request. */
+export function outcomeOf(c: Classification, server: ServerName): PushOutcome {
+  switch (c.kind) {
+    case 'delivered':
+      return { result: 'delivered', status: c.status, server };
+    case 'auth-failure':
+      return { result: 'permanent', reason: `auth-rejected:${c.reason}`, status: c.status, server };
+    case 'permanent':
+      return { result: 'permanent', reason: c.reason, status: c.status, server };
+    case 'retry':
+      return c.retryAfterMs === undefined
+        ? { result: 'retry', reason: c.reason, server }
+        : { result: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs, server };
+  }
+}
+
+/** A push waiting for its request: the event and its rendered entry. */
+interface PendingPush {
+  readonly event: IdentityEvent;
+  readonly entry: string;
+  readonly template: CompiledTemplate;
+}
+
+/** Loads templates and secret files together, so one `check` shows every problem. */
+function loadStartFiles(
+  cfg: JimsConfig,
+  configured: ReadonlyArray<[ServerName, JimsServerConfig]>,
+  readFile: (p: string) => string,
+) {
   const startStep = <T>(fn: () => T): T | PtimError => {
     try {
       return fn();
@@ -134,234 +267,87 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
   if (templates instanceof PtimError || files instanceof PtimError) {
     throw PtimError.combine([templates, files].filter((x): x is PtimError => x instanceof PtimError));
   }
-  const certLog = rateLimiter(6, () => clock.now());
-  const tokenLog = rateLimiter(6, () => clock.now());
+  return { templates, files };
+}
 
-  const makeServer = (name: ServerName, s: JimsServerConfig): Server => {
-    const { secret, ca } = files.get(name) ?? { secret: '' };
-    const url = `${s.scheme}://${hostForUrl(s.host)}:${s.port}`;
-    if (s.scheme === 'https' && !s.tlsVerify)
-      logger.warn(
-        { server: name, url },
-        'TLS certificate verification is OFF for this JIMS server (tlsVerify: false); anyone on the path can impersonate it',
-      );
-    if (s.scheme === 'http')
-      logger.warn(
-        { server: name, url },
-        'JIMS server uses plain HTTP: the client secret and tokens cross the network unencrypted',
-      );
-    // Node's agent honours a server's `Keep-Alive: timeout=N` hint only when it has a timeout of its
-    // own; without one, an idle socket the server already closed is reused and the push gets ECONNRESET
-    // (a spurious retry that also counts toward failover). Just above the request timeout, so it never
-    // cuts a request got is still timing.
-    const agentOpts = { keepAlive: true, maxSockets: cfg.maxSockets, timeout: Math.round(cfg.requestTimeoutSecs * 1000) + 1000 };
-    const agent =
-      s.scheme === 'https'
-        ? new HttpsAgent({ ...agentOpts, rejectUnauthorized: s.tlsVerify, ...(ca ? { ca } : {}) })
-        : new HttpAgent(agentOpts);
-    const client = got.extend({
-      prefixUrl: `${url}/`,
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-      followRedirect: false,
-      timeout: { request: Math.round(cfg.requestTimeoutSecs * 1000) },
-      agent: s.scheme === 'https' ? { https: agent as HttpsAgent } : { http: agent as HttpAgent },
-      https: { rejectUnauthorized: s.tlsVerify, ...(ca ? { certificateAuthority: ca } : {}) },
-      headers: { 'user-agent': 'ptim-bridge' },
+/**
+ * The configured servers and which one is in use: failover, the background probe of the primary
+ * while on the secondary, the active-server gauge, and the loud "certificate not trusted" log.
+ */
+class ServerPool {
+  private readonly failover: FailoverState;
+  private readonly certLog: ReturnType<typeof rateLimiter>;
+  private probing: Promise<void> | undefined;
+
+  constructor(
+    private readonly servers: ReadonlyMap<ServerName, Server>,
+    cfg: JimsConfig,
+    private readonly deps: ServerDeps,
+  ) {
+    this.failover = new FailoverState({
+      hasSecondary: servers.has('secondary'),
+      failoverAfterFailures: cfg.failoverAfterFailures,
+      probeIntervalMs: cfg.primaryProbeIntervalSecs * 1000,
     });
-    const tokenRequest = buildTokenRequest(cfg.tokenRequestStyle, s.clientId, secret);
-    const fetchToken = async (): Promise<TokenResponse> => {
-      let status: number;
-      let body: string;
-      let headers: Record<string, string | string[] | undefined>;
-      try {
-        const res = await client(trimSlashes(cfg.tokenPath), {
-          method: 'POST',
-          headers: tokenRequest.headers,
-          body: tokenRequest.body,
-        });
-        status = res.statusCode;
-        body = res.body;
-        headers = res.headers;
-      } catch (e) {
-        metrics.tokenRequests.inc({ result: 'error' });
-        const c = classify({ errorCode: errorCode(e) }, clock.now());
-        throw new TokenFetchError(
-          c.kind === 'retry'
-            ? { ...c, reason: `token:${c.reason}` }
-            : { kind: 'retry', reason: 'token:error', countsTowardFailover: true },
-        );
-      }
-      if (status >= 200 && status < 300) {
-        const parsed = parseTokenResponse(body);
-        if (parsed) {
-          metrics.tokenRequests.inc({ result: 'ok' });
-          return parsed;
-        }
-        metrics.tokenRequests.inc({ result: 'error' });
-        throw new TokenFetchError({ kind: 'retry', reason: 'token:malformed-response', status, countsTowardFailover: true });
-      }
-      const c = classify({ status, headers }, clock.now());
-      if (c.kind === 'retry') {
-        metrics.tokenRequests.inc({ result: 'error' });
-        throw new TokenFetchError({ ...c, reason: `token:${c.reason}` });
-      }
-      // Any other answer is JIMS refusing our client credentials (RFC 6749 §5.2 uses 400 and 401).
-      // The event is retried, not given up: the fix is in JIMS or our settings, and then it must go through.
-      metrics.tokenRequests.inc({ result: 'rejected' });
-      const l = tokenLog();
-      if (l.allowed)
-        logger.error(
-          { server: name, url, status, style: cfg.tokenRequestStyle, clientId: s.clientId, suppressed: l.suppressed },
-          'JIMS rejected the client credentials; check clientId/clientSecret and tokenRequestStyle',
-        );
-      throw new TokenFetchError({ kind: 'retry', reason: `token-rejected:http:${status}`, status, countsTowardFailover: true });
-    };
-    const tokens = new TokenCache({
-      fetch: fetchToken,
-      clock,
-      defaultLifetimeSecs: cfg.defaultTokenLifetimeSecs,
-      refreshMarginSecs: cfg.tokenRefreshMarginSecs,
-    });
-    return { name, url, got: client, agent, tokens };
-  };
+    this.certLog = rateLimiter(6, () => deps.clock.now());
+    this.showActive();
+  }
 
-  const servers = new Map<ServerName, Server>(configured.map(([n, s]) => [n, makeServer(n, s)]));
-  const failover = new FailoverState({
-    hasSecondary: servers.has('secondary'),
-    failoverAfterFailures: cfg.failoverAfterFailures,
-    probeIntervalMs: cfg.primaryProbeIntervalSecs * 1000,
-  });
-  const serverOf = (n: ServerName): Server => servers.get(n) ?? (servers.get('primary') as Server);
-  const showActive = () => {
-    for (const n of servers.keys()) metrics.activeServer.set({ server: n }, n === failover.active() ? 1 : 0);
-  };
-  showActive();
+  private serverOf(n: ServerName): Server {
+    return this.servers.get(n) ?? (this.servers.get('primary') as Server);
+  }
 
-  const switched = (t: Transition | undefined) => {
+  active(): Server {
+    return this.serverOf(this.failover.active());
+  }
+
+  private showActive(): void {
+    for (const n of this.servers.keys()) this.deps.metrics.activeServer.set({ server: n }, n === this.failover.active() ? 1 : 0);
+  }
+
+  private switched(t: Transition | undefined): void {
     if (!t) return;
-    metrics.failovers.inc({ to: t.to });
-    showActive();
-    logger.warn({ from: t.from, to: t.to, reason: t.reason, url: serverOf(t.to).url }, `JIMS: switched to the ${t.to} server`);
-  };
+    this.deps.metrics.failovers.inc({ to: t.to });
+    this.showActive();
+    const url = this.serverOf(t.to).url;
+    this.deps.logger.warn({ from: t.from, to: t.to, reason: t.reason, url }, `JIMS: switched to the ${t.to} server`);
+  }
 
-  const noteCert = (c: Classification, srv: Server) => {
-    if (c.kind !== 'retry' || !c.untrustedCert) return;
-    const l = certLog();
-    if (l.allowed)
-      logger.error(
-        { server: srv.name, url: srv.url, reason: c.reason, suppressed: l.suppressed },
-        'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
-      );
-  };
+  /** Counts a request's answer toward failover (or as a success) and logs an untrusted certificate. */
+  record(srv: Server, c: Classification, status: number | undefined): void {
+    if (c.kind === 'retry' && c.untrustedCert) {
+      const l = this.certLog();
+      if (l.allowed)
+        this.deps.logger.error(
+          { server: srv.name, url: srv.url, reason: c.reason, suppressed: l.suppressed },
+          'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
+        );
+    }
+    if (c.countsTowardFailover) this.switched(this.failover.recordFailure(srv.name, this.deps.clock.now()));
+    else if (status !== undefined) this.failover.recordSuccess(srv.name);
+  }
 
-  let probing: Promise<void> | undefined;
-  const maybeProbePrimary = () => {
+  /** While on the secondary: a token request to the primary, beside the pushes, not before them. */
+  maybeProbePrimary(): void {
+    const { clock, logger } = this.deps;
     const now = clock.now();
-    if (!failover.probeDue(now)) return;
-    failover.probeStarted(now);
-    const primary = serverOf('primary');
-    // A token request proves the primary is up and accepts us; it runs beside the pushes, not before them.
-    probing = primary.tokens.refresh().then(
-      () => switched(failover.probeFinished(true, clock.now())),
-      (e: unknown) => {
-        logger.debug({ server: 'primary', reason: (e as Error).message }, 'JIMS primary probe failed');
-        failover.probeFinished(false, clock.now());
-      },
-    );
-  };
+    if (!this.failover.probeDue(now)) return;
+    this.failover.probeStarted(now);
+    this.probing = this.serverOf('primary')
+      .tokens.refresh()
+      .then(
+        () => this.switched(this.failover.probeFinished(true, clock.now())),
+        (e: unknown) => {
+          logger.debug({ server: 'primary', reason: (e as Error).message }, 'JIMS primary probe failed');
+          this.failover.probeFinished(false, clock.now());
+        },
+      );
+  }
 
-  const attempt = async (srv: Server, rendered: RenderedBody): Promise<Attempt> => {
-    let token: string;
+  async probe(): Promise<ProbeResult> {
+    const srv = this.active();
     try {
-      token = await srv.tokens.get();
-    } catch (e) {
-      if (e instanceof TokenFetchError) return { c: e.classification, status: e.classification.status, phase: 'token' };
-      return { c: { kind: 'retry', reason: 'token:unexpected', countsTowardFailover: false }, phase: 'token' };
-    }
-    try {
-      const res = await srv.got(trimSlashes(cfg.push.path), {
-        method: cfg.push.method,
-        headers: { 'content-type': rendered.contentType, authorization: `Bearer ${token}` },
-        body: rendered.body,
-      });
-      return {
-        c: classify({ status: res.statusCode, headers: res.headers }, clock.now()),
-        token,
-        status: res.statusCode,
-        phase: 'push',
-      };
-    } catch (e) {
-      return { c: classify({ errorCode: errorCode(e) }, clock.now()), token, phase: 'push' };
-    }
-  };
-
-  const push = async (event: IdentityEvent): Promise<PushOutcome> => {
-    maybeProbePrimary();
-    const srv = serverOf(failover.active());
-    const started = performance.now();
-    let outcome: PushOutcome;
-    let status: number | undefined;
-    let rendered: RenderedBody | undefined;
-    try {
-      rendered = templates.render(event);
-    } catch (e) {
-      outcome = { result: 'permanent', reason: `render-failed:${(e as Error).message}`, server: srv.name };
-    }
-    if (rendered) {
-      let a = await attempt(srv, rendered);
-      if (a.c.kind === 'auth-failure') {
-        // The token may have been revoked or JIMS restarted: one fresh token, one more try.
-        if (a.token) srv.tokens.invalidate(a.token);
-        a = await attempt(srv, rendered);
-      }
-      status = a.status;
-      const c = a.c;
-      noteCert(c, srv);
-      if (c.countsTowardFailover) switched(failover.recordFailure(srv.name, clock.now()));
-      else if (a.status !== undefined) failover.recordSuccess(srv.name);
-      switch (c.kind) {
-        case 'delivered':
-          outcome = { result: 'delivered', status: c.status, server: srv.name };
-          break;
-        case 'auth-failure':
-          outcome = { result: 'permanent', reason: `auth-rejected:${c.reason}`, status: c.status, server: srv.name };
-          break;
-        case 'permanent':
-          outcome = { result: 'permanent', reason: c.reason, status: c.status, server: srv.name };
-          break;
-        case 'retry':
-          outcome =
-            c.retryAfterMs === undefined
-              ? { result: 'retry', reason: c.reason, server: srv.name }
-              : { result: 'retry', reason: c.reason, retryAfterMs: c.retryAfterMs, server: srv.name };
-          break;
-      }
-    }
-    const durationSecs = (performance.now() - started) / 1000;
-    metrics.pushDuration.observe({ server: srv.name }, durationSecs);
-    const fields = {
-      correlationId: event.correlationId,
-      ip: event.ip,
-      seq: event.seq,
-      kind: event.kind,
-      server: srv.name,
-      url: srv.url,
-      status,
-      durationMs: Math.round(durationSecs * 1000),
-      result: outcome!.result,
-      ...('reason' in outcome! ? { reason: outcome.reason } : {}),
-      ...('retryAfterMs' in outcome! ? { retryAfterMs: outcome.retryAfterMs } : {}),
-    };
-    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
-    logger.debug(fields, `JIMS push ${outcome!.result}`);
-    return outcome!;
-  };
-
-  const probe = async (): Promise<ProbeResult> => {
-    const srv = serverOf(failover.active());
-    try {
-      if (failover.failures() > 0 || !srv.tokens.hasValidToken()) await srv.tokens.refresh();
+      if (this.failover.failures() > 0 || !srv.tokens.hasValidToken()) await srv.tokens.refresh();
       return { reachable: true, server: srv.name };
     } catch (e) {
       return {
@@ -370,12 +356,102 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
         detail: e instanceof TokenFetchError ? e.classification.reason : errorCode(e),
       };
     }
+  }
+
+  async close(): Promise<void> {
+    await this.probing;
+    for (const s of this.servers.values()) s.agent.destroy();
+  }
+}
+
+/** One push request to a server: its token, the HTTP call, and the classified answer. */
+async function attempt(srv: Server, pushPath: string, rendered: RenderedBody, clock: Clock): Promise<Attempt> {
+  let token: string;
+  try {
+    token = await srv.tokens.get();
+  } catch (e) {
+    if (e instanceof TokenFetchError)
+      return { classification: e.classification, status: e.classification.status, phase: 'token' };
+    return { classification: { kind: 'retry', reason: 'token:unexpected', countsTowardFailover: false }, phase: 'token' };
+  }
+  try {
+    const res = await srv.got(pushPath, {
+      headers: { 'content-type': rendered.contentType, authorization: `Bearer ${token}` },
+      body: rendered.body,
+    });
+    const classification = classify({ status: res.statusCode, headers: res.headers }, clock.now());
+    return { classification, token, status: res.statusCode, phase: 'push' };
+  } catch (e) {
+    return { classification: classify({ errorCode: errorCode(e) }, clock.now()), token, phase: 'push' };
+  }
+}
+
+/** Sends one request holding these pushes (one template, in order) to the active server; its outcome is every push's. */
+function requestSender(pool: ServerPool, cfg: JimsConfig, deps: ServerDeps) {
+  const { metrics, logger, clock } = deps;
+  const pushPath = trimSlashes(cfg.push.path);
+  return async (items: readonly PendingPush[]): Promise<PushOutcome> => {
+    const srv = pool.active();
+    const started = performance.now();
+    const template = (items[0] as PendingPush).template;
+    const rendered = { body: template.wrap(items.map((i) => i.entry)), contentType: template.contentType };
+    let a = await attempt(srv, pushPath, rendered, clock);
+    if (a.classification.kind === 'auth-failure') {
+      // The token may have been revoked or JIMS restarted: one fresh token, one more try.
+      if (a.token) srv.tokens.invalidate(a.token);
+      a = await attempt(srv, pushPath, rendered, clock);
+    }
+    pool.record(srv, a.classification, a.status);
+    const outcome = outcomeOf(a.classification, srv.name);
+    const durationSecs = (performance.now() - started) / 1000;
+    metrics.pushDuration.observe({ server: srv.name }, durationSecs);
+    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
+    const first = (items[0] as PendingPush).event;
+    const one = items.length === 1 && { correlationId: first.correlationId, ip: first.ip, seq: first.seq, kind: first.kind };
+    const durationMs = Math.round(durationSecs * 1000);
+    logger.debug(
+      { entries: items.length, ...one, url: srv.url, status: a.status, durationMs, ...outcome },
+      `JIMS push ${outcome.result}`,
+    );
+    return outcome;
+  };
+}
+
+/**
+ * Builds the client. Throws PtimError (PTIM_ERR_TEMPLATE, PTIM_ERR_SECRET, PTIM_ERR_CONFIG) at start
+ * for bad settings; never afterwards.
+ */
+export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsClient {
+  const { metrics, clock } = deps;
+  const logger = deps.logger.child({ component: 'jims' });
+  const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  if (!cfg.primary) throw new PtimError('PTIM_ERR_CONFIG', 'jims.primary is not configured');
+
+  const configured: Array<[ServerName, JimsServerConfig]> = [['primary', cfg.primary]];
+  if (cfg.secondary) configured.push(['secondary', cfg.secondary]);
+  const { templates, files } = loadStartFiles(cfg, configured, readFile);
+  const serverDeps: ServerDeps = { metrics, logger, clock, tokenLog: rateLimiter(6, () => clock.now()) };
+  const servers = new Map<ServerName, Server>(
+    configured.map(([n, s]) => [n, createServer(n, s, cfg, files.get(n) ?? { secret: '' }, serverDeps)]),
+  );
+  const pool = new ServerPool(servers, cfg, serverDeps);
+  const batcher = new PushBatcher<PendingPush, CompiledTemplate>({
+    maxEntries: cfg.push.maxEntriesPerRequest,
+    groupOf: (p) => (p.template.carriesList ? p.template : undefined),
+    send: requestSender(pool, cfg, serverDeps),
+  });
+
+  const push = async (event: IdentityEvent): Promise<PushOutcome> => {
+    pool.maybeProbePrimary();
+    const template = templates.byKind[event.kind];
+    let entry: string;
+    try {
+      entry = template.renderEntry(eventFields(event, cfg.push));
+    } catch (e) {
+      return { result: 'permanent', reason: `render-failed:${(e as Error).message}`, server: pool.active().name };
+    }
+    return batcher.push({ event, entry, template });
   };
 
-  const close = async () => {
-    await probing;
-    for (const s of servers.values()) s.agent.destroy();
-  };
-
-  return { push, probe, close };
+  return { push, probe: () => pool.probe(), close: () => pool.close() };
 }

@@ -1,6 +1,10 @@
 // Push body templates: render an IdentityEvent into the PTIM request body, and (for the simulator)
 // parse such a body back into its fields. The exact PTIM body is not public, so the body is a
 // template: a built-in (SRX Web API `userfw-entries`, XML or JSON) or an operator's file.
+//
+// A template carries a list when it marks its repeated part `{{#entries}}…{{/entries}}`: one
+// request then holds several events (entries joined by `,` in JSON, back to back in XML). The
+// built-ins do; `jims.push.maxEntriesPerRequest` bounds how many.
 import { extname } from 'node:path';
 import type { PushConfig } from '../config/schema.js';
 import { PtimError, type Problem } from '../errors.js';
@@ -42,19 +46,19 @@ export const EXTENSION_ENCODINGS: Readonly<Record<string, BodyEncoding>> = {
 const USERFW_XML =
   '<?xml version="1.0" encoding="UTF-8"?>\n' +
   '<userfw-entries>\n' +
-  '  <userfw-entry>\n' +
+  '{{#entries}}  <userfw-entry>\n' +
   '    <source>{{source}}</source>\n' +
   '    <timestamp>{{timestamp}}</timestamp>\n' +
   '    <operation>{{operation}}</operation>\n' +
   '    <IP>{{ip}}</IP>\n' +
   '    <domain>{{domain}}</domain>\n' +
   '    <user>{{user}}</user>\n' +
-  '  </userfw-entry>\n' +
+  '  </userfw-entry>\n{{/entries}}' +
   '</userfw-entries>\n';
 
 const USERFW_JSON =
-  '{"userfw-entries":{"userfw-entry":[{"source":"{{source}}","timestamp":"{{timestamp}}",' +
-  '"operation":"{{operation}}","IP":"{{ip}}","domain":"{{domain}}","user":"{{user}}"}]}}';
+  '{"userfw-entries":{"userfw-entry":[{{#entries}}{"source":"{{source}}","timestamp":"{{timestamp}}",' +
+  '"operation":"{{operation}}","IP":"{{ip}}","domain":"{{domain}}","user":"{{user}}"}{{/entries}}]}}';
 
 export const BUILTIN_TEMPLATES: Readonly<Record<string, { text: string; encoding: BodyEncoding }>> = {
   'userfw-xml': { text: USERFW_XML, encoding: 'xml' },
@@ -162,9 +166,18 @@ export interface CompiledTemplate {
   readonly encoding: BodyEncoding;
   readonly contentType: string;
   readonly placeholders: readonly Placeholder[];
+  /** True when the template marks a repeated part (`{{#entries}}…{{/entries}}`): one body can carry many events. */
+  readonly carriesList: boolean;
+  /** The body of one event. */
   render(fields: Readonly<Record<Placeholder, string>>): string;
+  /** One entry (the repeated part; the whole body when the template carries no list). */
+  renderEntry(fields: Readonly<Record<Placeholder, string>>): string;
+  /** The body around rendered entries (exactly one unless `carriesList`). */
+  wrap(entries: readonly string[]): string;
   /** Fields found in a body produced by this template, or undefined when the body does not fit it. */
   parse(body: string): Partial<Record<Placeholder, string>> | undefined;
+  /** The fields of every entry of a body, in order, or undefined when the body does not fit it. */
+  parseEntries(body: string): Partial<Record<Placeholder, string>>[] | undefined;
 }
 
 export interface RenderedBody {
@@ -183,13 +196,53 @@ export interface CompiledTemplates {
   render(event: IdentityEvent): RenderedBody;
   /** Tries the connect, rekey and disconnect templates in turn. */
   parse(body: string): ParsedBody | undefined;
+  /** The same for a body that may carry several entries: every entry, in order. */
+  parseEntries(body: string): ParsedBody[] | undefined;
 }
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function compileText(name: string, text: string, encoding: BodyEncoding, source: string, problems: Problem[]): CompiledTemplate {
+const SECTION_OPEN = /\{\{\s*#entries\s*\}\}/;
+const SECTION_CLOSE = /\{\{\s*\/entries\s*\}\}/;
+/** What joins the entries of a list, per encoding (a form body cannot carry a list). */
+const LIST_SEPARATORS: Readonly<Record<BodyEncoding, string | undefined>> = { json: ',', xml: '', form: undefined };
+
+/** The text before, inside and after the `{{#entries}}` section; no section: all of it is the entry. */
+function splitSection(
+  text: string,
+  encoding: BodyEncoding,
+  source: string,
+  problems: Problem[],
+): { before: string; entry: string; after: string; list: boolean } {
+  const open = SECTION_OPEN.exec(text);
+  const close = SECTION_CLOSE.exec(text);
+  if (!open && !close) return { before: '', entry: text, after: '', list: false };
+  const lineOf = (i: number) => text.slice(0, i).split('\n').length;
+  if (!open || !close || close.index < open.index) {
+    const at = (open ?? close) as RegExpExecArray;
+    problems.push({
+      source,
+      line: lineOf(at.index),
+      message: '{{#entries}} and {{/entries}} must come as a pair, in this order',
+    });
+    return { before: '', entry: text.replace(SECTION_OPEN, '').replace(SECTION_CLOSE, ''), after: '', list: false };
+  }
+  if (LIST_SEPARATORS[encoding] === undefined) {
+    problems.push({ source, line: lineOf(open.index), message: `a ${encoding} body cannot carry a list of entries` });
+  }
+  const before = text.slice(0, open.index);
+  const after = text.slice(close.index + close[0].length);
+  if (PLACEHOLDER_RE.test(before) || PLACEHOLDER_RE.test(after)) {
+    problems.push({ source, line: lineOf(open.index), message: 'placeholders belong inside {{#entries}}…{{/entries}}' });
+  }
+  PLACEHOLDER_RE.lastIndex = 0;
+  return { before, entry: text.slice(open.index + open[0].length, close.index), after, list: true };
+}
+
+/** Literal text and placeholders of an entry, reporting unknown placeholders. */
+function entryParts(text: string, offsetLine: number, source: string, problems: Problem[]): Part[] {
   const parts: Part[] = [];
   let last = 0;
   for (const m of text.matchAll(PLACEHOLDER_RE)) {
@@ -198,7 +251,7 @@ function compileText(name: string, text: string, encoding: BodyEncoding, source:
     if (idx > last) parts.push({ literal: text.slice(last, idx) });
     if ((PLACEHOLDERS as readonly string[]).includes(key)) parts.push({ placeholder: key as Placeholder });
     else {
-      const line = text.slice(0, idx).split('\n').length;
+      const line = offsetLine + text.slice(0, idx).split('\n').length - 1;
       problems.push({
         source,
         line,
@@ -209,59 +262,126 @@ function compileText(name: string, text: string, encoding: BodyEncoding, source:
     last = idx + m[0].length;
   }
   if (last < text.length) parts.push({ literal: text.slice(last) });
+  return parts;
+}
 
-  // Parsing: an anchored regex with one capture per placeholder. Escaped values can never contain
-  // the delimiters that follow them (`<`, an unescaped `"`, `&`), so lazy captures end in the right
-  // place. Runs of whitespace in the template match any whitespace, to survive pretty-printing.
+/**
+ * A regex source for literal template text. Runs of whitespace match any whitespace, to survive
+ * pretty-printing; the XML declaration (at the very start) is optional, as it is in XML.
+ */
+function literalSource(literal: string, atStart: boolean, encoding: BodyEncoding): string {
+  let out = '';
+  let rest = literal;
+  const decl = atStart && encoding === 'xml' ? /^\s*<\?xml[^?]*\?>/.exec(rest) : null;
+  if (decl) {
+    out += '(?:<\\?xml[^?]*\\?>)?\\s*';
+    rest = rest.slice(decl[0].length);
+  }
+  return out + rest.split(/\s+/).map(escapeRegex).join('\\s*');
+}
+
+/**
+ * Parsing an entry: a regex with one capture per placeholder. Escaped values can never contain
+ * the delimiters that follow them (`<`, an unescaped `"`, `&`), so lazy captures end in the right place.
+ */
+function entryMatcher(parts: readonly Part[], atStart: boolean, encoding: BodyEncoding) {
   const seen = new Map<Placeholder, string>();
-  let reSource = '^\\s*';
+  let source = '';
   let group = 0;
   for (const [i, p] of parts.entries()) {
-    if ('literal' in p) {
-      let literal = p.literal;
-      // The XML declaration is optional in XML; a sender may omit it or write it differently.
-      const decl = i === 0 && encoding === 'xml' ? /^\s*<\?xml[^?]*\?>/.exec(literal) : null;
-      if (decl) {
-        reSource += '(?:<\\?xml[^?]*\\?>)?\\s*';
-        literal = literal.slice(decl[0].length);
-      }
-      reSource += literal.split(/\s+/).map(escapeRegex).join('\\s*');
-    } else {
+    if ('literal' in p) source += literalSource(p.literal, atStart && i === 0, encoding);
+    else {
       const prior = seen.get(p.placeholder);
-      if (prior) reSource += `\\k<${prior}>`;
+      if (prior) source += `\\k<${prior}>`;
       else {
         const g = `g${group++}`;
         seen.set(p.placeholder, g);
-        reSource += `(?<${g}>[\\s\\S]*?)`;
+        source += `(?<${g}>[\\s\\S]*?)`;
       }
     }
   }
-  reSource += '\\s*$';
-  const re = new RegExp(reSource);
-  const placeholders = [...seen.keys()];
+  const read = (groups: Record<string, string | undefined>): Partial<Record<Placeholder, string>> | undefined => {
+    const out: Partial<Record<Placeholder, string>> = {};
+    for (const [ph, g] of seen) {
+      const raw = groups[g];
+      if (raw === undefined) return undefined;
+      const v = unescapeValue(raw, encoding);
+      if (v === undefined) return undefined;
+      out[ph] = v;
+    }
+    return out;
+  };
+  return { source, placeholders: [...seen.keys()], read };
+}
+
+/** Reads the entries of a list body's middle part: entry (separator entry)*, whitespace anywhere between. */
+function readEntries(
+  middle: string,
+  entry: ReturnType<typeof entryMatcher>,
+  separator: string,
+): Partial<Record<Placeholder, string>>[] | undefined {
+  const one = new RegExp(`\\s*${entry.source}\\s*`, 'y');
+  const sep = new RegExp(`${escapeRegex(separator)}`, 'y');
+  const out: Partial<Record<Placeholder, string>>[] = [];
+  let at = 0;
+  while (at < middle.length) {
+    if (out.length > 0 && separator !== '') {
+      sep.lastIndex = at;
+      if (!sep.test(middle)) return undefined;
+      at = sep.lastIndex;
+    }
+    one.lastIndex = at;
+    const m = one.exec(middle);
+    if (!m?.groups || one.lastIndex === at) return undefined;
+    const fields = entry.read(m.groups);
+    if (!fields) return undefined;
+    out.push(fields);
+    at = one.lastIndex;
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function compileText(name: string, text: string, encoding: BodyEncoding, source: string, problems: Problem[]): CompiledTemplate {
+  const section = splitSection(text, encoding, source, problems);
+  const parts = entryParts(section.entry, section.before.split('\n').length, source, problems);
+  const separator = LIST_SEPARATORS[encoding] ?? '';
+  const entry = entryMatcher(parts, !section.list, encoding);
+  const single = new RegExp(
+    section.list
+      ? `^\\s*${literalSource(section.before, true, encoding)}\\s*${entry.source}\\s*${literalSource(section.after, false, encoding)}\\s*$`
+      : `^\\s*${entry.source}\\s*$`,
+  );
+  const list = new RegExp(
+    `^\\s*${literalSource(section.before, true, encoding)}([\\s\\S]*)${literalSource(section.after, false, encoding)}\\s*$`,
+  );
+  const renderEntry = (fields: Readonly<Record<Placeholder, string>>) => {
+    let out = '';
+    for (const p of parts) out += 'literal' in p ? p.literal : escapeValue(fields[p.placeholder], encoding);
+    return out;
+  };
+  const wrap = (entries: readonly string[]) => section.before + entries.join(separator) + section.after;
+  const parse = (body: string) => {
+    const m = single.exec(body);
+    return m?.groups ? entry.read(m.groups) : undefined;
+  };
 
   return {
     name,
     encoding,
     contentType: CONTENT_TYPES[encoding],
-    placeholders,
-    render(fields) {
-      let out = '';
-      for (const p of parts) out += 'literal' in p ? p.literal : escapeValue(fields[p.placeholder], encoding);
-      return out;
-    },
-    parse(body) {
-      const m = re.exec(body);
-      if (!m?.groups) return undefined;
-      const out: Partial<Record<Placeholder, string>> = {};
-      for (const [ph, g] of seen) {
-        const raw = m.groups[g];
-        if (raw === undefined) return undefined;
-        const v = unescapeValue(raw, encoding);
-        if (v === undefined) return undefined;
-        out[ph] = v;
+    placeholders: entry.placeholders,
+    carriesList: section.list,
+    render: (fields) => wrap([renderEntry(fields)]),
+    renderEntry,
+    wrap,
+    parse,
+    parseEntries(body) {
+      if (!section.list) {
+        const one = parse(body);
+        return one ? [one] : undefined;
       }
-      return out;
+      const m = list.exec(body);
+      return m ? readEntries(m[1] ?? '', entry, separator) : undefined;
     },
   };
 }
@@ -323,6 +443,13 @@ export function compileTemplates(push: PushConfig, readFile: (path: string) => s
       for (const kind of KINDS) {
         const fields = all[kind].parse(body);
         if (fields) return { templateKind: kind, fields };
+      }
+      return undefined;
+    },
+    parseEntries(body) {
+      for (const kind of KINDS) {
+        const entries = all[kind].parseEntries(body);
+        if (entries) return entries.map((fields) => ({ templateKind: kind, fields }));
       }
       return undefined;
     },

@@ -1,6 +1,6 @@
 // The fixed set of field transforms a pattern may declare, plus the two value readers that
 // normalization shares with them (traffic-selector addresses, user/domain split). Pure.
-import { canonicalIp } from '../redis/keys.js';
+import { canonicalIp } from '../identity/ip.js';
 
 /** A captured field after transforms: text, or a list (addresses). */
 export type FieldValue = string | readonly string[];

@@ -3,7 +3,7 @@
 import type { Redis } from 'ioredis';
 import { keyspace } from '../redis/keys.js';
 import type { IdentityEventKind } from '../types.js';
-import type { PushQueue } from './jobs.js';
+import type { EventJobData, PushQueue } from './jobs.js';
 
 export interface FailedJobRow {
   readonly jobId: string;
@@ -23,12 +23,13 @@ export interface FailedJobRow {
 export async function listFailed(queue: PushQueue, opts: { limit: number }): Promise<FailedJobRow[]> {
   if (opts.limit <= 0) return [];
   const jobs = await queue.getFailed(0, opts.limit - 1);
+  // Only one-event jobs fail: a batch job hands every event it cannot finish to a job of its own.
   return jobs.map((j) => ({
     jobId: j.id ?? '',
-    ip: j.data?.ip ?? '',
-    user: j.data?.user ?? '',
-    kind: j.data?.kind,
-    seq: j.data?.seq,
+    ip: (j.data as EventJobData | undefined)?.ip ?? '',
+    user: (j.data as EventJobData | undefined)?.user ?? '',
+    kind: (j.data as EventJobData).kind,
+    seq: (j.data as EventJobData).seq,
     failedReason: j.failedReason ?? '',
     attemptsMade: j.attemptsMade,
     timestamp: j.timestamp,

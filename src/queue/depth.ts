@@ -23,7 +23,9 @@ export async function oldestQueuedAt(queue: PushQueue, redis: Redis, keyPrefix: 
   const times: number[] = [];
   const id = outbox[0]?.[0];
   if (id !== undefined) times.push(Number(id.split('-')[0]));
-  const received = jobs[0]?.data?.receivedAt;
+  const data = jobs[0]?.data;
+  // A batch job's events are in outbox order: its first is its oldest.
+  const received = data && ('events' in data ? data.events[0]?.event.receivedAt : data.receivedAt);
   if (typeof received === 'number') times.push(received);
   return times.length ? Math.min(...times) : undefined;
 }

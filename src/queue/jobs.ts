@@ -5,7 +5,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
-import type { IdentityEvent } from '../types.js';
+import { systemClock, type Clock, type IdentityEvent } from '../types.js';
 import { jobId, keyspace } from '../redis/keys.js';
 
 /** Name of our custom backoff strategy in `job.opts.backoff.type`. */
@@ -17,14 +17,19 @@ export const PUSH_BACKOFF_TYPE = 'ptim';
  */
 export const UNLIMITED_ATTEMPTS = 2_147_483_647;
 
-export type PushQueue = Queue<IdentityEvent, unknown, string>;
+export type PushQueue = Queue<PushJobData, unknown, string>;
 
 /** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
-export function createPushQueue(connection: Redis, keyPrefix: string, logger: Logger = silentLogger): PushQueue {
+export function createPushQueue(
+  connection: Redis,
+  keyPrefix: string,
+  logger: Logger = silentLogger,
+  clock: Clock = systemClock,
+): PushQueue {
   const ks = keyspace(keyPrefix);
-  const queue = new Queue<IdentityEvent, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
+  const queue = new Queue<PushJobData, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
   // An 'error' event without a listener would throw and end the process on a Redis hiccup.
-  const limit = rateLimiter(6, () => Date.now());
+  const limit = rateLimiter(6, () => clock.now());
   queue.on('error', (err: Error) => {
     const { allowed, suppressed } = limit();
     if (allowed) logger.warn({ err: err.message, suppressed }, 'push queue error');
@@ -41,6 +46,27 @@ export function pushJobOptions(cfg: Pick<QueueConfig, 'keepCompletedJobs'>, key:
     // Failed jobs are the dead-letter set the operator inspects; never drop them automatically.
     removeOnFail: false,
   };
+}
+
+/** Name of a job holding several events (first attempts); every other job holds one event. */
+export const BATCH_JOB = 'batch';
+
+export interface BatchJobData {
+  /** In outbox order, with the session key each event's job id would carry. */
+  readonly events: { readonly ipKey: string; readonly event: IdentityEvent }[];
+}
+
+/**
+ * A one-event job. `refused` is set when the event's first attempt (in a batch job) was refused for
+ * good: the job then fails at once with that reason, so it lands in the failed set like any other.
+ */
+export type EventJobData = IdentityEvent & { readonly refused?: string };
+
+export type PushJobData = EventJobData | BatchJobData;
+
+/** Options of a batch job: named after its first outbox entry, kept and retried like an event's job. */
+export function batchJobOptions(cfg: Pick<QueueConfig, 'keepCompletedJobs'>, firstEntryId: string, count: number): JobsOptions {
+  return { ...pushJobOptions(cfg, 'batch', 0), jobId: `batch_${firstEntryId.replace('-', '_')}_${count}` };
 }
 
 /** The ipKey a job id was built from (`<ipKey>-<seq>`; seq never contains `-`). */

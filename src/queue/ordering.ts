@@ -1,34 +1,63 @@
-// The per-IP ordering guard in Redis: one push in flight per IP (a short lock) and "latest wins".
-// Each step is one Lua script so replicas never interleave halfway. All keys share the keyspace
-// hash tag, so this also works on Redis Cluster.
+// The per-IP ordering guard in Redis: one push in flight per IP (a short lock), "latest wins",
+// and no overtaking of an IP's previous event still queued. Each step is a Lua script so replicas
+// never interleave halfway; the calls made by concurrent jobs in one turn of the event loop go in
+// one script call (applied in call order, so it is as if they ran one after another). All keys
+// share the keyspace hash tag, so this also works on Redis Cluster.
 //
 // Besides deliveredSeq the guard keeps attemptedSeq, the highest seq whose push was started: a
 // push that ended in "retry" may still have been applied by JIMS (a timeout after the write), so
 // an older event must not be sent after it either. Same-seq re-attempts (the job's own retries, a
 // re-relayed duplicate) stay allowed until that seq is delivered.
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { keyspace } from '../redis/keys.js';
+import { Coalescer } from './coalesce.js';
 
-// Superseded is decided before the lock: an old job needs no lock to be dropped.
-// KEYS: delivered, lock, attempted. ARGV: ipKey, seq, token, ttlMs.
+// Per input, in order: superseded is decided first (an old job needs no lock to be dropped), then
+// whether the IP's previous seq is still queued (its job exists and has not finished) or not
+// relayed yet (no job and not handled: wait, but at most waitMs from the job's creation), then the lock.
+// KEYS: delivered, attempted, then per input: lock, previous job hash.
+// ARGV: now, waitMs, then per input: ipKey, seq, token, ttlMs, createdAt.
+// Reply per input: {state, deliveredSeq}; state 0 superseded, 1 acquired, 2 locked, 3 predecessor pending.
 const ACQUIRE = `
-local d = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local a = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
-local s = tonumber(ARGV[2])
-if s <= d or s < a then return {0, math.max(d, a)} end
-if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then
-  if s > a then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
-  return {1, d}
+local now, waitMs = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for j = 1, (#KEYS - 2) / 2 do
+  local lockKey, prevJobKey = KEYS[1 + 2 * j], KEYS[2 + 2 * j]
+  local a0 = 2 + (j - 1) * 5
+  local ipk, s, token, ttl, createdAt = ARGV[a0 + 1], tonumber(ARGV[a0 + 2]), ARGV[a0 + 3], ARGV[a0 + 4], tonumber(ARGV[a0 + 5])
+  local d = tonumber(redis.call('HGET', KEYS[1], ipk) or '0')
+  local a = tonumber(redis.call('HGET', KEYS[2], ipk) or '0')
+  local r
+  if s <= d or s < a then
+    r = {0, math.max(d, a)}
+  elseif s > 1 and d < s - 1 and redis.call('EXISTS', prevJobKey) == 1 then
+    -- BullMQ sets finishedOn when a job completes or fails for good, never on a retry.
+    if redis.call('HEXISTS', prevJobKey, 'finishedOn') == 0 then r = {3, d} end
+  elseif s > 1 and math.max(d, a) < s - 1 and now - createdAt < waitMs then
+    r = {3, d}
+  end
+  if not r then
+    if redis.call('SET', lockKey, token, 'NX', 'PX', ttl) then
+      if s > a then redis.call('HSET', KEYS[2], ipk, s) end
+      r = {1, d}
+    else
+      r = {2, d}
+    end
+  end
+  out[j] = r
 end
-return {2, d}
+return out
 `;
 
 // max() rather than set: a delayed duplicate must never move deliveredSeq backwards.
+// KEYS: delivered, then per input: lock. ARGV per input: ipKey, seq, token.
 const DELIVERED = `
-local d = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > d then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+for j = 1, #KEYS - 1 do
+  local ipk, s, token = ARGV[3 * j - 2], tonumber(ARGV[3 * j - 1]), ARGV[3 * j]
+  local d = tonumber(redis.call('HGET', KEYS[1], ipk) or '0')
+  if s > d then redis.call('HSET', KEYS[1], ipk, s) end
+  if redis.call('GET', KEYS[j + 1]) == token then redis.call('DEL', KEYS[j + 1]) end
+end
 return 1
 `;
 
@@ -38,30 +67,42 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
-const SHAS = new Map([ACQUIRE, DELIVERED, RELEASE].map((s) => [s, sha1(s)]));
+const COMMANDS = { ptimGuardAcquire: ACQUIRE, ptimGuardDelivered: DELIVERED, ptimGuardRelease: RELEASE };
+type CommandName = keyof typeof COMMANDS;
 
-async function run(redis: Redis, script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-  const sha = SHAS.get(script) ?? sha1(script);
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (e) {
-    if (!String((e as Error).message).includes('NOSCRIPT')) throw e;
-    return redis.eval(script, keys.length, ...keys, ...args);
-  }
+/** Calls one of the guard scripts (EVALSHA, EVAL when Redis lost it); the key count comes first. */
+function script(redis: Redis, name: CommandName, keys: string[], args: (string | number)[]): Promise<unknown> {
+  const r = redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>;
+  if (typeof r[name] !== 'function') redis.defineCommand(name, { lua: COMMANDS[name] });
+  return (r[name] as (...a: (string | number)[]) => Promise<unknown>).call(redis, keys.length, ...keys, ...args);
 }
 
-export type AcquireResult =
-  | { readonly state: 'superseded'; readonly deliveredSeq: number }
-  | { readonly state: 'acquired'; readonly deliveredSeq: number }
-  | { readonly state: 'locked'; readonly deliveredSeq: number };
+export type AcquireState = 'superseded' | 'acquired' | 'locked' | 'predecessor-pending';
+export interface AcquireResult {
+  readonly state: AcquireState;
+  readonly deliveredSeq: number;
+}
+const STATES: readonly AcquireState[] = ['superseded', 'acquired', 'locked', 'predecessor-pending'];
+
+export interface AcquireRequest {
+  readonly ipKey: string;
+  readonly seq: number;
+  /** The lock's value: only this holder may release it. */
+  readonly token: string;
+  readonly ttlMs: number;
+  /** Redis key of the job of the IP's previous seq (BullMQ's job hash). */
+  readonly previousJobKey: string;
+  /** When this job was created (ms): a predecessor that was never relayed is waited for at most `waitMs` from then. */
+  readonly createdAt: number;
+}
 
 export interface OrderingGuard {
   /**
    * Superseded when seq ≤ deliveredSeq or seq < attemptedSeq (deliveredSeq reports the higher of
-   * the two then); otherwise tries to take the IP's lock with `token` and raises attemptedSeq.
+   * the two then); predecessor-pending while the previous seq's job is queued, or not relayed yet
+   * for less than `waitMs`; otherwise tries to take the IP's lock with `token` and raises attemptedSeq.
    */
-  acquire(ipKey: string, seq: number, token: string, ttlMs: number): Promise<AcquireResult>;
+  acquire(req: AcquireRequest, now: number, waitMs: number): Promise<AcquireResult>;
   /** deliveredSeq = max(deliveredSeq, seq) and releases the lock if still ours, atomically. */
   delivered(ipKey: string, seq: number, token: string): Promise<void>;
   release(ipKey: string, token: string): Promise<void>;
@@ -72,21 +113,33 @@ export interface OrderingGuard {
 
 export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGuard {
   const ks = keyspace(keyPrefix);
+  // Requests of one turn that share `now` and `waitMs` go together (they do: one worker, one clock).
+  const acquires = new Coalescer<{ req: AcquireRequest; now: number; waitMs: number }, AcquireResult>(async (items) => {
+    const keys = [ks.delivered, ks.attempted];
+    const first = items[0] as (typeof items)[number];
+    const args: (string | number)[] = [first.now, first.waitMs];
+    for (const { req } of items) {
+      keys.push(ks.lock(req.ipKey), req.previousJobKey);
+      args.push(req.ipKey, req.seq, req.token, req.ttlMs, req.createdAt);
+    }
+    const reply = (await script(redis, 'ptimGuardAcquire', keys, args)) as [number, number][];
+    return reply.map(([state, d]) => ({ state: STATES[state] as AcquireState, deliveredSeq: Number(d) }));
+  });
+  const deliveries = new Coalescer<{ ipKey: string; seq: number; token: string }, void>(async (items) => {
+    const keys = [ks.delivered, ...items.map((i) => ks.lock(i.ipKey))];
+    await script(
+      redis,
+      'ptimGuardDelivered',
+      keys,
+      items.flatMap((i) => [i.ipKey, i.seq, i.token]),
+    );
+    return items.map(() => undefined);
+  });
   return {
-    async acquire(ipKey, seq, token, ttlMs) {
-      const reply = (await run(redis, ACQUIRE, [ks.delivered, ks.lock(ipKey), ks.attempted], [ipKey, seq, token, ttlMs])) as [
-        number,
-        number,
-      ];
-      const deliveredSeq = Number(reply[1]);
-      const state = reply[0] === 0 ? 'superseded' : reply[0] === 1 ? 'acquired' : 'locked';
-      return { state, deliveredSeq };
-    },
-    async delivered(ipKey, seq, token) {
-      await run(redis, DELIVERED, [ks.delivered, ks.lock(ipKey)], [ipKey, seq, token]);
-    },
+    acquire: (req, now, waitMs) => acquires.call({ req, now, waitMs }),
+    delivered: (ipKey, seq, token) => deliveries.call({ ipKey, seq, token }),
     async release(ipKey, token) {
-      await run(redis, RELEASE, [ks.lock(ipKey)], [token]);
+      await script(redis, 'ptimGuardRelease', [ks.lock(ipKey)], [token]);
     },
     async deliveredSeq(ipKey) {
       return Number((await redis.hget(ks.delivered, ipKey)) ?? 0);

@@ -4,6 +4,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { PtimError } from '../errors.js';
 import { maskUrl, rateLimiter, silentLogger, type Logger } from '../log.js';
+import { systemClock, type Clock } from '../types.js';
 
 /**
  * worker: BullMQ workers block on Redis; they must wait out outages (maxRetriesPerRequest null).
@@ -15,6 +16,7 @@ export type RedisRole = 'worker' | 'producer' | 'command';
 export interface RedisConnectionOptions {
   connectTimeoutSecs: number;
   logger?: Logger;
+  clock?: Clock;
   /** Extra ioredis options (tests); role options win where they matter. */
   extra?: RedisOptions;
 }
@@ -46,7 +48,8 @@ export function createRedisConnection(url: string, role: RedisRole, opts: RedisC
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
   });
   // ioredis emits 'error' on every failed reconnect; unhandled it would crash or spam.
-  const limit = rateLimiter(6, () => Date.now());
+  const clock = opts.clock ?? systemClock;
+  const limit = rateLimiter(6, () => clock.now());
   redis.on('error', (err: Error) => {
     const { allowed, suppressed } = limit();
     if (allowed) logger.warn({ role, redis: maskUrl(url), err: err.message, suppressed }, 'redis connection error');

@@ -1,22 +1,27 @@
-// Outbox relay: moves identity events from the Redis outbox stream into the BullMQ push queue.
+// Outbox relay: moves identity events from the Redis outbox stream into the BullMQ push queue,
+// a batch at a time (one XREADGROUP, one addBulk, one XACK+XDEL per batch).
 // A consumer group lets replicas share the stream and reclaim a crashed consumer's entries.
 // Order of effects is add-job → XACK+XDEL, so a crash anywhere re-relays; the deterministic job
 // id (`<ipKey>-<seq>`) makes a re-add a no-op and the workers' ordering guard makes a late
 // re-add (after the job was removed) harmless.
+//
+// Parts: `parseOutboxEntry` and `entriesToJobs` (pure), `OutboxConsumer` (the stream commands of
+// one consumer) and the loop in `createOutboxRelay`.
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
-import type { IdentityEvent } from '../types.js';
-import { createPushQueue, pushJobOptions, type PushQueue } from './jobs.js';
+import { systemClock, type Clock, type IdentityEvent } from '../types.js';
+import { BATCH_JOB, batchJobOptions, createPushQueue, pushJobOptions, type PushQueue } from './jobs.js';
 
 export const RELAY_GROUP = 'relay';
 
 export interface OutboxRelayOptions {
   /** A producer connection (fails fast); also carries the BullMQ queue's commands. */
   redis: Redis;
-  queue: Pick<QueueConfig, 'relayBatchSize' | 'keepCompletedJobs'>;
+  /** `maxEventsPerJob` absent: one job per event. */
+  queue: Pick<QueueConfig, 'relayBatchSize' | 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   keyPrefix: string;
   metrics: Metrics;
   logger?: Logger;
@@ -28,6 +33,7 @@ export interface OutboxRelayOptions {
   claimIdleMs?: number;
   /** Pause after a Redis error before the loop tries again. */
   errorBackoffMs?: number;
+  clock?: Clock;
 }
 
 export interface OutboxRelay {
@@ -72,151 +78,245 @@ export function parseOutboxEntry(fields: readonly string[]): { ipKey: string; ev
   return ok ? { ipKey, event: ev as IdentityEvent } : undefined;
 }
 
+type PushJob = Parameters<PushQueue['addBulk']>[0][number];
+
+/**
+ * The jobs a batch of entries becomes, and the entries that cannot become one. With
+ * `maxEventsPerJob` above 1 the valid events go into batch jobs of up to that many (in stream
+ * order), named after their first entry; otherwise each event is its own job `<ipKey>-<seq>`.
+ */
+export function entriesToJobs(
+  entries: readonly StreamEntry[],
+  queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number },
+): { jobs: PushJob[]; invalid: StreamEntry[] } {
+  const perJob = queue.maxEventsPerJob ?? 1;
+  const jobs: PushJob[] = [];
+  const invalid: StreamEntry[] = [];
+  let batch: { firstId: string; events: { ipKey: string; event: IdentityEvent }[] } | undefined;
+  const closeBatch = () => {
+    if (!batch) return;
+    const opts = batchJobOptions(queue, batch.firstId, batch.events.length);
+    jobs.push({ name: BATCH_JOB, data: { events: batch.events }, opts });
+    batch = undefined;
+  };
+  for (const entry of entries) {
+    const parsed = parseOutboxEntry(entry[1]);
+    if (!parsed) invalid.push(entry);
+    else if (perJob <= 1)
+      jobs.push({ name: parsed.event.kind, data: parsed.event, opts: pushJobOptions(queue, parsed.ipKey, parsed.event.seq) });
+    else {
+      batch ??= { firstId: entry[0], events: [] };
+      batch.events.push(parsed);
+      if (batch.events.length >= perJob) closeBatch();
+    }
+  }
+  closeBatch();
+  return { jobs, invalid };
+}
+
+/** The stream commands of one consumer of the relay group. */
+export class OutboxConsumer {
+  private groupReady = false;
+  private claimCursor = '0-0';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly stream: string,
+    private readonly consumerName: string,
+    private readonly batch: number,
+  ) {}
+
+  async ensureGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      // From id 0: entries written before the first relay ever started must be relayed too.
+      await this.redis.xgroup('CREATE', this.stream, RELAY_GROUP, '0', 'MKSTREAM');
+    } catch (e) {
+      if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
+    }
+    this.groupReady = true;
+  }
+
+  /** Our own pending entries ('0') or new ones ('>'), blocking up to `blockMs` when given. */
+  async read(conn: Redis, id: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
+    const args: (string | number)[] = ['GROUP', RELAY_GROUP, this.consumerName, 'COUNT', this.batch];
+    if (blockMs !== undefined) args.push('BLOCK', blockMs);
+    args.push('STREAMS', this.stream, id);
+    const reply = (await (conn.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(...args)) as
+      [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Entries of consumers that died mid-batch (pending longer than `idleMs`); XAUTOCLAIM hands them to us. */
+  async reclaim(idleMs: number): Promise<StreamEntry[]> {
+    const reply = (await this.redis.xautoclaim(
+      this.stream,
+      RELAY_GROUP,
+      this.consumerName,
+      idleMs,
+      this.claimCursor,
+      'COUNT',
+      this.batch,
+    )) as [string, (StreamEntry | null)[], string[]?];
+    this.claimCursor = reply[0];
+    return reply[1].filter((e): e is StreamEntry => Array.isArray(e));
+  }
+
+  /** Acknowledges and deletes entries in one round trip. */
+  async ack(ids: readonly string[]): Promise<void> {
+    await this.redis
+      .multi()
+      .xack(this.stream, RELAY_GROUP, ...ids)
+      .xdel(this.stream, ...ids)
+      .exec();
+  }
+}
+
+interface MoverDeps {
+  consumer: OutboxConsumer;
+  pushQueue: PushQueue;
+  queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number };
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  claimIdleMs: number;
+}
+
+/** Moves entries into jobs: new ones, our own pending ones (after a restart or a lost reply), and dead consumers'. */
+class OutboxMover {
+  /** False until our own pending entries were re-read (at start, after an error or a reconnect). */
+  ownPendingDone = false;
+  lastClaimAt = 0;
+  private readonly invalidLog: ReturnType<typeof rateLimiter>;
+
+  constructor(private readonly deps: MoverDeps) {
+    this.invalidLog = rateLimiter(10, () => deps.clock.now());
+  }
+
+  /** One addBulk for the batch's jobs, then one XACK+XDEL for all its entries. */
+  async relayEntries(entries: readonly StreamEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const { metrics, logger } = this.deps;
+    const { jobs, invalid } = entriesToJobs(entries, this.deps.queue);
+    for (const [id, fields] of invalid) {
+      metrics.relayInvalid.inc();
+      const { allowed, suppressed } = this.invalidLog();
+      // The entry can never become a job; keeping it would make it be reclaimed forever.
+      if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
+    }
+    if (jobs.length > 0) await this.deps.pushQueue.addBulk(jobs);
+    await this.deps.consumer.ack(entries.map(([id]) => id));
+    const relayed = entries.length - invalid.length;
+    metrics.relayed.inc(relayed);
+    if (relayed > 0) logger.debug({ count: relayed, jobs: jobs.length }, 'relayed outbox entries');
+    return relayed;
+  }
+
+  async reclaim(): Promise<number> {
+    const entries = await this.deps.consumer.reclaim(this.deps.claimIdleMs);
+    this.lastClaimAt = this.deps.clock.now();
+    if (entries.length > 0)
+      this.deps.logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
+    return this.relayEntries(entries);
+  }
+
+  /** A live relay holds entries pending for milliseconds; look for dead consumers' entries twice per claimIdleMs. */
+  reclaimDue(): boolean {
+    return this.deps.clock.now() - this.lastClaimAt >= this.deps.claimIdleMs / 2;
+  }
+
+  /** One cycle without blocking: own pending, dead consumers', new entries. */
+  async once(conn: Redis): Promise<number> {
+    await this.deps.consumer.ensureGroup();
+    let n = 0;
+    if (!this.ownPendingDone) n += await this.ownPending(conn);
+    n += await this.reclaim();
+    n += await this.relayEntries(await this.deps.consumer.read(conn, '>'));
+    return n;
+  }
+
+  /** Our own pending entries (read before a restart, not yet acknowledged). */
+  async ownPending(conn: Redis): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const entries = await this.deps.consumer.read(conn, '0');
+      if (entries.length === 0) break;
+      total += await this.relayEntries(entries);
+    }
+    this.ownPendingDone = true;
+    return total;
+  }
+}
+
+/**
+ * XREADGROUP BLOCK holds its connection; it gets its own so other commands are not queued behind
+ * it. ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
+ * already served then leaves its entries pending under our name, unseen, so `onReconnect` makes
+ * the relay re-read them instead of waiting for the dead-consumer reclaim.
+ */
+function blockingConnection(redis: Redis, onReconnect: () => void): Redis {
+  const conn = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+  conn.on('error', () => {});
+  conn.on('reconnecting', onReconnect);
+  return conn;
+}
+
 export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
-  const { redis, metrics, consumerName } = opts;
+  const { redis, metrics } = opts;
+  const clock = opts.clock ?? systemClock;
   const logger = (opts.logger ?? silentLogger).child({ component: 'relay' });
-  const ks = keyspace(opts.keyPrefix);
-  const stream = ks.outbox;
-  const batch = opts.queue.relayBatchSize;
+  const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
   const blockMs = opts.blockMs ?? 2000;
+  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
+  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger, clock);
   // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
   // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
   const claimIdleMs = opts.claimIdleMs ?? 15_000;
-  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
-  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger);
-  const invalidLog = rateLimiter(10, () => Date.now());
-  const errorLog = rateLimiter(6, () => Date.now());
-
-  let groupReady = false;
-  let ownPendingDone = false;
-  let claimCursor = '0-0';
-  let lastClaimAt = 0;
+  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, clock, claimIdleMs });
+  const errorLog = rateLimiter(6, () => clock.now());
   let running = false;
   let loop: Promise<void> | undefined;
   let blocking: Redis | undefined;
   let blockedNow = false;
   let wake: (() => void) | undefined;
 
-  async function ensureGroup(): Promise<void> {
-    if (groupReady) return;
-    try {
-      // From id 0: entries written before the first relay ever started must be relayed too.
-      await redis.xgroup('CREATE', stream, RELAY_GROUP, '0', 'MKSTREAM');
-    } catch (e) {
-      if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
-    }
-    groupReady = true;
-  }
-
-  async function relayEntries(entries: readonly StreamEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
-    const jobs: Parameters<PushQueue['addBulk']>[0] = [];
-    const invalid: string[] = [];
-    for (const [id, fields] of entries) {
-      const parsed = parseOutboxEntry(fields);
-      if (!parsed) {
-        invalid.push(id);
-        metrics.relayInvalid.inc();
-        const { allowed, suppressed } = invalidLog();
-        // The entry can never become a job; keeping it would make it be reclaimed forever.
-        if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
-        continue;
-      }
-      const { ipKey, event } = parsed;
-      jobs.push({ name: event.kind, data: event, opts: pushJobOptions(opts.queue, ipKey, event.seq) });
-    }
-    if (jobs.length > 0) await pushQueue.addBulk(jobs);
-    const ids = entries.map(([id]) => id);
-    await redis
-      .multi()
-      .xack(stream, RELAY_GROUP, ...ids)
-      .xdel(stream, ...ids)
-      .exec();
-    metrics.relayed.inc(jobs.length);
-    if (jobs.length > 0) logger.debug({ count: jobs.length }, 'relayed outbox entries');
-    return jobs.length;
-  }
-
-  /** Entries of consumers that died mid-batch; XAUTOCLAIM hands them to us. */
-  async function reclaim(): Promise<number> {
-    const reply = (await redis.xautoclaim(stream, RELAY_GROUP, consumerName, claimIdleMs, claimCursor, 'COUNT', batch)) as [
-      string,
-      (StreamEntry | null)[],
-      string[]?,
-    ];
-    claimCursor = reply[0];
-    lastClaimAt = Date.now();
-    const entries = reply[1].filter((e): e is StreamEntry => Array.isArray(e));
-    if (entries.length > 0) logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
-    return relayEntries(entries);
-  }
-
-  async function readGroup(conn: Redis, id: '0' | '>', block?: number): Promise<StreamEntry[]> {
-    const args: (string | number)[] = ['GROUP', RELAY_GROUP, consumerName, 'COUNT', batch];
-    if (block !== undefined) args.push('BLOCK', block);
-    args.push('STREAMS', stream, id);
-    const reply = (await (conn.xreadgroup as (...a: (string | number)[]) => Promise<unknown>)(...args)) as
-      [string, StreamEntry[]][] | null;
-    return reply?.[0]?.[1] ?? [];
-  }
-
-  /** Our own pending entries (read before a restart, not yet acknowledged). */
-  async function ownPending(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const entries = await readGroup(redis, '0');
-      if (entries.length === 0) break;
-      total += await relayEntries(entries);
-    }
-    ownPendingDone = true;
-    return total;
-  }
-
-  async function relayOnce(): Promise<number> {
-    await ensureGroup();
-    let n = 0;
-    if (!ownPendingDone) n += await ownPending();
-    n += await reclaim();
-    n += await relayEntries(await readGroup(redis, '>'));
-    return n;
-  }
-
   const onReconnect = () => {
-    ownPendingDone = false;
+    mover.ownPendingDone = false;
   };
 
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
+      wake = () => (clearTimeout(t), resolve());
     });
+
+  /** One round of the loop: catch up on our own and dead consumers' entries, then block for new ones. */
+  async function round(conn: Redis): Promise<void> {
+    await consumer.ensureGroup();
+    if (!mover.ownPendingDone) await mover.ownPending(redis);
+    if (mover.reclaimDue()) await mover.reclaim();
+    // stop() may have come while we were busy above; it only cuts a read that is under way.
+    if (!running) return;
+    blockedNow = true;
+    let entries: StreamEntry[];
+    try {
+      entries = await consumer.read(conn, '>', blockMs);
+    } finally {
+      blockedNow = false;
+    }
+    // Entries already read are relayed even when stop() came meanwhile: finish the batch.
+    await mover.relayEntries(entries);
   }
 
   async function run(conn: Redis): Promise<void> {
     while (running) {
       try {
-        await ensureGroup();
-        if (!ownPendingDone) await ownPending();
-        if (Date.now() - lastClaimAt >= claimIdleMs / 2) await reclaim();
-        // stop() may have come while we were busy above; it only cuts a read that is under way.
-        if (!running) break;
-        blockedNow = true;
-        let entries: StreamEntry[];
-        try {
-          entries = await readGroup(conn, '>', blockMs);
-        } finally {
-          blockedNow = false;
-        }
-        // Entries already read are relayed even when stop() came meanwhile: finish the batch.
-        await relayEntries(entries);
+        await round(conn);
       } catch (e) {
         if (!running) break;
         // A batch may have been read (pending under our name) and not added: re-read our own
         // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
-        ownPendingDone = false;
+        mover.ownPendingDone = false;
         const { allowed, suppressed } = errorLog();
         if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'outbox relay error; retrying');
         await pause(errorBackoffMs);
@@ -226,17 +326,11 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
 
   return {
     pushQueue,
-    relayOnce,
+    relayOnce: () => mover.once(redis),
     async start() {
       if (running) return;
       running = true;
-      // XREADGROUP BLOCK holds its connection; give it its own so other commands are not queued behind it.
-      blocking = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
-      blocking.on('error', () => {});
-      // ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
-      // already served then leaves its entries pending under our name, unseen. Re-read them after
-      // every reconnect instead of waiting for the dead-consumer reclaim.
-      blocking.on('reconnecting', onReconnect);
+      blocking = blockingConnection(redis, onReconnect);
       redis.on('reconnecting', onReconnect);
       loop = run(blocking);
     },

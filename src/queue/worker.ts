@@ -1,17 +1,42 @@
 // Push workers: take identity events off the BullMQ queue and hand them to the JIMS pusher,
 // with one push per IP in flight across all replicas, latest-wins ordering, and retries that
 // BullMQ schedules with our backoff until the event is too old.
+//
+// Parts: `takeTurn` (the ordering guard: superseded, wait for the predecessor or the lock, or go),
+// `pushWhileHolding` (the push, with the lock released on every path), `settleOutcome` (what a
+// push outcome means for the job: result, retry or give up) and the BullMQ worker around them.
 import { randomUUID } from 'node:crypto';
-import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { jobId, keyspace } from '../redis/keys.js';
-import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
+import { keyspace } from '../redis/keys.js';
+import { systemClock, type Clock, type IdentityEvent, type IdentityPusher } from '../types.js';
 import { retryDelayMs } from './backoff.js';
-import { ipKeyOfJobId, PushRetryError } from './jobs.js';
-import { createOrderingGuard } from './ordering.js';
+import { handleBatch, type BatchDeps, type BatchJobResult } from './batch.js';
+import {
+  BATCH_JOB,
+  createPushQueue,
+  ipKeyOfJobId,
+  PushRetryError,
+  type BatchJobData,
+  type EventJobData,
+  type PushJobData,
+} from './jobs.js';
+import { createOrderingGuard, type OrderingGuard } from './ordering.js';
+import {
+  pushOnce,
+  settleOutcome,
+  takeTurn,
+  type JobLine,
+  type PushJobResult,
+  type SettleDeps,
+  type TurnDeps,
+} from './attempt.js';
+
+export type { PushJobResult } from './attempt.js';
 
 /**
  * How long a job waits for its IP's previous seq when that job does not exist yet. The relay
@@ -22,13 +47,22 @@ export const MISSING_PREDECESSOR_WAIT_MS = 60_000;
 export interface PushWorkersOptions {
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
   connection: Redis;
-  queue: Pick<QueueConfig, 'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs'>;
+  queue: Pick<
+    QueueConfig,
+    'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs' | 'keepCompletedJobs'
+  >;
   keyPrefix: string;
   pusher: IdentityPusher;
   metrics: Metrics;
   logger?: Logger;
-  /** Event age and latency; BullMQ's own scheduling uses real time. */
+  /** Event age and latency. */
   clock: Clock;
+  /**
+   * BullMQ schedules delayed jobs and stamps job creation by real time, so the delays this code
+   * asks for and the predecessor wait are computed on this clock (default: the system clock),
+   * not on the event clock, which tests set to fixed instants.
+   */
+  schedulerClock?: Clock;
   /** Jitter source (tests seed it). */
   random?: () => number;
   /** How long a job waits when its IP's lock is taken (plus up to as much again of jitter). */
@@ -40,7 +74,7 @@ export interface PushWorkersOptions {
 }
 
 export interface PushWorkers {
-  readonly worker: Worker<IdentityEvent>;
+  readonly worker: Worker<PushJobData>;
   waitUntilReady(): Promise<void>;
   /** Stops fetching, lets in-flight pushes finish, then closes. */
   close(): Promise<void>;
@@ -48,135 +82,152 @@ export interface PushWorkers {
   resume(): void;
 }
 
-export type PushJobResult =
-  | { readonly result: 'delivered'; readonly status: number; readonly server: string }
-  | { readonly result: 'superseded'; readonly deliveredSeq: number };
+interface HandlerDeps {
+  pusher: IdentityPusher;
+  guard: OrderingGuard;
+  metrics: Metrics;
+  logger: Logger;
+  releaseLock: (key: string, lockToken: string, line: JobLine) => Promise<void>;
+  turn: TurnDeps;
+  settle: SettleDeps;
+  /** Names this process in lock tokens. */
+  instance: string;
+  /** When a job waiting for its turn comes back (scheduler time). */
+  comeBackAt: () => number;
+}
 
-export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
-  const { pusher, metrics, clock, queue: cfg } = opts;
-  const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
-  const random = opts.random ?? Math.random;
-  const ks = keyspace(opts.keyPrefix);
-  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
-  const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
-  const missingPredecessorWaitMs = opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS;
-  const lockTtlMs = cfg.ipLockTtlSecs * 1000;
-  const maxAgeMs = cfg.maxEventAgeSecs * 1000;
-  const instance = randomUUID();
-  const errorLog = rateLimiter(6, () => clock.now());
-  const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
+/** Releases an IP's lock if still ours; a failure is logged (the lock's TTL frees the IP anyway). */
+function lockReleaser(guard: OrderingGuard, logger: Logger, errorLog: ReturnType<typeof rateLimiter>) {
+  return (key: string, lockToken: string, line: JobLine): Promise<void> =>
+    guard.release(key, lockToken).catch((e: unknown) => {
+      // Only the next push for this IP waits a little longer.
+      const { allowed, suppressed } = errorLog();
+      if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
+    });
+}
 
-  async function process(job: Job<IdentityEvent>, token?: string): Promise<PushJobResult> {
-    const ev = job.data;
-    const id = job.id ?? '';
-    const key = ipKeyOfJobId(id);
-    const attempt = job.attemptsMade + 1;
-    const line = { correlationId: ev.correlationId, jobId: id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt };
+/** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
+function jobHandler(deps: HandlerDeps) {
+  const { guard, metrics, logger, releaseLock } = deps;
 
-    // A newer event must not overtake an older one of its IP still queued (e.g. waiting out a retry):
-    // it would supersede it, and "latest wins" is not enough when the older one logs off a previous
-    // owner (DOWN of the new owner delivered first leaves the old owner mapped in JIMS). Seqs are
-    // consecutive per IP, so the predecessor's job id is known; a failed or removed one does not block.
-    if (ev.seq > 1 && (await predecessorPending(key, ev.seq, job.timestamp))) {
-      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
-      throw new DelayedError();
-    }
-
-    const lockToken = `${instance}:${id}:${job.attemptsStarted}`;
-    const got = await guard.acquire(key, ev.seq, lockToken, lockTtlMs);
-    if (got.state === 'superseded') {
-      metrics.pushes.inc({ outcome: 'superseded' });
-      logger.info({ ...line, outcome: 'superseded', deliveredSeq: got.deliveredSeq }, 'push superseded by a newer event');
-      return { result: 'superseded', deliveredSeq: got.deliveredSeq };
-    }
-    if (got.state === 'locked') {
-      // Another push for this IP is in flight: come back shortly. Not a failure, not an attempt.
-      await job.moveToDelayed(Date.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs), token);
-      throw new DelayedError();
-    }
-
+  /** A delivery releases the lock with deliveredSeq; any other end releases it alone. */
+  async function pushWhileHolding(key: string, ev: IdentityEvent, lockToken: string, line: JobLine): Promise<PushJobResult> {
     let released = false;
     try {
-      let outcome: PushOutcome;
-      try {
-        outcome = await pusher.push(ev);
-      } catch (e) {
-        // The pusher should classify everything; if it throws anyway, retrying is the safe choice.
-        outcome = { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
+      const outcome = await pushOnce(deps.pusher, ev);
+      if (outcome.result === 'delivered') {
+        await guard.delivered(key, ev.seq, lockToken);
+        released = true;
       }
-      switch (outcome.result) {
-        case 'delivered': {
-          await guard.delivered(key, ev.seq, lockToken);
-          released = true;
-          metrics.pushes.inc({ outcome: 'delivered' });
-          metrics.eventLatency.observe(Math.max(0, clock.now() - ev.receivedAt) / 1000);
-          logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
-          return { result: 'delivered', status: outcome.status, server: outcome.server };
-        }
-        case 'permanent': {
-          metrics.pushes.inc({ outcome: 'permanent' });
-          logger.error(
-            { ...line, outcome: 'permanent', reason: outcome.reason, status: outcome.status, server: outcome.server },
-            'push rejected permanently',
-          );
-          throw new UnrecoverableError(`permanent: ${outcome.reason}`);
-        }
-        case 'retry': {
-          const ageMs = clock.now() - ev.receivedAt;
-          if (ageMs > maxAgeMs) {
-            metrics.pushes.inc({ outcome: 'permanent' });
-            logger.error(
-              {
-                ...line,
-                outcome: 'permanent',
-                reason: outcome.reason,
-                ageSecs: Math.round(ageMs / 1000),
-                server: outcome.server,
-              },
-              'push gave up: event older than maxEventAgeSecs',
-            );
-            throw new UnrecoverableError(`expired: event older than ${cfg.maxEventAgeSecs}s; last error: ${outcome.reason}`);
-          }
-          metrics.pushes.inc({ outcome: 'retry' });
-          logger.warn(
-            { ...line, outcome: 'retry', reason: outcome.reason, retryAfterMs: outcome.retryAfterMs, server: outcome.server },
-            'push will be retried',
-          );
-          throw new PushRetryError(outcome.reason, outcome.retryAfterMs);
-        }
-        default: {
-          // An outcome this code does not know is treated as retryable: never drop on a surprise.
-          const unknown: never = outcome;
-          throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
-        }
-      }
+      return settleOutcome(deps.settle, ev, outcome, line);
     } finally {
-      if (!released) {
-        await guard.release(key, lockToken).catch((e: unknown) => {
-          // The lock's TTL frees the IP anyway; only the next push for it waits a little longer.
-          const { allowed, suppressed } = errorLog();
-          if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
-        });
-      }
+      if (!released) await releaseLock(key, lockToken, line);
     }
   }
 
-  async function predecessorPending(key: string, seq: number, createdAt: number): Promise<boolean> {
-    const prev = await Job.fromId<IdentityEvent>(worker, jobId(key, seq - 1));
-    if (!prev) {
-      // No job: either it was handled and removed (then the guard has seen its seq), or it is not
-      // relayed yet (a crashed relay's entries wait for the reclaim): wait for it — but not forever,
-      // in case it can never come (an outbox entry dropped as invalid).
-      if ((await guard.handledThrough(key)) >= seq - 1) return false;
-      return Date.now() - createdAt < missingPredecessorWaitMs;
+  return async function handleJob(job: Job<EventJobData>, token?: string): Promise<PushJobResult> {
+    // Refused at its first attempt in a batch job (already counted and logged there): fail it as
+    // that attempt would have. A job the operator retries from the failed set is pushed again.
+    if (job.data.refused !== undefined && job.attemptsStarted <= 1) throw new UnrecoverableError(job.data.refused);
+    const { refused: _refused, ...ev } = job.data;
+    const id = job.id ?? '';
+    const key = ipKeyOfJobId(id);
+    const line = {
+      correlationId: ev.correlationId,
+      jobId: id,
+      ip: ev.ip,
+      seq: ev.seq,
+      kind: ev.kind,
+      attempt: job.attemptsMade + 1,
+    };
+    const lockToken = `${deps.instance}:${id}:${job.attemptsStarted}`;
+    const turn = await takeTurn(deps.turn, ev, key, job.timestamp, lockToken);
+    if (turn.state === 'superseded') {
+      metrics.pushes.inc({ outcome: 'superseded' });
+      logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
+      return { result: 'superseded', deliveredSeq: turn.deliveredSeq };
     }
-    const state = await prev.getState();
-    return (
-      state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized' || state === 'waiting-children'
-    );
-  }
+    if (turn.state !== 'acquired') {
+      // Another push for this IP is in flight, or its previous event is still queued: come back
+      // shortly. Not a failure, not an attempt.
+      await job.moveToDelayed(deps.comeBackAt(), token);
+      throw new DelayedError();
+    }
+    return pushWhileHolding(key, ev, lockToken, line);
+  };
+}
 
-  const worker = new Worker<IdentityEvent>(ks.queueName, process, {
+/** Logs worker errors, and processor errors that are not push outcomes (BullMQ retries those). */
+function watchWorker(worker: Worker<PushJobData>, logger: Logger, errorLog: ReturnType<typeof rateLimiter>): void {
+  worker.on('error', (err) => {
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
+  });
+  worker.on('failed', (job, err) => {
+    if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
+    const { allowed, suppressed } = errorLog();
+    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
+  });
+}
+
+export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
+  const { metrics, clock, queue: cfg } = opts;
+  const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
+  const random = opts.random ?? Math.random;
+  const schedulerClock = opts.schedulerClock ?? systemClock;
+  const ks = keyspace(opts.keyPrefix);
+  const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
+  const lockTtlMs = cfg.ipLockTtlSecs * 1000;
+  const errorLog = rateLimiter(6, () => clock.now());
+  const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
+  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const instance = randomUUID();
+  const releaseLock = lockReleaser(guard, logger, errorLog);
+  const turnDeps: TurnDeps = {
+    guard,
+    schedulerClock,
+    lockTtlMs,
+    missingPredecessorWaitMs: opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS,
+    jobKey: (id) => worker.toKey(id),
+  };
+  const settleDeps: SettleDeps = {
+    metrics,
+    logger,
+    clock,
+    maxAgeMs: cfg.maxEventAgeSecs * 1000,
+    maxEventAgeSecs: cfg.maxEventAgeSecs,
+  };
+  const handleJob = jobHandler({
+    pusher: opts.pusher,
+    guard,
+    metrics,
+    logger,
+    releaseLock,
+    instance,
+    comeBackAt: () => schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    turn: turnDeps,
+    settle: settleDeps,
+  });
+
+  const handoverQueue = createPushQueue(opts.connection, opts.keyPrefix, logger, clock);
+  const batchDeps: BatchDeps = {
+    pusher: opts.pusher,
+    guard,
+    turn: turnDeps,
+    settle: settleDeps,
+    queue: handoverQueue,
+    cfg,
+    instance,
+    waitDelayMs: () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    turnRetries: 10,
+    turnRetryDelayMs: Math.max(1, Math.round(lockRetryDelayMs / 10)),
+    retryDelayMs: (retryAfterMs) => retryDelayMs(1, policy, random, retryAfterMs),
+    releaseLock,
+  };
+  const dispatch = (job: Job<PushJobData>, token?: string): Promise<PushJobResult | BatchJobResult> =>
+    job.name === BATCH_JOB ? handleBatch(batchDeps, job as Job<BatchJobData>) : handleJob(job as Job<EventJobData>, token);
+
+  const worker = new Worker<PushJobData>(ks.queueName, dispatch, {
     connection: opts.connection,
     prefix: ks.tag,
     concurrency: cfg.concurrency,
@@ -193,23 +244,17 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
         retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
     },
   });
-  worker.on('error', (err) => {
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
-  });
-  worker.on('failed', (job, err) => {
-    // Redis or programming errors inside the processor (not push outcomes) land here; BullMQ retries them.
-    if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
-  });
+  watchWorker(worker, logger, errorLog);
 
   return {
     worker,
     waitUntilReady: async () => {
       await worker.waitUntilReady();
     },
-    close: () => worker.close(),
+    close: async () => {
+      await worker.close();
+      await handoverQueue.close();
+    },
     pause: () => worker.pause(),
     resume: () => worker.resume(),
   };

@@ -1,6 +1,6 @@
 // Every Redis key name of the bridge. All share one hash tag `{prefix}` so the Lua scripts
 // (which touch several keys at once) and BullMQ work on Redis Cluster too.
-import { isIP } from 'node:net';
+import { canonicalIp } from '../identity/ip.js';
 
 export interface Keyspace {
   /** `{prefix}`: the hash tag; also BullMQ's `prefix`, so queue keys share the slot. */
@@ -19,6 +19,8 @@ export interface Keyspace {
   readonly delivered: string;
   /** Hash: ipKey → highest seq a push was started for (an older event must not follow it). */
   readonly attempted: string;
+  /** String with TTL: the highest submission number of `source` the session script applied. */
+  applied(source: string): string;
   /** String with TTL: the one-push-in-flight-per-IP lock. */
   lock(ipKey: string): string;
   /** Hash: firewall → last device time (ms) `replay` applied (a second run skips up to it). */
@@ -38,28 +40,11 @@ export function keyspace(prefix: string): Keyspace {
     outbox: `${tag}:outbox`,
     delivered: `${tag}:delivered`,
     attempted: `${tag}:attempted`,
+    applied: (source) => `${tag}:applied:${source}`,
     lock: (k) => `${tag}:lock:${k}`,
     replayMarks: `${tag}:replay`,
     queueName: 'push',
   };
-}
-
-/** Canonical text of an IP (IPv6 compressed, lower case) or undefined when not an IP. */
-export function canonicalIp(ip: string): string | undefined {
-  const v = isIP(ip);
-  if (v === 4)
-    return ip
-      .split('.')
-      .map((o) => String(Number(o)))
-      .join('.');
-  if (v === 6) {
-    try {
-      return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /**

@@ -3,9 +3,10 @@
 // (--dry-run: nothing is written; the caller prints what JIMS would hear).
 import type { Redis } from 'ioredis';
 import type { SessionsConfig } from '../config/schema.js';
-import { canonicalIp, ipKey, keyspace } from '../redis/keys.js';
-import type { SessionEngine } from '../sessions/engine.js';
-import { transition, type IpState, type LineInput } from '../sessions/spec.js';
+import { canonicalIp } from '../identity/ip.js';
+import { ipKey, keyspace } from '../redis/keys.js';
+import { eventInputs, type SessionEngine } from '../sessions/engine.js';
+import { transition, type IpState } from '../sessions/model.js';
 import type { IdentityEvent, VpnEvent } from '../types.js';
 import type { ReplaySink } from './run.js';
 
@@ -58,23 +59,9 @@ export function modelSink(cfg: SessionsConfig, emit: (e: IdentityEvent) => void 
   let seq = 0;
   return {
     async apply(event: VpnEvent) {
-      for (const raw of event.ips) {
-        const ip = canonicalIp(raw);
-        if (ip === undefined) continue;
-        const key = ipKey(ip, cfg.ipScope);
-        const input: LineInput = {
-          kind: event.kind,
-          ip,
-          user: event.user,
-          domain: event.domain,
-          firewall: event.firewall,
-          vpn: event.vpn,
-          gateway: event.gateway,
-          peerIp: event.peerIp,
-          tunnelId: event.tunnelId,
-          receivedAt: event.receivedAt,
-          correlationId: `replay-${(++seq).toString(36)}`,
-        };
+      // The engine's own event → input mapping, so the dry run decides exactly as the real run.
+      for (const input of eventInputs(event, `replay-${(++seq).toString(36)}`).inputs) {
+        const key = ipKey(input.ip, cfg.ipScope);
         const t = transition(states.get(key), input, cfg, event.receivedAt);
         states.set(key, t.state);
         for (const e of t.emit) await emit(e);

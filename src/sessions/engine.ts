@@ -1,14 +1,22 @@
 // The session engine adapter: takes VpnEvents from the receivers without ever blocking them,
-// applies them to Redis through the atomic session script in submission order, and rides out a
+// applies them to Redis in submission order, many inputs per session script call, and rides out a
 // Redis outage with a bounded in-memory FIFO (counted drops, never silent).
+//
+// Parts: `eventInputs` (an event → one input per IP), `SubmissionBuffer` (the FIFO, the batch in
+// hand and the "applied through submission n" mark), `applyBatch` (one script call and what each
+// input's reply means), `RetryPause` (the backoff between failed calls) and the loop that ties them.
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { rateLimiter } from '../log.js';
-import { canonicalIp, ipKey } from '../redis/keys.js';
+import { canonicalIp } from '../identity/ip.js';
+import { rateLimiter, type Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { ipKey } from '../redis/keys.js';
 import type { VpnEvent } from '../types.js';
-import type { SessionAdapterOptions } from './adapter-options.js';
-import { defineSessionScript, parseScriptReply, queueSessionScript, type ScriptResult } from './script.js';
+import type { SessionAdapterOptions } from './options.js';
+import { Fifo } from './fifo.js';
+import type { LineInput, SessionRules } from './model.js';
 import { reportDecision } from './report.js';
-import type { LineInput } from './spec.js';
+import { defineSessionScript, runSessionCall, type InputReply } from './script.js';
 
 export interface SessionEngineOptions extends SessionAdapterOptions {
   /** A client the engine may pipeline on. Fail-fast options (e.g. `maxRetriesPerRequest: 1`) make not-ready show sooner. */
@@ -16,14 +24,22 @@ export interface SessionEngineOptions extends SessionAdapterOptions {
   /** First retry delay after a failed Redis call; doubles up to `retryMaxDelayMs`. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
-  /** Script calls sent in one pipeline. */
+  /** Most inputs applied by one script call. */
   batchSize?: number;
   /** Bound on how long `close()` waits for a call already sent. */
   closeTimeoutMs?: number;
+  /**
+   * Names this engine's submission numbers in Redis (the script skips a number it already applied
+   * for this source). Default: random per engine. A caller that replays its own submissions after a
+   * restart (a journal) passes a stable id and `firstSubmission` past the last number it used.
+   */
+  sourceId?: string;
+  /** Number given to the first input submitted (default 0). */
+  firstSubmission?: number;
 }
 
 export interface SessionEngine {
-  /** Queues the event (one script call per IP). Never throws, never waits. */
+  /** Queues the event (one input per IP). Never throws, never waits. */
   submit(event: VpnEvent, correlationId: string): void;
   /** Resolves when everything submitted before this call has been applied (or dropped and counted). */
   drain(): Promise<void>;
@@ -31,190 +47,294 @@ export interface SessionEngine {
   ready(): boolean;
   /** Stops retrying; whatever is still unapplied is counted as dropped. Call `drain()` first for a clean stop. */
   close(): Promise<void>;
+  /** The number the next submitted input gets (one per IP of an event; they only grow). */
+  nextSubmission(): number;
+  /** Every input numbered below this one is applied (or dropped and counted). */
+  appliedThrough(): number;
+  /** Called with `appliedThrough()` each time it moves. Returns the unsubscribe function. */
+  onApplied(listener: (through: number) => void): () => void;
 }
 
 interface Item {
-  /** Submission number: the FIFO order, and what `drain()` waits on. */
+  /** Submission number: the FIFO order, what `drain()` waits on and what the script's applied mark holds. */
   readonly n: number;
   readonly key: string;
   readonly input: LineInput;
 }
 
-/** An array-backed FIFO with O(1) amortised shift. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-  get length(): number {
-    return this.items.length - this.head;
-  }
-  push(v: T): void {
-    this.items.push(v);
-  }
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-  shift(): T | undefined {
-    const v = this.items[this.head];
-    if (v === undefined) return undefined;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+/** One input per IP of the event (canonical IP text), and the IPs that are not IP addresses. */
+export function eventInputs(event: VpnEvent, correlationId: string): { inputs: LineInput[]; badIps: string[] } {
+  const inputs: LineInput[] = [];
+  const badIps: string[] = [];
+  for (const raw of event.ips) {
+    const ip = canonicalIp(raw);
+    if (ip === undefined) {
+      badIps.push(raw);
+      continue;
     }
-    return v;
+    inputs.push({
+      kind: event.kind,
+      ip,
+      user: event.user,
+      domain: event.domain,
+      firewall: event.firewall,
+      vpn: event.vpn,
+      gateway: event.gateway,
+      peerIp: event.peerIp,
+      tunnelId: event.tunnelId,
+      receivedAt: event.receivedAt,
+      correlationId,
+    });
   }
-  take(n: number): T[] {
-    const out: T[] = [];
-    while (out.length < n && this.length > 0) out.push(this.shift() as T);
-    return out;
+  return { inputs, badIps };
+}
+
+/**
+ * Submitted inputs not yet applied, in submission order: the FIFO and the batch in hand (sent,
+ * or about to be re-sent, to Redis; it leaves only when applied). Keeps the bound, the drain
+ * waiters and the applied-through mark. No I/O.
+ */
+export class SubmissionBuffer {
+  private readonly fifo = new Fifo<Item>();
+  private inHand: Item[] = [];
+  private nextN: number;
+  private waiters: { target: number; resolve: () => void }[] = [];
+  private readonly listeners = new Set<(through: number) => void>();
+  private lastThrough: number;
+
+  constructor(
+    private readonly maxItems: number,
+    firstN: number,
+    private readonly onDrop: (item: Item, why: string) => void,
+  ) {
+    this.nextN = firstN;
+    this.lastThrough = firstN;
   }
-  clear(): void {
-    this.items = [];
-    this.head = 0;
+
+  get depth(): number {
+    return this.inHand.length + this.fifo.length;
+  }
+  get next(): number {
+    return this.nextN;
+  }
+  /** The lowest submission number not yet applied (or dropped). */
+  get appliedThrough(): number {
+    return this.inHand[0]?.n ?? this.fifo.peek()?.n ?? this.nextN;
+  }
+
+  /** Numbers the input; returns the item to drop it (engine closed) or queues it. */
+  number(key: string, input: LineInput): Item {
+    return { n: this.nextN++, key, input };
+  }
+
+  // When the buffer is full the OLDEST unsent input goes: newer lines carry the current state of
+  // an IP, and JIMS must end with the latest state (a lost old UP is repaired by the next rekey or
+  // an orphan DOWN; a lost newest DOWN would leave a departed user mapped for a day).
+  add(item: Item): void {
+    if (this.depth >= this.maxItems) {
+      const oldest = this.fifo.shift();
+      if (oldest) this.onDrop(oldest, 'buffer full: dropped oldest');
+      else return this.onDrop(item, 'buffer full');
+    }
+    this.fifo.push(item);
+  }
+
+  /** The batch in hand, refilled from the FIFO when empty. */
+  batch(size: number): readonly Item[] {
+    if (this.inHand.length === 0) this.inHand = this.fifo.take(size);
+    return this.inHand;
+  }
+
+  /** The first `count` items of the batch in hand are applied. */
+  applied(count: number): void {
+    if (count > 0) this.inHand = this.inHand.slice(count);
+  }
+
+  /** Empties the buffer, returning what was in it (in order). */
+  takeAll(): Item[] {
+    const left = [...this.inHand, ...this.fifo.take(this.fifo.length)];
+    this.inHand = [];
+    this.fifo.clear();
+    return left;
+  }
+
+  /** Resolves once every input numbered below `target` has left. */
+  waitFor(target: number): Promise<void> {
+    if (this.appliedThrough >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+  }
+
+  subscribe(listener: (through: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Wakes the waiters and listeners the mark has reached; `all` releases every waiter (close). */
+  settle(all = false): void {
+    const low = this.appliedThrough;
+    if (this.waiters.length > 0) {
+      const still: typeof this.waiters = [];
+      for (const w of this.waiters) {
+        if (all || low >= w.target) w.resolve();
+        else still.push(w);
+      }
+      this.waiters = still;
+    }
+    if (low !== this.lastThrough) {
+      this.lastThrough = low;
+      for (const l of this.listeners) l(low);
+    }
   }
 }
 
 // Reply errors that say "not now" rather than "never": the call is retried like a lost connection.
 const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|OOM)\b/;
 
-function isTransient(err: Error): boolean {
+export function isTransient(err: Error): boolean {
   return err.name !== 'ReplyError' || TRANSIENT_REPLY.test(err.message);
+}
+
+/** How the engine reports inputs; counted and logged at a bounded rate. */
+function engineReports(metrics: Metrics, logger: Logger, now: () => number) {
+  const dropLog = rateLimiter(6, now);
+  const errorLog = rateLimiter(6, now);
+  const badIpLog = rateLimiter(6, now);
+  return {
+    dropped(item: Item, why: string) {
+      metrics.bufferDropped.inc();
+      const gate = dropLog();
+      if (!gate.allowed) return;
+      const { kind, ip, user, domain, correlationId } = item.input;
+      logger.warn({ why, kind, ip, user, domain, correlationId, suppressedLogs: gate.suppressed }, 'session event dropped');
+    },
+    rejected(item: Item, err: unknown) {
+      metrics.decisions.inc({ decision: 'error' });
+      const gate = errorLog();
+      if (!gate.allowed) return;
+      const { kind, ip, user, correlationId } = item.input;
+      logger.error({ err, kind, ip, user, correlationId, suppressedLogs: gate.suppressed }, 'session script rejected event');
+    },
+    badIp(raw: string, correlationId: string) {
+      metrics.ignored.inc({ reason: 'no_ip' });
+      const gate = badIpLog();
+      if (gate.allowed) logger.warn({ ip: raw, correlationId, suppressedLogs: gate.suppressed }, 'not an IP address');
+    },
+  };
+}
+type EngineReports = ReturnType<typeof engineReports>;
+
+/**
+ * Applies a batch with one script call. Returns how many of its items (from the front) are done
+ * (applied, skipped as already applied, or rejected and counted), and the error when the call
+ * itself failed in a way worth retrying (then none are done: a re-send is safe, the script skips
+ * what it already applied).
+ */
+export async function applyBatch(
+  deps: {
+    redis: Redis;
+    keyPrefix: string;
+    cfg: SessionRules;
+    source: string;
+    metrics: Metrics;
+    logger: Logger;
+    reports: EngineReports;
+  },
+  batch: readonly Item[],
+  now: number,
+): Promise<{ done: number; failure?: unknown }> {
+  let replies: InputReply[];
+  try {
+    replies = await runSessionCall(deps.redis, deps.keyPrefix, { source: deps.source, inputs: batch }, deps.cfg, now);
+  } catch (e) {
+    if (!(e instanceof Error) || isTransient(e)) return { done: 0, failure: e };
+    // A reply error that will not heal for this call (a bug): every input is counted, none retried.
+    for (const item of batch) deps.reports.rejected(item, e);
+    return { done: batch.length };
+  }
+  batch.forEach((item, i) => {
+    const r = replies[i] as InputReply;
+    if (r.type === 'applied') reportDecision(deps.metrics, deps.logger, r.result, item.input);
+    else if (r.type === 'error') deps.reports.rejected(item, r.error);
+  });
+  return { done: batch.length };
+}
+
+/** The wait between failed calls: doubles from `baseMs` to `maxMs`; `wake()` cuts it short. */
+export class RetryPause {
+  private attempt = 0;
+  private wakeUp: (() => void) | undefined;
+  constructor(
+    private readonly baseMs: number,
+    private readonly maxMs: number,
+  ) {}
+  reset(): void {
+    this.attempt = 0;
+  }
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const delay = Math.min(this.maxMs, this.baseMs * 2 ** this.attempt++);
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      this.wakeUp = done;
+    });
+  }
+  wake(): void {
+    this.wakeUp?.();
+  }
+}
+
+/** Whether the last call to Redis failed; logs each change of that once. */
+class RedisHealth {
+  failing = false;
+  constructor(private readonly logger: Logger) {}
+  failed(err: unknown, buffered: number): void {
+    if (!this.failing) this.logger.warn({ err, buffered }, 'redis unreachable: holding session events in memory');
+    this.failing = true;
+  }
+  succeeded(buffered: number): void {
+    if (this.failing) this.logger.info({ buffered }, 'redis reachable again: applying held session events');
+    this.failing = false;
+  }
 }
 
 export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const { redis, cfg, keyPrefix, metrics, logger, clock } = opts;
-  const baseDelay = opts.retryBaseDelayMs ?? 100;
-  const maxDelay = opts.retryMaxDelayMs ?? 5000;
   const batchSize = opts.batchSize ?? 100;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
-  const now = () => clock.now();
-  const dropLog = rateLimiter(6, now);
-  const errorLog = rateLimiter(6, now);
-  const badIpLog = rateLimiter(6, now);
+  const reports = engineReports(metrics, logger, () => clock.now());
+  const deps = { redis, keyPrefix, cfg, source: opts.sourceId ?? randomUUID(), metrics, logger, reports };
+  const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
+  const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
+  const health = new RedisHealth(logger);
   defineSessionScript(redis);
-
-  const fifo = new Fifo<Item>();
-  /** The batch sent (or about to be re-sent) to Redis; it leaves only when applied. */
-  let pending: Item[] = [];
-  let nextN = 0;
-  let failing = false;
-  let attempt = 0;
   let closed = false;
+  /** Set when close() stopped waiting for the call in flight and counted its inputs as dropped. */
+  let abandoned = false;
   let pumping: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let waiters: { target: number; resolve: () => void }[] = [];
-
-  const depth = () => pending.length + fifo.length;
-  const lowestUnapplied = () => pending[0]?.n ?? fifo.peek()?.n ?? nextN;
 
   const settle = () => {
-    metrics.bufferDepth.set(depth());
-    if (waiters.length === 0) return;
-    const low = lowestUnapplied();
-    const still: typeof waiters = [];
-    for (const w of waiters) {
-      if (low >= w.target) w.resolve();
-      else still.push(w);
-    }
-    waiters = still;
+    metrics.bufferDepth.set(buffer.depth);
+    buffer.settle();
   };
-
-  const drop = (item: Item, why: string) => {
-    metrics.bufferDropped.inc();
-    const gate = dropLog();
-    if (gate.allowed) {
-      const { kind, ip, user, domain, correlationId } = item.input;
-      logger.warn({ why, kind, ip, user, domain, correlationId, suppressedLogs: gate.suppressed }, 'session event dropped');
-    }
-  };
-
-  // When the buffer is full the OLDEST unsent event goes: newer lines carry the current state of
-  // an IP, and JIMS must end with the latest state (a lost old UP is repaired by the next rekey or
-  // an orphan DOWN; a lost newest DOWN would leave a departed user mapped for a day).
-  const enqueue = (item: Item) => {
-    if (depth() >= cfg.bufferMaxEvents) {
-      const oldest = fifo.shift();
-      if (oldest) drop(oldest, 'buffer full: dropped oldest');
-      else return drop(item, 'buffer full');
-    }
-    fifo.push(item);
-  };
-
-  const poison = (item: Item, err: unknown) => {
-    metrics.decisions.inc({ decision: 'error' });
-    const gate = errorLog();
-    if (gate.allowed) {
-      const { kind, ip, user, correlationId } = item.input;
-      logger.error({ err, kind, ip, user, correlationId, suppressedLogs: gate.suppressed }, 'session script rejected event');
-    }
-  };
-
-  /** Sends the pending batch; returns false when Redis could not be reached (retry later). */
-  const applyBatch = async (): Promise<boolean> => {
-    const batch = pending;
-    const p = redis.pipeline();
-    const t = now();
-    for (const item of batch) queueSessionScript(p, keyPrefix, item.key, item.input, cfg, t);
-    let results: [Error | null, unknown][] | null;
-    let failure: unknown;
-    try {
-      results = await p.exec();
-    } catch (e) {
-      results = null;
-      failure = e;
-    }
-    if (closed && pending !== batch) return true; // close() gave up on this batch and counted it
-    let applied = 0;
-    for (const [err, reply] of results ?? []) {
-      const item = batch[applied];
-      if (!item) break;
-      if (err && isTransient(err)) {
-        failure = err;
-        break;
-      }
-      applied++;
-      if (err) {
-        poison(item, err);
-        continue;
-      }
-      let r: ScriptResult;
-      try {
-        r = parseScriptReply(reply);
-      } catch (e) {
-        poison(item, e);
-        continue;
-      }
-      reportDecision(metrics, logger, r, item.input);
-    }
-    pending = batch.slice(applied);
-    settle();
-    if (applied < batch.length) {
-      if (!failing) logger.warn({ err: failure, buffered: depth() }, 'redis unreachable: holding session events in memory');
-      failing = true;
-      return false;
-    }
-    if (failing) logger.info({ buffered: depth() }, 'redis reachable again: applying held session events');
-    failing = false;
-    attempt = 0;
-    return true;
-  };
-
-  const backoff = () =>
-    new Promise<void>((resolve) => {
-      const delay = Math.min(maxDelay, baseDelay * 2 ** attempt++);
-      const timer = setTimeout(done, delay);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
 
   const pump = async () => {
-    while (!closed && depth() > 0) {
-      if (pending.length === 0) pending = fifo.take(batchSize);
-      if (!(await applyBatch()) && !closed) await backoff();
+    while (!closed && buffer.depth > 0) {
+      const batch = buffer.batch(batchSize);
+      const { done, failure } = await applyBatch(deps, batch, clock.now());
+      if (abandoned) return; // close() gave up on this batch and counted it
+      buffer.applied(done);
+      settle();
+      if (failure === undefined) {
+        health.succeeded(buffer.depth);
+        pause.reset();
+      } else {
+        health.failed(failure, buffer.depth);
+        if (!closed) await pause.wait();
+      }
     }
   };
 
@@ -224,37 +344,19 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
       .catch((e: unknown) => logger.error({ err: e }, 'session engine loop failed'))
       .finally(() => {
         pumping = undefined;
-        if (!closed && depth() > 0) kick();
+        if (!closed && buffer.depth > 0) kick();
       });
   };
 
   return {
     submit(event, correlationId) {
       try {
-        for (const raw of event.ips) {
-          const ip = canonicalIp(raw);
-          if (ip === undefined) {
-            metrics.ignored.inc({ reason: 'no_ip' });
-            const gate = badIpLog();
-            if (gate.allowed) logger.warn({ ip: raw, correlationId, suppressedLogs: gate.suppressed }, 'not an IP address');
-            continue;
-          }
-          const input: LineInput = {
-            kind: event.kind,
-            ip,
-            user: event.user,
-            domain: event.domain,
-            firewall: event.firewall,
-            vpn: event.vpn,
-            gateway: event.gateway,
-            peerIp: event.peerIp,
-            tunnelId: event.tunnelId,
-            receivedAt: event.receivedAt,
-            correlationId,
-          };
-          const item: Item = { n: nextN++, key: ipKey(ip, cfg.ipScope), input };
-          if (closed) drop(item, 'engine closed');
-          else enqueue(item);
+        const { inputs, badIps } = eventInputs(event, correlationId);
+        for (const raw of badIps) reports.badIp(raw, correlationId);
+        for (const input of inputs) {
+          const item = buffer.number(ipKey(input.ip, cfg.ipScope), input);
+          if (closed) reports.dropped(item, 'engine closed');
+          else buffer.add(item);
         }
         settle();
         kick();
@@ -262,33 +364,25 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
         logger.error({ err: e, correlationId }, 'session submit failed');
       }
     },
-
-    drain() {
-      const target = nextN;
-      if (lowestUnapplied() >= target) return Promise.resolve();
-      return new Promise<void>((resolve) => waiters.push({ target, resolve }));
-    },
-
-    ready() {
-      return !closed && !failing && redis.status === 'ready';
-    },
+    drain: () => buffer.waitFor(buffer.next),
+    ready: () => !closed && !health.failing && redis.status === 'ready',
+    nextSubmission: () => buffer.next,
+    appliedThrough: () => buffer.appliedThrough,
+    onApplied: (listener) => buffer.subscribe(listener),
 
     async close() {
       if (closed) return;
       closed = true;
-      wake?.();
+      pause.wake();
       if (pumping) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([pumping, new Promise((r) => (timer = setTimeout(r, closeTimeoutMs)))]);
         clearTimeout(timer);
       }
-      const left = [...pending, ...fifo.take(fifo.length)];
-      pending = [];
-      fifo.clear();
-      for (const item of left) drop(item, 'engine closed before Redis applied it');
-      settle();
-      for (const w of waiters) w.resolve();
-      waiters = [];
+      abandoned = true;
+      for (const item of buffer.takeAll()) reports.dropped(item, 'engine closed before Redis applied it');
+      metrics.bufferDepth.set(0);
+      buffer.settle(true);
     },
   };
 }

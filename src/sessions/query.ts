@@ -6,7 +6,7 @@ import { PtimError } from '../errors.js';
 import { compileGlob, type Glob } from '../identity/glob.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../ingest/cidr.js';
 import { keyspace, type Keyspace } from '../redis/keys.js';
-import type { Session } from './spec.js';
+import type { Session } from './model.js';
 
 /** A session as stored (the model's `Session`), with its key, the IP's seq and `connectedAt` as `since`. */
 export interface SessionView extends Omit<Session, 'connectedAt' | 'tunnels'> {

@@ -1,30 +1,80 @@
-// The production transition table: one atomic Lua script per (event, IP) that reads the IP's
-// state, decides, bumps its seq, writes the new state and appends the emitted events to the
-// outbox stream in the same step, so replicas classify consistently and nothing decided is lost.
-// It mirrors spec.ts row for row (the property test holds them together). Deterministic: time
-// and settings come in ARGV (no TIME), and it touches only KEYS (Redis Cluster: one hash tag).
+// The production transition table: one atomic Lua script call applies a batch of (event, IP)
+// inputs in order. For each it reads the IP's state, decides, bumps its seq, writes the new state
+// and appends the emitted events to the outbox stream in the same step, so replicas classify
+// consistently and nothing decided is lost. It mirrors model.ts row for row (the property test
+// holds them together). Deterministic: time and settings come in ARGV (no TIME), and it touches
+// only KEYS (Redis Cluster: one hash tag).
+//
+// KEYS and ARGV are named once, in the lists below; the Lua side reads them by those names (the
+// lists are written into the script) and the caller fills them through typed records, so the two
+// sides cannot disagree about positions.
+//
+// Idempotence: each input carries its submission number `n` and the call its `source` (one per
+// engine); the script skips inputs at or below the source's applied mark and raises the mark, so
+// a batch re-sent after a lost reply is not applied twice.
+//
 // Kept as a TS string, not a .lua file, because tsc does not copy non-TS files into dist.
-import type { Redis, ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { keyspace } from '../redis/keys.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
-import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './spec.js';
+import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './model.js';
 
-export const SESSION_SCRIPT = String.raw`
-local sKey, tKey, idxKey, seqKey, outKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local op, ipk = ARGV[1], ARGV[2]
-local line = { ip = ARGV[3], user = ARGV[4], domain = ARGV[5], firewall = ARGV[6],
-  vpn = ARGV[7], gateway = ARGV[8], peerIp = ARGV[9] }
-local tunnelId = ARGV[10]
-local receivedAt = tonumber(ARGV[11])
-local now = tonumber(ARGV[12])
-local corr = ARGV[13]
-local windowMs = tonumber(ARGV[14])
-local idleMs = tonumber(ARGV[15])
-local forwardOrphan = ARGV[16] == '1'
+/** KEYS shared by every input of a call, in order. */
+export const CALL_KEYS = ['sessionIndex', 'seqs', 'outbox', 'applied'] as const;
+/** KEYS of one input, repeated per input after CALL_KEYS. */
+export const INPUT_KEYS = ['session', 'tunnels'] as const;
+/** ARGV of the call, in order. */
+export const CALL_ARGS = ['now', 'windowMs', 'idleMs', 'forwardOrphan', 'appliedTtlMs'] as const;
+/** ARGV of one input, repeated per input after CALL_ARGS. */
+export const INPUT_ARGS = [
+  'op',
+  'ipKey',
+  'n',
+  'ip',
+  'user',
+  'domain',
+  'firewall',
+  'vpn',
+  'gateway',
+  'peerIp',
+  'tunnelId',
+  'receivedAt',
+  'correlationId',
+] as const;
+
+export type CallKeys = Record<(typeof CALL_KEYS)[number], string>;
+export type InputKeys = Record<(typeof INPUT_KEYS)[number], string>;
+export type CallArgs = Record<(typeof CALL_ARGS)[number], string>;
+export type InputArgs = Record<(typeof INPUT_ARGS)[number], string>;
+
+const luaList = (names: readonly string[]) => `{ ${names.map((n) => `'${n}'`).join(', ')} }`;
+
+// The shebang (Redis 7) makes Redis check memory before the script starts: out of memory, the
+// whole call is refused (and retried by the engine) instead of failing halfway through a batch.
+export const SESSION_SCRIPT = String.raw`#!lua
+local CALL_KEYS, INPUT_KEYS = ${luaList(CALL_KEYS)}, ${luaList(INPUT_KEYS)}
+local CALL_ARGS, INPUT_ARGS = ${luaList(CALL_ARGS)}, ${luaList(INPUT_ARGS)}
+local K, A = {}, {}
+for i, name in ipairs(CALL_KEYS) do K[name] = KEYS[i] end
+for i, name in ipairs(CALL_ARGS) do A[name] = ARGV[i] end
+local idxKey, seqKey, outKey, appliedKey = K.sessionIndex, K.seqs, K.outbox, K.applied
+local now, windowMs, idleMs = tonumber(A.now), tonumber(A.windowMs), tonumber(A.idleMs)
+local forwardOrphan = A.forwardOrphan == '1'
+local inputs = (#ARGV - #CALL_ARGS) / #INPUT_ARGS
 
 local function opt(v) if v == nil or v == '' or v == false then return nil end return v end
 
-local emitted = {}
+-- Per input: its keys, its fields and the events it emitted.
+local sKey, tKey, ipk, line, tunnelId, receivedAt, corr, emitted, lastSeq
+
+local function readInput(j)
+  local k, a = #CALL_KEYS + (j - 1) * #INPUT_KEYS, #CALL_ARGS + (j - 1) * #INPUT_ARGS
+  local I = {}
+  for i, name in ipairs(INPUT_KEYS) do I[name] = KEYS[k + i] end
+  for i, name in ipairs(INPUT_ARGS) do I[name] = ARGV[a + i] end
+  return I
+end
+
 local function emit(kind, who, recvAt, reason)
   local seq = redis.call('HINCRBY', seqKey, ipk, 1)
   local ev = { kind = kind, ip = who.ip, user = who.user, domain = who.domain, seq = seq,
@@ -33,6 +83,7 @@ local function emit(kind, who, recvAt, reason)
   local json = cjson.encode(ev)
   redis.call('XADD', outKey, '*', 'ipKey', ipk, 'event', json)
   emitted[#emitted + 1] = json
+  lastSeq = seq
 end
 
 local function load()
@@ -58,8 +109,9 @@ local function addTunnel()
   if opt(tunnelId) then redis.call('SADD', tKey, tunnelId) end
 end
 
-local function startSession()
-  endSession()
+-- hadSession: a session (and maybe tunnels) must go first; without one there is nothing to delete.
+local function startSession(hadSession)
+  if hadSession then endSession() end
   local f = { 'ip', line.ip, 'user', line.user, 'domain', line.domain, 'firewall', line.firewall,
     'connectedAt', receivedAt, 'lastUpAt', receivedAt, 'lastEventAt', receivedAt }
   setOpt(f, 'vpn', line.vpn); setOpt(f, 'gateway', line.gateway); setOpt(f, 'peerIp', line.peerIp)
@@ -82,26 +134,47 @@ local function refresh(s)
   return 'rekey'
 end
 
-local function run()
-  local s = load()
-  if op == 'expire' then
-    -- An index entry without a session cannot be expired: drop it so the sweeper does not spin on it.
-    if not s then redis.call('ZREM', idxKey, ipk); return 'expire_skipped' end
-    if not (s.lastUpAt < now - idleMs) then return 'expire_skipped' end
-    emit('disconnect', s, now, 'expired')
-    endSession()
-    return 'expired'
+local function expire(s)
+  -- An index entry without a session cannot be expired: drop it so the sweeper does not spin on it.
+  if not s then redis.call('ZREM', idxKey, ipk); return 'expire_skipped' end
+  if not (s.lastUpAt < now - idleMs) then return 'expire_skipped' end
+  emit('disconnect', s, now, 'expired')
+  endSession()
+  return 'expired'
+end
+
+local function down(s, same)
+  if not s then
+    if not forwardOrphan then return 'orphan_down_ignored' end
+    emit('disconnect', line, receivedAt, 'orphan-down')
+    return 'orphan_down'
   end
+  if not same then return 'stale_down' end
+  if opt(tunnelId) then
+    redis.call('SREM', tKey, tunnelId)
+    if redis.call('SCARD', tKey) > 0 then
+      redis.call('HSET', sKey, 'lastEventAt', receivedAt)
+      return 'tunnel_down'
+    end
+  end
+  emit('disconnect', s, receivedAt, 'down')
+  endSession()
+  return 'disconnect'
+end
+
+local function decide(op)
+  local s = load()
+  if op == 'expire' then return expire(s) end
   local same = s and s.user == line.user and s.domain == line.domain
   if op == 'up' then
     if not s then
-      startSession()
+      startSession(false)
       emit('connect', line, receivedAt, nil)
       return 'connect'
     end
     if same then return refresh(s) end
     emit('disconnect', s, receivedAt, 'replaced')
-    startSession()
+    startSession(true)
     emit('connect', line, receivedAt, nil)
     return 'replaced'
   elseif op == 'rekey-signal' then
@@ -109,70 +182,117 @@ local function run()
     if line.user ~= '' and not same then return 'stale_rekey' end
     return refresh(s)
   elseif op == 'down' then
-    if not s then
-      if not forwardOrphan then return 'orphan_down_ignored' end
-      emit('disconnect', line, receivedAt, 'orphan-down')
-      return 'orphan_down'
-    end
-    if not same then return 'stale_down' end
-    if opt(tunnelId) then
-      redis.call('SREM', tKey, tunnelId)
-      if redis.call('SCARD', tKey) > 0 then
-        redis.call('HSET', sKey, 'lastEventAt', receivedAt)
-        return 'tunnel_down'
-      end
-    end
-    emit('disconnect', s, receivedAt, 'down')
-    endSession()
-    return 'disconnect'
+    return down(s, same)
   end
-  return redis.error_reply('ptim: unknown op ' .. tostring(op))
+  error('ptim: unknown op ' .. tostring(op))
 end
 
-local decision = run()
-if type(decision) == 'table' then return decision end
-local seq = tonumber(redis.call('HGET', seqKey, ipk) or 0)
-local reply = { decision, seq, redis.call('ZCARD', idxKey) }
-for i = 1, #emitted do reply[#reply + 1] = emitted[i] end
-return reply
+local function apply(I)
+  sKey, tKey, ipk, tunnelId, corr = I.session, I.tunnels, I.ipKey, I.tunnelId, I.correlationId
+  line = { ip = I.ip, user = I.user, domain = I.domain, firewall = I.firewall, vpn = I.vpn,
+    gateway = I.gateway, peerIp = I.peerIp }
+  receivedAt = tonumber(I.receivedAt)
+  emitted, lastSeq = {}, nil
+  local decision = decide(I.op)
+  local reply = { decision, lastSeq or tonumber(redis.call('HGET', seqKey, ipk) or 0) }
+  for i = 1, #emitted do reply[#reply + 1] = emitted[i] end
+  return reply
+end
+
+local appliedThrough = tonumber(redis.call('GET', appliedKey) or '-1')
+local replies, last = {}, appliedThrough
+for j = 1, inputs do
+  local I = readInput(j)
+  local n = tonumber(I.n)
+  if n >= 0 and n <= appliedThrough then
+    replies[j] = { 'skipped' }
+  else
+    -- One input's failure (a bug, or a value Redis refuses) is its own, not the batch's.
+    local ok, r = pcall(apply, I)
+    if ok then replies[j] = r
+    else replies[j] = { 'error', type(r) == 'table' and (r.err or 'error') or tostring(r) } end
+    if n > last then last = n end
+  end
+end
+if last > appliedThrough then redis.call('SET', appliedKey, last, 'PX', A.appliedTtlMs) end
+return { redis.call('ZCARD', idxKey), replies }
 `;
 
 /** ioredis command name the script is registered under (EVALSHA with EVAL fallback). */
-export const SESSION_COMMAND = 'ptimSession';
+export const SESSION_COMMAND = 'ptimSessions';
 
-type ScriptFn = (...args: string[]) => Promise<unknown>;
+/** How long a source's applied mark outlives its last call (a re-send comes within seconds). */
+export const APPLIED_MARK_TTL_MS = 24 * 3600 * 1000;
 
-/** Registers the script on a client (idempotent). */
+type ScriptFn = (numberOfKeys: number, ...args: string[]) => Promise<unknown>;
+
+/** Registers the script on a client (idempotent). The key count varies with the batch. */
 export function defineSessionScript(redis: Redis): void {
   if (typeof (redis as unknown as Record<string, unknown>)[SESSION_COMMAND] === 'function') return;
-  redis.defineCommand(SESSION_COMMAND, { numberOfKeys: 5, lua: SESSION_SCRIPT });
+  redis.defineCommand(SESSION_COMMAND, { lua: SESSION_SCRIPT });
 }
 
-/** KEYS + ARGV for one call. `ipKey` is `ipKey(ip, scope)` from redis/keys.ts. */
-export function scriptArgs(keyPrefix: string, key: string, input: SessionInput, cfg: SessionRules, now: EpochMs): string[] {
-  const ks = keyspace(keyPrefix);
-  const keys = [ks.session(key), ks.tunnels(key), ks.sessionIndex, ks.seqs, ks.outbox];
+/** One input of a call: the IP key (`ipKey(ip, scope)` from redis/keys.ts), the input, its submission number. */
+export interface ScriptInput {
+  readonly key: string;
+  readonly input: SessionInput;
+  /** Submission number of this input at its source, rising; -1 when the caller does not track it (never skipped). */
+  readonly n: number;
+}
+
+/** The named ARGV of one input. */
+export function inputArgs(item: ScriptInput, now: EpochMs): InputArgs {
+  const { input, key, n } = item;
   const l = input.kind === 'expire' ? undefined : input;
-  const argv = [
-    input.kind,
-    key,
-    l?.ip ?? '',
-    l?.user ?? '',
-    l?.domain ?? '',
-    l?.firewall ?? '',
-    l?.vpn ?? '',
-    l?.gateway ?? '',
-    l?.peerIp ?? '',
-    l?.tunnelId ?? '',
+  return {
+    op: input.kind,
+    ipKey: key,
+    n: String(n),
+    ip: l?.ip ?? '',
+    user: l?.user ?? '',
+    domain: l?.domain ?? '',
+    firewall: l?.firewall ?? '',
+    vpn: l?.vpn ?? '',
+    gateway: l?.gateway ?? '',
+    peerIp: l?.peerIp ?? '',
+    tunnelId: l?.tunnelId ?? '',
     // Integers only: Lua formats numbers with 14 significant digits.
-    String(Math.floor(l?.receivedAt ?? now)),
-    String(Math.floor(now)),
-    input.correlationId,
-    String(cfg.duplicateWindowSecs * 1000),
-    String(cfg.sessionIdleSecs * 1000),
-    cfg.forwardOrphanDown ? '1' : '0',
-  ];
-  return [...keys, ...argv];
+    receivedAt: String(Math.floor(l?.receivedAt ?? now)),
+    correlationId: input.correlationId,
+  };
+}
+
+export interface ScriptCall {
+  /** Distinguishes callers' submission numbers (one per engine); see the module comment. */
+  readonly source: string;
+  readonly inputs: readonly ScriptInput[];
+}
+
+/** The key count, then KEYS and ARGV, of one call, laid out from the named lists. */
+export function scriptArgs(keyPrefix: string, call: ScriptCall, cfg: SessionRules, now: EpochMs): [number, ...string[]] {
+  const ks = keyspace(keyPrefix);
+  const callKeys: CallKeys = {
+    sessionIndex: ks.sessionIndex,
+    seqs: ks.seqs,
+    outbox: ks.outbox,
+    applied: ks.applied(call.source),
+  };
+  const callArgs: CallArgs = {
+    now: String(Math.floor(now)),
+    windowMs: String(cfg.duplicateWindowSecs * 1000),
+    idleMs: String(cfg.sessionIdleSecs * 1000),
+    forwardOrphan: cfg.forwardOrphanDown ? '1' : '0',
+    appliedTtlMs: String(APPLIED_MARK_TTL_MS),
+  };
+  const keys: string[] = CALL_KEYS.map((k) => callKeys[k]);
+  const argv: string[] = CALL_ARGS.map((a) => callArgs[a]);
+  for (const item of call.inputs) {
+    const inputKeys: InputKeys = { session: ks.session(item.key), tunnels: ks.tunnels(item.key) };
+    for (const k of INPUT_KEYS) keys.push(inputKeys[k]);
+    const args = inputArgs(item, now);
+    for (const a of INPUT_ARGS) argv.push(args[a]);
+  }
+  return [keys.length, ...keys, ...argv];
 }
 
 export interface ScriptResult {
@@ -184,23 +304,59 @@ export interface ScriptResult {
   readonly events: IdentityEvent[];
 }
 
+/** What the script did with one input. */
+export type InputReply =
+  | { readonly type: 'applied'; readonly result: ScriptResult }
+  /** At or below the source's applied mark: a re-send of an input already applied. */
+  | { readonly type: 'skipped' }
+  /** The script failed on this input alone; others in the call are unaffected. */
+  | { readonly type: 'error'; readonly error: Error };
+
 const decisionSet: ReadonlySet<string> = new Set(DECISIONS);
 
-/** Reads the script's reply; throws only on a reply the script cannot have produced. */
-export function parseScriptReply(reply: unknown): ScriptResult {
-  if (!Array.isArray(reply) || reply.length < 3 || !decisionSet.has(String(reply[0]))) {
-    throw new Error(`unexpected session script reply: ${JSON.stringify(reply)}`);
-  }
-  const [decision, seq, active, ...events] = reply as [string, number, number, ...string[]];
+function parseInputReply(reply: unknown, active: number): InputReply {
+  if (!Array.isArray(reply) || reply.length < 1)
+    return { type: 'error', error: new Error(`unexpected reply ${JSON.stringify(reply)}`) };
+  const [decision, seq, ...events] = reply as [string, number, ...string[]];
+  if (decision === 'skipped') return { type: 'skipped' };
+  if (decision === 'error') return { type: 'error', error: new Error(`session script: ${String(seq)}`) };
+  if (!decisionSet.has(decision) || reply.length < 2)
+    return { type: 'error', error: new Error(`unexpected session script reply: ${JSON.stringify(reply)}`) };
   return {
-    decision: decision as Decision,
-    seq: Number(seq),
-    active: Number(active),
-    events: events.map((e) => JSON.parse(e) as IdentityEvent),
+    type: 'applied',
+    result: {
+      decision: decision as Decision,
+      seq: Number(seq),
+      active,
+      events: events.map((e) => JSON.parse(e) as IdentityEvent),
+    },
   };
 }
 
-/** One script call (the sweeper and tests; the engine pipelines through `queueSessionScript`). */
+/** Reads a call's reply: one InputReply per input, in order. Throws only on a reply the script cannot have produced. */
+export function parseScriptReply(reply: unknown, inputs: number): InputReply[] {
+  if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1]) || reply[1].length !== inputs) {
+    throw new Error(`unexpected session script reply: ${JSON.stringify(reply)}`);
+  }
+  const active = Number(reply[0]);
+  return (reply[1] as unknown[]).map((r) => parseInputReply(r, active));
+}
+
+/** One call on a client (the engine, the sweeper, tests). */
+export async function runSessionCall(
+  redis: Redis | ChainableCommander,
+  keyPrefix: string,
+  call: ScriptCall,
+  cfg: SessionRules,
+  now: EpochMs,
+): Promise<InputReply[]> {
+  if (call.inputs.length === 0) return [];
+  if (!(SESSION_COMMAND in redis)) defineSessionScript(redis as Redis);
+  const fn = (redis as unknown as Record<string, ScriptFn>)[SESSION_COMMAND] as ScriptFn;
+  return parseScriptReply(await fn.call(redis, ...scriptArgs(keyPrefix, call, cfg, now)), call.inputs.length);
+}
+
+/** One input alone (tests and tools): its result, or the script's error thrown. */
 export async function runSessionScript(
   redis: Redis,
   keyPrefix: string,
@@ -209,20 +365,7 @@ export async function runSessionScript(
   cfg: SessionRules,
   now: EpochMs,
 ): Promise<ScriptResult> {
-  defineSessionScript(redis);
-  const fn = (redis as unknown as Record<string, ScriptFn>)[SESSION_COMMAND] as ScriptFn;
-  return parseScriptReply(await fn.call(redis, ...scriptArgs(keyPrefix, key, input, cfg, now)));
-}
-
-/** Adds one script call to a pipeline of a client on which `defineSessionScript` was called. */
-export function queueSessionScript(
-  pipeline: ChainableCommander,
-  keyPrefix: string,
-  key: string,
-  input: SessionInput,
-  cfg: SessionRules,
-  now: EpochMs,
-): void {
-  const fn = (pipeline as unknown as Record<string, ScriptFn>)[SESSION_COMMAND] as ScriptFn;
-  void fn.call(pipeline, ...scriptArgs(keyPrefix, key, input, cfg, now));
+  const [r] = await runSessionCall(redis, keyPrefix, { source: 'single', inputs: [{ key, input, n: -1 }] }, cfg, now);
+  if (r?.type !== 'applied') throw r?.type === 'error' ? r.error : new Error('session script skipped an untracked input');
+  return r.result;
 }

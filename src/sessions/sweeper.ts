@@ -4,9 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { rateLimiter } from '../log.js';
 import { keyspace } from '../redis/keys.js';
-import type { SessionAdapterOptions } from './adapter-options.js';
+import type { SessionAdapterOptions } from './options.js';
 import { reportDecision } from './report.js';
-import { defineSessionScript, parseScriptReply, queueSessionScript } from './script.js';
+import { defineSessionScript, runSessionCall } from './script.js';
 
 export interface SweeperOptions extends SessionAdapterOptions {
   /** Idle candidates examined per round trip. */
@@ -39,13 +39,14 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
       // Exclusive bound: expire when lastUpAt < now − sessionIdleSecs, as the script checks.
       const keys = await redis.zrangebyscore(ks.sessionIndex, '-inf', `(${cutoff}`, 'LIMIT', 0, batchSize);
       if (keys.length === 0) break;
-      const p = redis.pipeline();
-      for (const key of keys) queueSessionScript(p, keyPrefix, key, { kind: 'expire', correlationId }, cfg, now);
-      const results = (await p.exec()) ?? [];
+      // One call expires the whole batch; untracked inputs (n -1) are never skipped as re-sends.
+      const inputs = keys.map((key) => ({ key, input: { kind: 'expire' as const, correlationId }, n: -1 }));
+      const replies = await runSessionCall(redis, keyPrefix, { source: 'sweeper', inputs }, cfg, now);
       let expiredNow = 0;
-      for (const [i, [err, reply]] of results.entries()) {
-        if (err) throw err;
-        const r = parseScriptReply(reply);
+      for (const [i, reply] of replies.entries()) {
+        if (reply.type === 'error') throw reply.error;
+        if (reply.type !== 'applied') continue;
+        const r = reply.result;
         reportDecision(metrics, logger, r, r.events[0] ?? { ip: keys[i], correlationId });
         if (r.decision === 'expired') expiredNow++;
       }

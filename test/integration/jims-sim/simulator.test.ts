@@ -147,4 +147,42 @@ describe('JIMS simulator', () => {
     expect((await fetch(`${url}/nothing`)).status).toBe(404);
     expect((await fetch(`${url}/_sim/nothing`)).status).toBe(404);
   });
+
+  describe('bodies carrying many entries', () => {
+    const entry = (op: string, ip: string, user: string) =>
+      `<userfw-entry><source>s</source><timestamp>2026-01-15T12:00:00.000Z</timestamp>` +
+      `<operation>${op}</operation><IP>${ip}</IP><domain>example.com</domain><user>${user}</user></userfw-entry>`;
+    const list = (...entries: string[]) => `<userfw-entries>\n${entries.join('\n')}\n</userfw-entries>`;
+
+    it('applies every entry in order (mixed IPs, one IP twice)', async () => {
+      const tok = await bearer();
+      const res = await post(
+        list(entry('logon', '192.0.2.1', 'alice'), entry('logon', '2001:db8::2', 'bob'), entry('logoff', '192.0.2.1', 'alice')),
+        tok,
+      );
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        results: [
+          { result: 'added', ip: '192.0.2.1' },
+          { result: 'added', ip: '2001:db8::2' },
+          { result: 'removed', ip: '192.0.2.1' },
+        ],
+      });
+      expect(sim.operations().map((o) => [o.op, o.ip])).toEqual([
+        ['logon', '192.0.2.1'],
+        ['logon', '2001:db8::2'],
+        ['logoff', '192.0.2.1'],
+      ]);
+      expect(sim.counters()).toMatchObject({ pushes: 3, pushRequests: 1 });
+    });
+
+    it('refuses the whole body when one entry is bad, and applies none of it', async () => {
+      const tok = await bearer();
+      const res = await post(list(entry('logon', '192.0.2.1', 'alice'), entry('logon', '192.0.2.2', '')), tok);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ error: 'malformed', detail: 'entry 2: empty user' });
+      expect(sim.identities()).toEqual({});
+      expect(sim.counters()).toMatchObject({ pushes: 0, malformed: 1 });
+    });
+  });
 });

@@ -307,4 +307,60 @@ describe('JIMS client ↔ simulator over HTTP', () => {
     expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i); // issued access tokens
     expect(text.toLowerCase()).not.toContain('bearer');
   });
+
+  describe('batched pushes (templates that carry a list)', () => {
+    it.each(['userfw-xml', 'userfw-json'])(
+      '%s: pushes of one turn share a request; each gets its outcome; order kept',
+      async (template) => {
+        const { sim: s, port } = await sim({ push: { template } });
+        const { c } = client(jimsConfig(port, { push: { template } }));
+        const events = [
+          event({ ip: '192.0.2.1', user: 'a' }),
+          event({ ip: '2001:db8::2', user: 'b' }),
+          event({ ip: '192.0.2.3', user: 'c', kind: 'disconnect' }),
+          event({ ip: '192.0.2.4', user: 'd' }),
+        ];
+        const outcomes = await Promise.all(events.map((e) => c.push(e)));
+        expect(outcomes.map((o) => o.result)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+        expect(s.counters()).toMatchObject({ pushRequests: 1, pushes: 4 });
+        expect(s.operations().map((o) => [o.ip, o.op])).toEqual([
+          ['192.0.2.1', 'logon'],
+          ['2001:db8::2', 'logon'],
+          ['192.0.2.3', 'logoff'],
+          ['192.0.2.4', 'logon'],
+        ]);
+      },
+    );
+
+    it('maxEntriesPerRequest bounds a request; 1 sends one event per request', async () => {
+      const { sim: s, port } = await sim();
+      const { c } = client(jimsConfig(port, { push: { maxEntriesPerRequest: 2 } }));
+      await Promise.all([1, 2, 3, 4, 5].map((i) => c.push(event({ ip: `192.0.2.${i}` }))));
+      expect(s.counters()).toMatchObject({ pushRequests: 3, pushes: 5 });
+      const { sim: s1, port: p1 } = await sim();
+      const { c: c1 } = client(jimsConfig(p1, { push: { maxEntriesPerRequest: 1 } }));
+      await Promise.all([1, 2, 3].map((i) => c1.push(event({ ip: `192.0.2.${i}` }))));
+      expect(s1.counters()).toMatchObject({ pushRequests: 3, pushes: 3 });
+    });
+
+    it('a refused request is split until the bad entry stands alone: it is permanent, the others are delivered, in order', async () => {
+      const { sim: s, port } = await sim();
+      const { c } = client(jimsConfig(port));
+      const ips = ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4', '192.0.2.5'];
+      // An empty user: the simulator refuses any body that holds it (400).
+      const outcomes = await Promise.all(ips.map((ip, i) => c.push(event({ ip, user: i === 3 ? '' : `u${i}` }))));
+      expect(outcomes.map((o) => o.result)).toEqual(['delivered', 'delivered', 'delivered', 'permanent', 'delivered']);
+      expect(outcomes[3]).toMatchObject({ result: 'permanent', status: 400, reason: 'http:400' });
+      expect(s.operations().map((o) => o.ip)).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.5']);
+      expect(Object.keys(s.identities()).sort()).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.5']);
+    });
+
+    it("a retryable answer is every entry's: each will be retried, none is lost", async () => {
+      const { sim: s, port } = await sim({ faults: { pushStatus: 503 } });
+      const { c } = client(jimsConfig(port));
+      const outcomes = await Promise.all([1, 2, 3].map((i) => c.push(event({ ip: `192.0.2.${i}` }))));
+      expect(outcomes.map((o) => o.result)).toEqual(['retry', 'retry', 'retry']);
+      expect(s.counters()).toMatchObject({ statusInjected: 1 });
+    });
+  });
 });

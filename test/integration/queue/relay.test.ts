@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { createOutboxRelay, parseOutboxEntry, RELAY_GROUP, type OutboxRelay } from '../../../src/queue/relay.js';
-import { createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
+import { BATCH_JOB, createPushQueue, pushJobOptions, type BatchJobData, type PushQueue } from '../../../src/queue/jobs.js';
 import { keyspace } from '../../../src/redis/keys.js';
 import { identityEvent, waitFor, xaddOutbox } from './helpers.js';
 import { useRedisConnections } from './connections.js';
@@ -16,8 +16,13 @@ const relays: OutboxRelay[] = [];
 
 const cfg = { relayBatchSize: 10, keepCompletedJobs: 100 };
 
-function relay(consumerName: string, extra: { claimIdleMs?: number; blockMs?: number } = {}): OutboxRelay {
-  const r = createOutboxRelay({ redis: db.producer, queue: cfg, keyPrefix: prefix, metrics, consumerName, ...extra });
+function relay(
+  consumerName: string,
+  extra: { claimIdleMs?: number; blockMs?: number; maxEventsPerJob?: number } = {},
+): OutboxRelay {
+  const { maxEventsPerJob, ...rest } = extra;
+  const queueCfg = maxEventsPerJob === undefined ? cfg : { ...cfg, maxEventsPerJob };
+  const r = createOutboxRelay({ redis: db.producer, queue: queueCfg, keyPrefix: prefix, metrics, consumerName, ...rest });
   relays.push(r);
   return r;
 }
@@ -154,5 +159,33 @@ describe('parseOutboxEntry', () => {
     expect(parseOutboxEntry(['ipKey', '192.0.2.1', 'event', 'null'])).toBeUndefined();
     expect(parseOutboxEntry(['ipKey', '192.0.2.1', 'event', JSON.stringify({ ...ev, kind: 'logon' })])).toBeUndefined();
     expect(parseOutboxEntry(['ipKey', '192.0.2.1', 'event', JSON.stringify({ ...ev, seq: 1.5 })])).toBeUndefined();
+  });
+
+  it('with maxEventsPerJob, puts the events of a read in batch jobs, in outbox order, skipping invalid entries', async () => {
+    const events = [
+      identityEvent({ ip: '192.0.2.10', seq: 1 }),
+      identityEvent({ ip: '2001:db8::7', seq: 1, user: 'bob' }),
+      identityEvent({ ip: '192.0.2.10', seq: 2, kind: 'disconnect' }),
+    ];
+    await xaddOutbox(db.producer, prefix, '192.0.2.10', events[0]!);
+    await db.producer.xadd(keyspace(prefix).outbox, '*', 'ipKey', 'x', 'event', 'not json');
+    await xaddOutbox(db.producer, prefix, '2001_db8__7', events[1]!);
+    await xaddOutbox(db.producer, prefix, '192.0.2.10', events[2]!);
+
+    expect(await relay('r1', { maxEventsPerJob: 2 }).relayOnce()).toBe(3);
+    const jobs = await queue.getJobs(['waiting'], 0, 10, true);
+    expect(jobs.map((j) => [j.name, (j.data as BatchJobData).events.map((e) => [e.ipKey, e.event.seq])])).toEqual([
+      [
+        BATCH_JOB,
+        [
+          ['192.0.2.10', 1],
+          ['2001_db8__7', 1],
+        ],
+      ],
+      [BATCH_JOB, [['192.0.2.10', 2]]],
+    ]);
+    expect(await db.producer.xlen(keyspace(prefix).outbox)).toBe(0);
+    expect(await relayedCount()).toBe(3);
+    expect((await metrics.relayInvalid.get()).values[0]?.value).toBe(1);
   });
 });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { defaultConfig, type QueueConfig } from '../../../src/config/schema.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { seededRandom } from '../../../src/queue/backoff.js';
-import { createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
+import { BATCH_JOB, batchJobOptions, createPushQueue, pushJobOptions, type PushQueue } from '../../../src/queue/jobs.js';
 import { createOrderingGuard } from '../../../src/queue/ordering.js';
 import { createPushWorkers, type PushWorkers } from '../../../src/queue/worker.js';
 import { ipKey } from '../../../src/redis/keys.js';
@@ -277,5 +277,89 @@ describe('push workers: retries and failures', () => {
     release();
     await closing;
     expect(await stateOf('192.0.2.60-1')).toBe('completed');
+  });
+});
+
+describe('push workers: batch jobs (first attempts of many events in one job)', () => {
+  async function addBatch(events: IdentityEvent[], id = 'b1') {
+    const data = { events: events.map((event) => ({ ipKey: ipKey(event.ip), event })) };
+    return queue.add(BATCH_JOB, data, batchJobOptions(baseCfg, `${id}-0`, events.length));
+  }
+
+  it('pushes mixed IPs of one batch, an IP twice in order, and completes the batch job', async () => {
+    const pusher = new ScriptedPusher();
+    workers(pusher);
+    const events = [
+      identityEvent({ ip: '192.0.2.30', seq: 1 }),
+      identityEvent({ ip: '2001:db8::31', seq: 1 }),
+      identityEvent({ ip: '192.0.2.30', seq: 2, kind: 'disconnect' }),
+      identityEvent({ ip: '192.0.2.32', seq: 1 }),
+    ];
+    const job = await addBatch(events);
+    await waitFor(async () => (await job.getState()) === 'completed', 'batch completed');
+    expect(pusher.seqsFor('192.0.2.30')).toEqual([1, 2]);
+    expect(pusher.calls).toHaveLength(4);
+    expect(await pushes('delivered')).toBe(4);
+    expect((await queue.getJob(job.id ?? ''))?.returnvalue).toEqual({
+      result: 'batch',
+      delivered: 4,
+      superseded: 0,
+      handedOver: 0,
+    });
+    expect(await createOrderingGuard(db.producer, prefix).deliveredSeq(ipKey('192.0.2.30'))).toBe(2);
+    expect(pusher.violations).toEqual([]);
+  });
+
+  it("hands a retry over to its own job, and the IP's later events of the batch behind it, in order", async () => {
+    const pusher = new ScriptedPusher((ev, i) => (ev.ip === '192.0.2.40' && i < 2 ? retry() : delivered()));
+    workers(pusher);
+    const job = await addBatch([
+      identityEvent({ ip: '192.0.2.40', seq: 1 }),
+      identityEvent({ ip: '192.0.2.41', seq: 1 }),
+      identityEvent({ ip: '192.0.2.40', seq: 2, kind: 'disconnect' }),
+    ]);
+    await waitState('192.0.2.40-2', 'completed');
+    expect(await stateOf('192.0.2.40-1')).toBe('completed');
+    expect(await job.getState()).toBe('completed');
+    expect(pusher.seqsFor('192.0.2.40')).toEqual([1, 1, 2]);
+    expect(pusher.seqsFor('192.0.2.41')).toEqual([1]);
+    expect(await pushes('retry')).toBe(1);
+    expect(pusher.violations).toEqual([]);
+  });
+
+  it('a refused event fails in its own job with its reason (the dead letter); the others are delivered', async () => {
+    const refused: PushOutcome = { result: 'permanent', reason: 'http:400', status: 400, server: 'jims-a' };
+    const pusher = new ScriptedPusher((ev) => (ev.ip === '192.0.2.51' ? refused : delivered()));
+    workers(pusher);
+    const job = await addBatch([identityEvent({ ip: '192.0.2.50', seq: 1 }), identityEvent({ ip: '192.0.2.51', seq: 3 })]);
+    await waitState('192.0.2.51-3', 'failed');
+    expect((await queue.getJob('192.0.2.51-3'))?.failedReason).toBe('permanent: http:400');
+    await waitFor(async () => (await job.getState()) === 'completed', 'batch completed');
+    // Refused once, pushed once: its own job does not push it again.
+    expect(pusher.seqsFor('192.0.2.51')).toEqual([3]);
+    expect(await pushes('permanent')).toBe(1);
+    expect(await pushes('delivered')).toBe(1);
+
+    // The operator retries the dead letter (after fixing JIMS): it is pushed again this time.
+    pusher.setScript(() => delivered());
+    await (await queue.getJob('192.0.2.51-3'))?.retry('failed');
+    await waitState('192.0.2.51-3', 'completed');
+    expect(pusher.seqsFor('192.0.2.51')).toEqual([3, 3]);
+  });
+
+  it('an event whose IP has an older event still queued waits in its own job, then goes after it', async () => {
+    const pusher = new ScriptedPusher((ev, i) => (i === 0 ? retry(60_000) : delivered()));
+    workers(pusher);
+    const j1 = await add(identityEvent({ ip: '192.0.2.60', seq: 1 }));
+    await waitFor(async () => (await j1.getState()) === 'delayed', 'seq 1 waiting for its retry');
+    const batch = await addBatch([identityEvent({ ip: '192.0.2.60', seq: 2, kind: 'disconnect' })]);
+    await waitFor(async () => (await batch.getState()) === 'completed', 'batch completed');
+    // Its own job exists and keeps coming back (a short wait each time) while seq 1 is queued.
+    expect(['delayed', 'waiting', 'active']).toContain(await stateOf('192.0.2.60-2'));
+    expect(pusher.seqsFor('192.0.2.60')).toEqual([1]);
+    await j1.promote();
+    await waitState('192.0.2.60-2', 'completed');
+    expect(pusher.seqsFor('192.0.2.60')).toEqual([1, 1, 2]);
+    expect(pusher.violations).toEqual([]);
   });
 });

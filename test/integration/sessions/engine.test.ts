@@ -109,6 +109,23 @@ describe('session engine', () => {
     await engine.close();
   });
 
+  it('reports the submission it has applied through', async () => {
+    const prefix = `${server.keyPrefix}n`;
+    const { engine } = setup(prefix);
+    const seen: number[] = [];
+    const off = engine.onApplied((through) => seen.push(through));
+    expect(engine.nextSubmission()).toBe(0);
+    engine.submit(vpn('up', 'alice', ['192.0.2.1', '2001:db8::1']), 'n1');
+    engine.submit(vpn('up', 'bob', ['192.0.2.2']), 'n2');
+    expect(engine.nextSubmission()).toBe(3);
+    await engine.drain();
+    expect(engine.appliedThrough()).toBe(3);
+    expect(seen.at(-1)).toBe(3);
+    expect(seen).toEqual([...seen].sort((x, y) => x - y));
+    off();
+    await engine.close();
+  });
+
   it('does not let an event the script rejects block the ones after it', async () => {
     const prefix = `${server.keyPrefix}p`;
     const { engine, metrics, lines } = setup(prefix);

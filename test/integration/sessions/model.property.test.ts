@@ -1,14 +1,15 @@
 // Model-based property test: random event sequences (few users, IPs and tunnel ids; time steps
-// around the duplicate window; out-of-order receive times; sweeps) applied to the pure model and
-// to the Lua script must give the same decisions, emitted events and final state.
+// around the duplicate window; out-of-order receive times; sweeps) applied to the pure model one by
+// one and to the Lua script in batches of random size (several IPs in one call) must give the same
+// decisions, emitted events and final state.
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import { ipKey } from '../../../src/redis/keys.js';
-import { runSessionScript } from '../../../src/sessions/script.js';
-import { DECISIONS, transition, type IpState, type LineInput } from '../../../src/sessions/spec.js';
+import { runSessionCall, type ScriptInput } from '../../../src/sessions/script.js';
+import { DECISIONS, transition, type IpState, type LineInput } from '../../../src/sessions/model.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
 import type { IdentityEvent } from '../../../src/types.js';
 import { canonState, normalize, readIpState, readOutbox, useRedis } from './redis-state.js';
@@ -20,7 +21,8 @@ const WINDOW_SECS = 5;
 const IDLE_SECS = 60;
 
 type Cmd =
-  { op: 'line'; dt: number; lag: number; line: Omit<LineInput, 'receivedAt' | 'correlationId'> } | { op: 'sweep'; dt: number };
+  | { op: 'line'; dt: number; lag: number; line: Omit<LineInput, 'receivedAt' | 'correlationId'>; endsCall: boolean }
+  | { op: 'sweep'; dt: number };
 
 const dtArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(0, 1, 1000, WINDOW_SECS * 1000 - 1, WINDOW_SECS * 1000, WINDOW_SECS * 1000 + 1) },
@@ -41,7 +43,14 @@ const lineArb = fc.record({
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   {
     weight: 6,
-    arbitrary: fc.record({ op: fc.constant('line' as const), dt: dtArb, lag: fc.constantFrom(0, 0, 0, 10, 3000), line: lineArb }),
+    arbitrary: fc.record({
+      op: fc.constant('line' as const),
+      dt: dtArb,
+      lag: fc.constantFrom(0, 0, 0, 10, 3000),
+      line: lineArb,
+      // Where one script call ends and the next begins.
+      endsCall: fc.boolean(),
+    }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('sweep' as const), dt: dtArb }) },
 );
@@ -79,9 +88,31 @@ it('the Lua script behaves exactly like the pure model', async () => {
         const modelOut = new Map<string, IdentityEvent[]>();
         const out = (key: string) => modelOut.get(key) ?? (modelOut.set(key, []), modelOut.get(key) as IdentityEvent[]);
 
+        // Lines wait here until their call ends; the model applies each with the call's time.
+        let call: { key: string; input: LineInput; n: number }[] = [];
+        let n = 0;
+        const flush = async () => {
+          if (call.length === 0) return;
+          const inputs: ScriptInput[] = call;
+          const replies = await runSessionCall(db.redis, prefix, { source: 'prop', inputs }, cfg, now);
+          for (const [j, { key, input }] of call.entries()) {
+            const t = transition(model.get(key), input, cfg, now);
+            const r = replies[j];
+            if (r?.type !== 'applied') throw new Error(`input ${j} not applied: ${JSON.stringify(r)}`);
+            expect(r.result.decision).toBe(t.decision);
+            seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
+            expect(r.result.events.map(comparable)).toEqual(t.emit.map(comparable));
+            model.set(key, t.state);
+            out(key).push(...t.emit);
+          }
+          call = [];
+        };
+
         for (const [i, cmd] of cmds.entries()) {
-          now += cmd.dt;
+          // A call's inputs share its time: time moves only between calls.
+          if (cmd.op === 'sweep' || call.length === 0) now += cmd.dt;
           if (cmd.op === 'sweep') {
+            await flush();
             let expected = 0;
             for (const [key, st] of model) {
               const t = transition(st, { kind: 'expire', correlationId: 'sweep' }, cfg, now);
@@ -94,15 +125,10 @@ it('the Lua script behaves exactly like the pure model', async () => {
             continue;
           }
           const input: LineInput = { ...cmd.line, receivedAt: now - cmd.lag, correlationId: `c${i}` };
-          const key = ipKey(input.ip);
-          const t = transition(model.get(key), input, cfg, now);
-          const r = await runSessionScript(db.redis, prefix, key, input, cfg, now);
-          expect(r.decision).toBe(t.decision);
-          seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
-          expect(r.events.map(comparable)).toEqual(t.emit.map(comparable));
-          model.set(key, t.state);
-          out(key).push(...t.emit);
+          call.push({ key: ipKey(input.ip), input, n: n++ });
+          if (cmd.endsCall) await flush();
         }
+        await flush();
 
         const outbox = await readOutbox(db.redis, prefix);
         for (const ip of IPS) {

@@ -1,9 +1,9 @@
-// Reads one IP's state back from Redis in the shape of the pure model (spec.ts), so tests can
+// Reads one IP's state back from Redis in the shape of the pure model (model.ts), so tests can
 // compare the Lua script's effects with the model's field by field; and gives a test file its Redis.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { keyspace } from '../../../src/redis/keys.js';
-import type { IpState, Session } from '../../../src/sessions/spec.js';
+import type { IpState, Session } from '../../../src/sessions/model.js';
 import type { IdentityEvent } from '../../../src/types.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 

@@ -6,7 +6,7 @@ import { createMetrics } from '../../../src/ops/metrics.js';
 import { ipKey } from '../../../src/redis/keys.js';
 import { runSessionScript } from '../../../src/sessions/script.js';
 import { listSessions } from '../../../src/sessions/query.js';
-import type { LineInput } from '../../../src/sessions/spec.js';
+import type { LineInput } from '../../../src/sessions/model.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
 import { readOutbox, useRedis } from './redis-state.js';
 

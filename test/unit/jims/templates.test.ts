@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pushSchema, type PushConfig } from '../../../src/config/schema.js';
 import { PtimError } from '../../../src/errors.js';
-import { compileTemplates, escapeValue, formatTimestamp, unescapeValue, type BodyEncoding } from '../../../src/jims/templates.js';
+import {
+  compileTemplates,
+  escapeValue,
+  eventFields,
+  formatTimestamp,
+  unescapeValue,
+  type BodyEncoding,
+} from '../../../src/jims/templates.js';
 import type { IdentityEvent } from '../../../src/types.js';
 
 const AT = Date.UTC(2026, 0, 15, 12, 30, 45, 123);
@@ -240,5 +247,69 @@ describe('render → parse round trip (property)', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('templates that carry a list of entries', () => {
+  const three = [
+    ev({ ip: '192.0.2.1', user: 'a' }),
+    ev({ ip: '192.0.2.2', user: 'b', kind: 'disconnect' }),
+    ev({ ip: '2001:db8::3', user: 'c' }),
+  ];
+
+  it.each(['userfw-xml', 'userfw-json'])(
+    '%s renders one body for many events and parses every entry back, in order',
+    (template) => {
+      const t = compileTemplates(push({ template }), noFiles);
+      const c = t.byKind.connect;
+      expect(c.carriesList).toBe(true);
+      // One event renders exactly as a one-entry list.
+      expect(c.wrap([c.renderEntry(eventFields(three[0]!, push({ template })))])).toBe(t.render(three[0]!).body);
+      const body = c.wrap(three.map((e) => c.renderEntry(eventFields(e, push({ template })))));
+      if (template === 'userfw-json') {
+        const doc = JSON.parse(body) as { 'userfw-entries': { 'userfw-entry': { IP: string }[] } };
+        expect(doc['userfw-entries']['userfw-entry'].map((e) => e.IP)).toEqual(['192.0.2.1', '192.0.2.2', '2001:db8::3']);
+      } else {
+        expect(body.match(/<userfw-entry>/g)).toHaveLength(3);
+      }
+      const entries = t.parseEntries(body.replace(/\n\s*/g, '\n\t'));
+      expect(entries?.map((e) => [e.fields.ip, e.fields.user, e.fields.operation])).toEqual([
+        ['192.0.2.1', 'a', 'logon'],
+        ['192.0.2.2', 'b', 'logoff'],
+        ['2001:db8::3', 'c', 'logon'],
+      ]);
+      // A one-entry body still parses as a single body.
+      expect(t.parse(t.render(three[1]!).body)?.fields.user).toBe('b');
+      expect(t.parse(body)).toBeUndefined();
+    },
+  );
+
+  it('a template without the section carries one event per body', () => {
+    const t = compileTemplates(push({ template: '/t/one.json' }), files({ '/t/one.json': '{"ip":"{{ip}}","u":"{{user}}"}' }));
+    expect(t.byKind.connect.carriesList).toBe(false);
+    expect(t.parseEntries(t.render(ev()).body)?.map((e) => e.fields.ip)).toEqual(['192.0.2.10']);
+  });
+
+  it('refuses an unpaired section, placeholders outside it and a list in a form body, all at once', () => {
+    const read = files({
+      '/t/open.json': '[{{#entries}}{"ip":"{{ip}}"}]',
+      '/t/outside.xml': '<a src="{{source}}">{{#entries}}<e>{{ip}}</e>{{/entries}}</a>',
+      '/t/list.form': '{{#entries}}ip={{ip}}{{/entries}}',
+    });
+    try {
+      compileTemplates(
+        push({ template: '/t/open.json', templates: { rekey: '/t/outside.xml', disconnect: '/t/list.form' } }),
+        read,
+      );
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(PtimError);
+      const messages = (e as PtimError).problems.map((p) => `${p.source}: ${p.message}`);
+      expect(messages).toEqual([
+        '/t/open.json: {{#entries}} and {{/entries}} must come as a pair, in this order',
+        '/t/outside.xml: placeholders belong inside {{#entries}}…{{/entries}}',
+        '/t/list.form: a form body cannot carry a list of entries',
+      ]);
+    }
   });
 });

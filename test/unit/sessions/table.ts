@@ -1,7 +1,7 @@
 // The rows of the transition table in sessions.md as data, so the pure model (spec.test.ts) and
 // the Lua script (script.test.ts) are held to the very same expectations.
 import type { IdentityEvent } from '../../../src/types.js';
-import type { Decision, LineInput, SessionInput, SessionRules, Session } from '../../../src/sessions/spec.js';
+import type { Decision, LineInput, SessionInput, SessionRules, Session } from '../../../src/sessions/model.js';
 
 export const T0 = 1_700_000_000_000;
 export const SEC = 1000;

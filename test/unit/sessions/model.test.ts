@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { transition, type IpState } from '../../../src/sessions/spec.js';
+import { transition, type IpState } from '../../../src/sessions/model.js';
 import { line, rows, rules, stepNow, T0 } from './table.js';
 
 describe('session transition table (pure model)', () => {

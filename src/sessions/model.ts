@@ -1,4 +1,4 @@
-// The pure reference model of the session transition table (../shared/design/sessions.md).
+// The pure reference model of the session transition table.
 // The Lua script in script.ts is the production implementation; this model is what tests and
 // the property test compare it with, so the two must agree decision for decision.
 import type { SessionsConfig } from '../config/schema.js';

@@ -1,0 +1,105 @@
+// One push attempt of one event, shared by one-event jobs and batch jobs: whose turn it is (the
+// ordering guard), the push itself, and what its outcome means for the job.
+import { UnrecoverableError } from 'bullmq';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { jobId } from '../redis/keys.js';
+import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
+import { PushRetryError } from './jobs.js';
+import type { OrderingGuard } from './ordering.js';
+
+export type PushJobResult =
+  | { readonly result: 'delivered'; readonly status: number; readonly server: string }
+  | { readonly result: 'superseded'; readonly deliveredSeq: number };
+
+/** Fields every log line of a job carries. */
+export type JobLine = Readonly<Record<string, unknown>>;
+
+export interface TurnDeps {
+  guard: OrderingGuard;
+  schedulerClock: Clock;
+  lockTtlMs: number;
+  missingPredecessorWaitMs: number;
+  /** Redis key of a job's hash, from its id (BullMQ's naming). */
+  jobKey: (id: string) => string;
+}
+
+/**
+ * Whether this job may push now. A newer event must not overtake an older one of its IP still
+ * queued (e.g. waiting out a retry): it would supersede it, and "latest wins" is not enough when
+ * the older one logs off a previous owner (DOWN of the new owner delivered first leaves the old
+ * owner mapped in JIMS). Seqs are consecutive per IP, so the predecessor's job id is known; a failed
+ * or removed one does not block, and one not relayed yet is waited for, but not forever (an outbox
+ * entry dropped as invalid never comes). Then one push in flight per IP: the lock.
+ */
+export function takeTurn(deps: TurnDeps, ev: IdentityEvent, key: string, createdAt: number, lockToken: string) {
+  return deps.guard.acquire(
+    {
+      ipKey: key,
+      seq: ev.seq,
+      token: lockToken,
+      ttlMs: deps.lockTtlMs,
+      previousJobKey: deps.jobKey(jobId(key, ev.seq - 1)),
+      createdAt,
+    },
+    deps.schedulerClock.now(),
+    deps.missingPredecessorWaitMs,
+  );
+}
+
+export interface SettleDeps {
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  maxAgeMs: number;
+  maxEventAgeSecs: number;
+}
+
+/** What a push outcome means for the job: a result, or a throw that BullMQ turns into a retry or a failure. */
+export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: PushOutcome, line: JobLine): PushJobResult {
+  const { metrics, logger } = deps;
+  switch (outcome.result) {
+    case 'delivered': {
+      metrics.pushes.inc({ outcome: 'delivered' });
+      metrics.eventLatency.observe(Math.max(0, deps.clock.now() - ev.receivedAt) / 1000);
+      logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
+      return { result: 'delivered', status: outcome.status, server: outcome.server };
+    }
+    case 'permanent': {
+      metrics.pushes.inc({ outcome: 'permanent' });
+      const { reason, status, server } = outcome;
+      logger.error({ ...line, outcome: 'permanent', reason, status, server }, 'push rejected permanently');
+      throw new UnrecoverableError(`permanent: ${outcome.reason}`);
+    }
+    case 'retry': {
+      const ageMs = deps.clock.now() - ev.receivedAt;
+      const { reason, server } = outcome;
+      if (ageMs > deps.maxAgeMs) {
+        metrics.pushes.inc({ outcome: 'permanent' });
+        const ageSecs = Math.round(ageMs / 1000);
+        logger.error(
+          { ...line, outcome: 'permanent', reason, ageSecs, server },
+          'push gave up: event older than maxEventAgeSecs',
+        );
+        throw new UnrecoverableError(`expired: event older than ${deps.maxEventAgeSecs}s; last error: ${reason}`);
+      }
+      metrics.pushes.inc({ outcome: 'retry' });
+      logger.warn({ ...line, outcome: 'retry', reason, retryAfterMs: outcome.retryAfterMs, server }, 'push will be retried');
+      throw new PushRetryError(reason, outcome.retryAfterMs);
+    }
+    default: {
+      // An outcome this code does not know is treated as retryable: never drop on a surprise.
+      const unknown: never = outcome;
+      throw new PushRetryError(`unknown push outcome ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** The pusher's outcome; a pusher that throws anyway gets a retry, the safe choice. */
+export async function pushOnce(pusher: IdentityPusher, ev: IdentityEvent): Promise<PushOutcome> {
+  try {
+    return await pusher.push(ev);
+  } catch (e) {
+    return { result: 'retry', reason: `pusher threw: ${(e as Error).message}`, server: '' };
+  }
+}
