@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
+import { createHistoryTap } from './history/tap.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
@@ -130,6 +131,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     return r;
   };
   const command = connection('command');
+  const history = createHistoryTap({ redis: command, keyPrefix, cfg: config.ops.console.history, metrics, logger, clock });
 
   let receivers: Receivers | undefined;
   let pipeline: Pipeline | undefined;
@@ -158,7 +160,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const e = engine;
     const sink = (raw: RawMessage) => {
       const outcome = p.process(raw);
-      if (outcome.type === 'event') e.submit(outcome.event, nextCorrelationId());
+      if (outcome.type !== 'event') return;
+      const correlationId = nextCorrelationId();
+      e.submit(outcome.event, correlationId);
+      history.line(raw, outcome.event, correlationId);
     };
     receivers = createReceivers(config, { sink, clock, metrics, logger, timing: deps.ingestTiming });
     reloader = createLibraryReloader({
@@ -194,6 +199,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       clock,
       autorun: false,
     });
+    history.watchWorker(workers.worker);
   }
 
   if (has(config, 'sweeper')) {
@@ -254,6 +260,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
+      history.start();
 
       if (config.ops.enabled) {
         const p = pipeline;
@@ -300,6 +307,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       await workers?.close();
       await jims?.close();
       await ops?.close();
+      await history.stop();
       await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
       logger.info('stopped');
     },

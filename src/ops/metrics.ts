@@ -76,5 +76,16 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** result: ok | rejected | error */
     tokenRequests: counter('ptim_jims_token_requests_total', 'OAuth2 token requests', ['result']),
     activeServer: gauge('ptim_jims_active_server', '1 for the JIMS server in use', ['server']),
+
+    // console
+    /** result: recorded | dropped (buffer full) | error (Redis write failed) */
+    historyEntries: counter('ptim_history_entries_total', 'Per-IP history entries for the console timeline', ['result']),
+    /** result: ok | failed | throttled */
+    consoleLogins: counter('ptim_console_logins_total', 'Console login attempts', ['result']),
+    /** action: retry | purge; result: ok | refused */
+    consoleAdminActions: counter('ptim_console_admin_actions_total', 'Console admin actions (each also one audit log line)', [
+      'action',
+      'result',
+    ]),
   };
 }
