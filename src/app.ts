@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
+import { opsConsole } from './console/mount.js';
 import { PtimError, type Problem } from './errors.js';
 import { createHistoryTap } from './history/tap.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
@@ -264,8 +265,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
       if (config.ops.enabled) {
         const p = pipeline;
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape: () => p?.flushMetrics() });
+        const extras = opsConsole(config, { redis: command, library: () => p?.library, checks, metrics, logger, clock });
+        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape: () => p?.flushMetrics(), ...extras });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
+        extras.console?.start();
       }
       if (workers) {
         void workers.worker.run();
@@ -282,7 +285,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         {
           roles: config.roles,
           syslog: receivers?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
-          ops: opsAddress ? `http://${opsAddress.address}:${opsAddress.port}` : undefined,
+          ops: opsAddress ? `${config.ops.tls.enabled ? 'https' : 'http'}://${opsAddress.address}:${opsAddress.port}` : undefined,
           patterns: pre.library?.patterns.length,
           jims: config.jims.primary
             ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`

@@ -16,8 +16,12 @@ const num = (v: string | undefined): number | undefined => (v === undefined ? un
 
 /** Every IP in state up, oldest lastUpAt first. Sessions ended between the reads are left out. */
 export async function listSessions(redis: Redis, keyPrefix: string): Promise<SessionView[]> {
+  return readSessions(redis, keyPrefix, await redis.zrange(keyspace(keyPrefix).sessionIndex, 0, -1));
+}
+
+/** The sessions of these ipKeys, in the given order (the console pages through the index with it). */
+export async function readSessions(redis: Redis, keyPrefix: string, keys: readonly string[]): Promise<SessionView[]> {
   const ks = keyspace(keyPrefix);
-  const keys = await redis.zrange(ks.sessionIndex, 0, -1);
   if (keys.length === 0) return [];
   const p = redis.pipeline();
   for (const k of keys) p.hgetall(ks.session(k)).smembers(ks.tunnels(k)).hget(ks.seqs, k);
