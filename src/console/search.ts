@@ -17,6 +17,8 @@ export interface SessionSearch {
   readonly limit?: number;
   /** Routing scope of IP keys (`sessions.ipScope`). */
   readonly scope?: string;
+  /** Index entries one request may read (default SCAN_BUDGET). */
+  readonly scanBudget?: number;
 }
 
 export interface SessionPage {
@@ -51,19 +53,19 @@ export async function searchSessions(redis: Redis, keyPrefix: string, s: Session
     const direct = await readSessions(redis, keyPrefix, [ipKey(q, s.scope)]);
     if (direct.length || field === 'ip') return { sessions: direct, total, nextCursor: null, scanned: 1 };
   }
-  return scan(redis, keyPrefix, { q, field, cursor, limit, total });
+  return scan(redis, keyPrefix, { q, field, cursor, limit, total, budget: s.scanBudget ?? SCAN_BUDGET });
 }
 
 async function scan(
   redis: Redis,
   keyPrefix: string,
-  o: { q: string; field: SearchField; cursor: number; limit: number; total: number },
+  o: { q: string; field: SearchField; cursor: number; limit: number; total: number; budget: number },
 ): Promise<SessionPage> {
   const ks = keyspace(keyPrefix);
   const hits: string[] = [];
   let pos = o.cursor;
-  while (hits.length < o.limit && pos < o.total && pos - o.cursor < SCAN_BUDGET) {
-    const keys = await redis.zrevrange(ks.sessionIndex, pos, pos + CHUNK - 1);
+  while (hits.length < o.limit && pos < o.total && pos - o.cursor < o.budget) {
+    const keys = await redis.zrevrange(ks.sessionIndex, pos, pos + Math.min(CHUNK, o.budget - (pos - o.cursor)) - 1);
     if (keys.length === 0) break;
     const p = redis.pipeline();
     for (const k of keys) p.hmget(ks.session(k), ...SEARCHED);
