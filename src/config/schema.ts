@@ -273,7 +273,7 @@ const uniqueNames = (what: string) => (list: readonly { name: string }[], ctx: z
 export const historySchema = z
   .object({
     /** Recent entries kept per IP (lines, decisions, pushes) for the console's IP timeline; 0 records nothing. */
-    maxEntriesPerIp: z.number().int().min(0).max(1000).default(20),
+    maxEntriesPerIp: z.number().int().min(0).max(1000).default(12),
     /** An IP's history is deleted this long after its last entry. */
     ttlSecs: positiveInt.default(86400),
   })

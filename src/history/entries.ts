@@ -41,7 +41,7 @@ export type HistoryEntry =
     };
 
 /** Lines are cut here: the history explains, it is not a log archive (and it bounds memory). */
-export const HISTORY_TEXT_CHARS = 300;
+export const HISTORY_TEXT_CHARS = 240;
 
 /** A history entry as stored and returned, with its stream id (time-ordered, unique). */
 export type StoredHistoryEntry = HistoryEntry & { readonly id: string };
