@@ -26,8 +26,13 @@
     if (Array.isArray(c)) c.forEach(function (x) { add(el, x); });
     else el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
   }
+  /** Replaces an element's children; arrays are flattened and null/false left out. */
+  function fill(el) {
+    el.replaceChildren();
+    for (var i = 1; i < arguments.length; i++) add(el, arguments[i]);
+  }
   function show() {
-    main.replaceChildren.apply(main, arguments);
+    fill.apply(null, [main].concat(Array.prototype.slice.call(arguments)));
   }
   function say(text) {
     statusLine.textContent = text;
@@ -79,8 +84,9 @@
       h('div', {}, h('label', { for: 'q', text: 'Search sessions' }), input),
       h('div', {}, h('label', { for: 'field', text: 'In' }), select),
       h('button', { type: 'submit', text: 'Search' }));
-    show(h('h1', { text: 'Sessions' }), form, results,
-      h('h2', { text: 'Live decisions' }), liveList);
+    show(h('h1', { text: 'Sessions' }), form,
+      h('section', { class: 'card live-panel', 'aria-labelledby': 'live-h' }, h('h2', { id: 'live-h', text: 'Live decisions' }), liveList),
+      results);
 
     function load(cursor) {
       var qs = new URLSearchParams({ q: q, field: field, cursor: String(cursor), limit: '50' });
@@ -97,7 +103,7 @@
         var summary = q
           ? page.sessions.length + ' match(es) for “' + q + '” (' + page.scanned + ' of ' + page.total + ' sessions scanned)'
           : page.total + ' session(s); showing ' + (page.total ? cursor + 1 : 0) + '–' + (cursor + page.sessions.length);
-        results.replaceChildren(
+        fill(results,
           h('p', { id: 'summary', text: summary }),
           table(['IP', 'User', 'Domain', 'Firewall', 'VPN', 'Since', 'Last UP', { label: 'Seq', num: true }], rows),
           h('div', { class: 'pager' },
@@ -187,7 +193,7 @@
       ev.preventDefault();
       say('Explaining…');
       api('patterns/explain', { text: text.value }).then(function (r) {
-        out.replaceChildren.apply(out, r.results.map(explanation));
+        fill(out, r.results.map(explanation));
         say(r.results.length + ' line(s) explained');
       }, fail);
     });
@@ -205,7 +211,7 @@
       var probs = p.problems.concat(p.warnings).map(function (x) {
         return h('li', { class: p.problems.indexOf(x) >= 0 ? 'bad' : 'warn', text: (x.path ? x.path + ': ' : '') + x.message });
       });
-      list.replaceChildren(
+      fill(list,
         h('p', { text: (p.loads ? 'The library on disk loads' : 'The library on disk does NOT load') + (p.running ? '; the bridge runs ' + p.running.patterns + ' pattern(s).' : '.') }),
         table(['Pattern', 'Kind', { label: 'Examples passing', num: true }, 'Status', 'File'], rows),
         probs.length ? [h('h2', { text: 'Problems and warnings' }), h('ul', {}, probs)] : null);
@@ -290,17 +296,18 @@
           return h('li', {}, k + ': ' + d.jims.servers[k], d.jims.active === k ? h('span', { class: 'badge ok', text: 'in use' }) : null);
         });
         var s = d.series;
-        show(h('h1', {}, 'Health ', h('span', { class: d.ready ? 'badge ok' : 'badge bad', text: d.ready ? 'ready' : 'not ready' })),
-          table(['Check', 'State', 'Kind', 'Detail'], checks),
-          h('h2', { text: 'JIMS' }), servers.length ? h('ul', {}, servers) : h('p', { class: 'muted', text: 'No JIMS server configured in this process.' }),
-          h('p', { text: d.sessionsActive + ' IP(s) mapped now.' }),
+        show(h('h1', {}, 'Health ', h('span', { class: d.ready ? 'badge ok' : 'badge bad', text: d.ready ? 'ready' : 'not ready' }),
+          ' ', h('span', { class: 'muted', text: d.sessionsActive + ' IP(s) mapped now' })),
           h('h2', { text: 'Last ' + Math.round((s.length * d.intervalMs) / 60000) + ' min (one point per ' + d.intervalMs / 1000 + ' s)' }),
           h('div', { class: 'charts' },
             chart('Syslog received', s, 'receivedPerSec', null, '/s'),
-            chart('Identity events', s, 'eventsPerSec', null, '/s'),
             chart('Pushes delivered', s, 'deliveredPerSec', null, '/s'),
-            chart('Push retries and failures', s, 'failedPerSec', null, '/s'),
-            chart('Latency p50 (solid) / p95 (dashed)', s, 'latencyP50Ms', 'latencyP95Ms', 'ms')));
+            chart('Latency p50 / p95 (dashed)', s, 'latencyP50Ms', 'latencyP95Ms', 'ms'),
+            chart('Identity events', s, 'eventsPerSec', null, '/s'),
+            chart('Push retries and failures', s, 'failedPerSec', null, '/s')),
+          h('h2', { text: 'Readiness' }),
+          table(['Check', 'State', 'Kind', 'Detail'], checks),
+          h('h2', { text: 'JIMS' }), servers.length ? h('ul', {}, servers) : h('p', { class: 'muted', text: 'No JIMS server configured in this process.' }));
       }, fail);
     }
     load();
