@@ -48,7 +48,8 @@ async function historyMemory(redis: Redis) {
   let recordNs = 0;
   let calls = 0;
   for (let round = 0; round < ENTRIES; round += 3) {
-    const t = performance.now();
+    // CPU time, not wall time: on a shared host the wall clock also counts other processes' turns.
+    const t = process.cpuUsage();
     for (let i = 0; i < HISTORY_IPS; i++) {
       const ip = `172.16.${i >> 8}.${i & 255}`;
       const base = { at: clock.now(), correlationId: 'k3x9a1b2-1f3e' };
@@ -76,7 +77,8 @@ async function historyMemory(redis: Redis) {
       });
       calls += 3;
     }
-    recordNs += (performance.now() - t) * 1e6;
+    const used = process.cpuUsage(t);
+    recordNs += (used.user + used.system) * 1000;
     await rec.flush();
   }
   let bytes = 0;
@@ -88,7 +90,7 @@ async function historyMemory(redis: Redis) {
     `  Redis memory per IP ${(perIp / 1024).toFixed(1)} KiB (${(perIp / ENTRIES).toFixed(0)} B per entry); 500,000 IPs ≈ ${((perIp * 500_000) / 2 ** 30).toFixed(2)} GiB, 10,000 IPs ≈ ${((perIp * 10_000) / 2 ** 20).toFixed(0)} MiB`,
   );
   say(
-    `  record() on the ingest path: ${(recordNs / calls).toFixed(0)} ns per entry (buffered; written every 200 ms in pipelines)`,
+    `  record() on the ingest path: ${(recordNs / calls).toFixed(0)} ns CPU per entry, building the entry included (buffered; written every 200 ms in pipelines)`,
   );
 }
 
