@@ -71,6 +71,10 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
       if (f && !existsSync(f)) configProblems.push({ path: `ingest.tls.${key}`, message: `file not found: ${f}` });
     }
   }
+  for (const key of config.ops.tls.enabled ? (['certFile', 'keyFile'] as const) : []) {
+    const f = config.ops.tls[key];
+    if (f && !existsSync(f)) configProblems.push({ path: `ops.tls.${key}`, message: `file not found: ${f}` });
+  }
   if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
     warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
   }

@@ -123,6 +123,26 @@ describe('console access', () => {
     expect(JSON.stringify(health)).not.toContain('e2e-secret-not-real');
   });
 
+  it('streams decisions live over SSE', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${base}/console/api/live`, { headers: bearer(VIEWER_TOKEN), signal: ac.signal });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const until = async (want: string) => {
+      while (!text.includes(want)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${want}`);
+        text += value;
+      }
+    };
+    await until('event: ready');
+    await bridge.send([vpnLine({ kind: 'up', user: 'erin', ip: '192.0.2.78' })]);
+    await until('"ip":"192.0.2.78"');
+    expect(text).toMatch(/event: decisions\ndata: \[.*"decision":"connect".*"user":"erin"/);
+    ac.abort();
+  });
+
   // Last: it throttles 127.0.0.1, which every test logs in from.
   it('throttles failed logins per address and name, then lets them in after the lockout', async () => {
     const attempt = (password: string) =>
