@@ -15,6 +15,7 @@ import type { PushQueue } from '../queue/jobs.js';
 import { canonicalIp, ipKey } from '../redis/keys.js';
 import { readSessions } from '../sessions/query.js';
 import type { Clock, RawMessage } from '../types.js';
+import { auditAction } from './audit.js';
 import type { Principal } from './auth.js';
 import { clientAddress, HttpError, readFields } from './http.js';
 import type { Sampler } from './series.js';
@@ -140,22 +141,8 @@ const queue: Handler = async (d, { url }) => ({
   failed: await listFailed(d.queue, { limit: Math.min(num(url.searchParams.get('limit'), 100), 1000) }),
 });
 
-function audit(d: ApiDeps, r: ApiRequest, action: string, target: unknown, result: unknown): void {
-  d.logger.info(
-    {
-      audit: true,
-      actor: r.principal.user,
-      role: r.principal.role,
-      via: r.principal.via,
-      clientIp: clientAddress(r.req),
-      action,
-      target,
-      result,
-    },
-    'console admin action',
-  );
-  d.metrics.consoleAdminActions.inc({ action, result: 'ok' });
-}
+const audit = (d: ApiDeps, r: ApiRequest, action: string, target: unknown, outcome: unknown) =>
+  auditAction(d, { principal: r.principal, clientIp: clientAddress(r.req) }, action, 'ok', { target, outcome });
 
 const retry: Handler = async (d, r) => {
   const f = await readFields(r.req);

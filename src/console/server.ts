@@ -9,10 +9,11 @@ import { rateLimiter } from '../log.js';
 import type { ConsoleHandler } from '../ops/server.js';
 import { historyKeys } from '../history/recorder.js';
 import { findRoute, type ApiDeps } from './api.js';
-import { loadAssets } from './assets.js';
-import { createConsoleAuth, sameOrigin, type ConsoleAuth } from './auth.js';
+import { loadAssets, type Asset } from './assets.js';
+import { auditAction } from './audit.js';
+import { createConsoleAuth, sameOrigin, type ConsoleAuth, type Principal } from './auth.js';
 import { clientAddress, HttpError, redirect, send, sendJson } from './http.js';
-import { createLiveHub } from './live.js';
+import { createLiveHub, type LiveHub } from './live.js';
 import { createSampler } from './series.js';
 
 export interface ConsoleDeps extends Omit<ApiDeps, 'sampler'> {
@@ -28,85 +29,74 @@ export interface ConsoleDeps extends Omit<ApiDeps, 'sampler'> {
 /** True when the console has credentials and so is served at all. */
 export const consoleConfigured = (cfg: ConsoleConfig) => cfg.users.length + cfg.tokens.length > 0;
 
+interface Ctx {
+  readonly deps: ConsoleDeps;
+  readonly api: ApiDeps;
+  readonly auth: ConsoleAuth;
+  readonly live: LiveHub;
+  readonly assets: ReadonlyMap<string, Asset>;
+}
+
+function page(ctx: Ctx, req: IncomingMessage, res: ServerResponse, name: string): void {
+  const a = ctx.assets.get(name);
+  if (!a) return send(res, 404, 'not found', 'text/plain');
+  if (req.headers['if-none-match'] === a.etag) return send(res, 304, '', a.type, { etag: a.etag });
+  send(res, 200, a.body, a.type, { 'cache-control': name.endsWith('.html') ? 'no-store' : 'no-cache', etag: a.etag });
+}
+
+/** Everything under /console/ that is not the API: redirects, assets, login, logout, the page shell. */
+async function serve(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const path = url.pathname;
+  const method = req.method ?? 'GET';
+  const read = method === 'GET' || method === 'HEAD';
+  if (path === '/console') return redirect(res, '/console/');
+  if (path.startsWith('/console/assets/') && read) return page(ctx, req, res, path.slice('/console/assets/'.length));
+  if (path === '/console/login') return method === 'POST' ? ctx.auth.login(req, res) : page(ctx, req, res, 'login.html');
+  if (path === '/console/logout' && method === 'POST') {
+    if (!sameOrigin(req)) return sendJson(res, 403, { error: 'cross-origin request refused' });
+    return ctx.auth.logout(req, res);
+  }
+  const principal = ctx.auth.principal(req);
+  if (path.startsWith('/console/api/')) return serveApi(ctx, req, res, url, principal);
+  if (!principal) return redirect(res, '/console/login');
+  if (!read) return sendJson(res, 405, { error: 'method not allowed' });
+  page(ctx, req, res, 'index.html');
+}
+
+async function serveApi(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal | undefined) {
+  if (!principal) return sendJson(res, 401, { error: 'log in, or send Authorization: Bearer <token>' });
+  const parts = url.pathname.slice('/console/api/'.length).split('/').filter(Boolean);
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+  if (method === 'GET' && parts.join('/') === 'live') {
+    if (!(await ctx.live.attach(res))) sendJson(res, 503, { error: 'too many live views open' });
+    return;
+  }
+  const route = findRoute(method, parts);
+  if (!route) return sendJson(res, 404, { error: 'no such API route' });
+  if (method !== 'GET' && !ctx.auth.csrfOk(req, principal))
+    return sendJson(res, 403, { error: 'missing or wrong CSRF token (x-csrf-token), or cross-origin request' });
+  if (route.admin && principal.role !== 'admin') {
+    auditAction(ctx.deps, { principal, clientIp: clientAddress(req) }, route.path.split('/').pop()!, 'refused');
+    return sendJson(res, 403, { error: 'this needs the admin role' });
+  }
+  sendJson(res, 200, await route.handler(ctx.api, { req, url, principal, parts }));
+}
+
 export function createConsole(deps: ConsoleDeps): ConsoleHandler {
   const sampler = createSampler({ metrics: deps.metrics, clock: deps.clock, intervalMs: deps.sampleIntervalMs });
-  const api: ApiDeps = { ...deps, sampler };
-  const auth = createConsoleAuth(deps);
-  const live = createLiveHub({ subscriber: deps.subscriber, channel: historyKeys(deps.keyPrefix).live });
-  const assets = loadAssets();
+  const ctx: Ctx = {
+    deps,
+    api: { ...deps, sampler },
+    auth: createConsoleAuth(deps),
+    live: createLiveHub({ subscriber: deps.subscriber, channel: historyKeys(deps.keyPrefix).live }),
+    assets: loadAssets(),
+  };
   const errorLog = rateLimiter(6, () => deps.clock.now());
-
-  const page = (res: ServerResponse, name: string) => {
-    const a = assets.get(name);
-    if (!a) return send(res, 404, 'not found', 'text/plain');
-    send(res, 200, a.body, a.type, { 'cache-control': name.endsWith('.html') ? 'no-store' : 'no-cache', etag: a.etag });
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const path = url.pathname;
-    const method = req.method ?? 'GET';
-    if (path === '/console') return redirect(res, '/console/');
-    if (path.startsWith('/console/assets/') && (method === 'GET' || method === 'HEAD')) {
-      const a = assets.get(path.slice('/console/assets/'.length));
-      if (a && req.headers['if-none-match'] === a.etag) return send(res, 304, '', a.type, { etag: a.etag });
-      return page(res, path.slice('/console/assets/'.length));
-    }
-    if (path === '/console/login') {
-      if (method === 'POST') return auth.login(req, res);
-      return page(res, 'login.html');
-    }
-    if (path === '/console/logout' && method === 'POST') {
-      if (!sameOrigin(req)) return sendJson(res, 403, { error: 'cross-origin request refused' });
-      return auth.logout(req, res);
-    }
-    const principal = auth.principal(req);
-    if (path.startsWith('/console/api/')) return apiCall(req, res, url, principal);
-    if (!principal) return redirect(res, '/console/login');
-    if (method !== 'GET' && method !== 'HEAD') return sendJson(res, 405, { error: 'method not allowed' });
-    page(res, 'index.html');
-  };
-
-  const apiCall = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    principal: ReturnType<ConsoleAuth['principal']>,
-  ) => {
-    if (!principal) return sendJson(res, 401, { error: 'log in, or send Authorization: Bearer <token>' });
-    const parts = url.pathname.slice('/console/api/'.length).split('/').filter(Boolean);
-    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
-    if (method === 'GET' && parts.join('/') === 'live') {
-      if (!(await live.attach(res))) sendJson(res, 503, { error: 'too many live views open' });
-      return;
-    }
-    const route = findRoute(method, parts);
-    if (!route) return sendJson(res, 404, { error: 'no such API route' });
-    if (method !== 'GET' && !auth.csrfOk(req, principal))
-      return sendJson(res, 403, { error: 'missing or wrong CSRF token (x-csrf-token), or cross-origin request' });
-    if (route.admin && principal.role !== 'admin') {
-      deps.metrics.consoleAdminActions.inc({ action: route.path.split('/').pop()!, result: 'refused' });
-      deps.logger.info(
-        {
-          audit: true,
-          actor: principal.user,
-          role: principal.role,
-          via: principal.via,
-          clientIp: clientAddress(req),
-          action: route.path,
-          result: 'refused',
-        },
-        'console admin action',
-      );
-      return sendJson(res, 403, { error: 'this needs the admin role' });
-    }
-    sendJson(res, 200, await route.handler(api, { req, url, principal, parts }));
-  };
-
   return {
     handles: (path) => path === '/console' || path.startsWith('/console/'),
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://console.invalid');
-      handle(req, res, url).catch((e: unknown) => {
+      serve(ctx, req, res, url).catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : 500;
         if (status === 500) {
           const { allowed, suppressed } = errorLog();
@@ -119,7 +109,7 @@ export function createConsole(deps: ConsoleDeps): ConsoleHandler {
     start: () => sampler.start(),
     async close() {
       sampler.stop();
-      await live.close();
+      await ctx.live.close();
     },
   };
 }
