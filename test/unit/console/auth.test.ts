@@ -1,4 +1,6 @@
+import { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { runHashPassword } from '../../../src/cli/hash-password.js';
 import { configSchema } from '../../../src/config/schema.js';
 import {
   hashPassword,
@@ -70,5 +72,38 @@ describe('console sessions', () => {
     const b = store.create('bob', 'admin');
     store.destroy(b.id);
     expect(store.get(b.id)).toBeUndefined();
+  });
+});
+
+describe('hash-password command', () => {
+  const run = async (opts: { token?: boolean }, stdin: string) => {
+    let out = '';
+    let err = '';
+    const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
+    const code = await runHashPassword(
+      opts,
+      Readable.from([stdin]),
+      sink((s) => (out += s)),
+      sink((s) => (err += s)),
+    );
+    return { code, out, err };
+  };
+
+  it('prints a scrypt hash of the password read from standard input', async () => {
+    const r = await run({}, 'a long enough password\n');
+    expect(r.code).toBe(0);
+    expect(await verifyPassword('a long enough password', r.out.trim())).toBe(true);
+  });
+
+  it('refuses a short password and prints nothing on standard output', async () => {
+    const r = await run({}, 'short\n');
+    expect(r).toMatchObject({ code: 2, out: '' });
+    expect(r.err).toMatch(/at least 12 characters/);
+  });
+
+  it('makes a bearer token and the hash that matches it', async () => {
+    const r = await run({ token: true }, '');
+    const [, token, hash] = /^token: (\S+)\ntokenHash: (\S+)\n$/.exec(r.out) ?? [];
+    expect(tokenMatches(token!, hash!)).toBe(true);
   });
 });
