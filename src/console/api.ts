@@ -7,7 +7,7 @@ import type { IdentityConfig } from '../config/schema.js';
 import { readHistory } from '../history/read.js';
 import type { Logger } from '../log.js';
 import { explainLine } from '../match/explain.js';
-import { inspectLibrary, loadLibrary, type Library } from '../match/library.js';
+import { inspectLibrary, type Library, type LoadReport } from '../match/library.js';
 import type { Metrics } from '../ops/metrics.js';
 import { runChecks, type ReadinessCheck } from '../ops/server.js';
 import { listFailed, purgeFailed, queueStats, retryFailed } from '../queue/admin.js';
@@ -38,6 +38,8 @@ export interface ApiDeps {
   /** JIMS servers by name as `scheme://host:port` (never credentials). */
   readonly jimsServers: Readonly<Record<string, string>>;
   readonly sampler: Sampler;
+  /** The library on disk, inspected (examples run, regex safety checked) at most every few seconds. */
+  readonly inspect: () => Promise<LoadReport>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -81,10 +83,30 @@ const ipDetail: Handler = async (d, { parts }) => {
   return { ip, session: session ?? null, history: await readHistory(d.redis, d.keyPrefix, ip) };
 };
 
-const library = async (d: ApiDeps) => d.patterns.running?.() ?? (await loadLibrary(d.patterns.dirs));
+/** Inspecting runs every example and the regex safety checks: too much CPU to repeat on every page view. */
+export const INSPECT_CACHE_MS = 10_000;
+
+export function cachedInspect(dirs: readonly string[], clock: Clock): () => Promise<LoadReport> {
+  let last: { at: number; report: Promise<LoadReport> } | undefined;
+  return () => {
+    const now = clock.now();
+    if (!last || now - last.at >= INSPECT_CACHE_MS) {
+      const report = inspectLibrary(dirs);
+      last = { at: now, report };
+      report.catch(() => (last = undefined));
+    }
+    return last.report;
+  };
+}
+
+async function library(d: ApiDeps): Promise<Library> {
+  const lib = d.patterns.running?.() ?? (await d.inspect()).library;
+  if (!lib) throw new HttpError(409, 'the pattern library on disk does not load: see the Patterns view for its problems');
+  return lib;
+}
 
 const patterns: Handler = async (d) => {
-  const r = await inspectLibrary(d.patterns.dirs);
+  const r = await d.inspect();
   const running = d.patterns.running?.();
   const examples = new Map<string, { ok: number; failed: number; messages: string[] }>();
   for (const x of r.results) {

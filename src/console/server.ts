@@ -8,7 +8,7 @@ import type { ConsoleConfig } from '../config/schema.js';
 import { rateLimiter } from '../log.js';
 import type { ConsoleHandler } from '../ops/server.js';
 import { historyKeys } from '../history/recorder.js';
-import { findRoute, type ApiDeps } from './api.js';
+import { cachedInspect, findRoute, type ApiDeps } from './api.js';
 import { loadAssets, type Asset } from './assets.js';
 import { auditAction } from './audit.js';
 import { createConsoleAuth, sameOrigin, type ConsoleAuth, type Principal } from './auth.js';
@@ -16,7 +16,7 @@ import { clientAddress, HttpError, redirect, send, sendJson } from './http.js';
 import { createLiveHub, type LiveHub } from './live.js';
 import { createSampler } from './series.js';
 
-export interface ConsoleDeps extends Omit<ApiDeps, 'sampler'> {
+export interface ConsoleDeps extends Omit<ApiDeps, 'sampler' | 'inspect'> {
   readonly cfg: ConsoleConfig;
   /** The ops listener is HTTPS. */
   readonly secure: boolean;
@@ -86,7 +86,7 @@ export function createConsole(deps: ConsoleDeps): ConsoleHandler {
   const sampler = createSampler({ metrics: deps.metrics, clock: deps.clock, intervalMs: deps.sampleIntervalMs });
   const ctx: Ctx = {
     deps,
-    api: { ...deps, sampler },
+    api: { ...deps, sampler, inspect: cachedInspect(deps.patterns.dirs, deps.clock) },
     auth: createConsoleAuth(deps),
     live: createLiveHub({ subscriber: deps.subscriber, channel: historyKeys(deps.keyPrefix).live }),
     assets: loadAssets(),
