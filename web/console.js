@@ -73,6 +73,7 @@
     var q = params.get('q') || '';
     var field = params.get('field') || 'any';
     var cursors = [0];
+    var shown = {};
     var results = h('div', {});
     var liveList = h('ul', { class: 'live', 'aria-label': 'Latest decisions' });
     var input = h('input', { id: 'q', name: 'q', type: 'search', value: q, placeholder: 'user, IP, firewall or VPN' });
@@ -92,12 +93,13 @@
       var qs = new URLSearchParams({ q: q, field: field, cursor: String(cursor), limit: '50' });
       say('Loading sessions…');
       api('sessions?' + qs).then(function (page) {
+        shown = {};
         var rows = page.sessions.map(function (s) {
-          return h('tr', {},
+          return (shown[s.ip] = h('tr', {},
             h('td', {}, h('a', { href: '/console/ip/' + encodeURIComponent(s.ip), text: s.ip })),
             h('td', { text: s.user }), h('td', { text: s.domain }), h('td', { text: s.firewall }),
             h('td', { text: s.vpn || '–' }), h('td', { text: time(s.since) }), h('td', { text: time(s.lastUpAt) }),
-            h('td', { class: 'num', text: String(s.seq) }));
+            h('td', { class: 'num', text: String(s.seq) })));
         });
         var idx = cursors.indexOf(cursor);
         var summary = q
@@ -123,11 +125,20 @@
     });
     load(0);
     var es = new EventSource(API + 'live');
+    es.addEventListener('ready', function () { liveList.setAttribute('data-state', 'open'); });
+    es.addEventListener('error', function () { liveList.setAttribute('data-state', 'reconnecting'); });
     es.addEventListener('decisions', function (ev) {
       JSON.parse(ev.data).forEach(function (d) {
         liveList.prepend(h('li', {}, time(d.at) + ' ', h('a', { href: '/console/ip/' + encodeURIComponent(d.ip), text: d.ip }),
           ' ' + d.decision + (d.user ? ' (' + d.user + ')' : '') + ' seq ' + d.seq));
         while (liveList.children.length > 20) liveList.lastChild.remove();
+        // A row on screen shows the change at once: new seq, and a mark when its session ended.
+        var row = shown[d.ip];
+        if (row) {
+          row.lastChild.textContent = String(d.seq);
+          row.classList.add('changed');
+          if (d.decision === 'disconnect' || d.decision === 'expired') row.classList.add('ended');
+        }
       });
     });
   }

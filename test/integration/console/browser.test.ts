@@ -44,6 +44,17 @@ describe('console in the browser', () => {
     await page.locator('#summary').filter({ hasText: '3 session(s)' }).waitFor();
   });
 
+  it('shows decisions live (SSE) and marks the row of a session that ended', async () => {
+    await page.goto(`${stack.base}/console/sessions`);
+    await page.locator('#summary').filter({ hasText: '3 session(s)' }).waitFor();
+    // The stream is open once the server said so (its `ready` event): no decision after it is missed.
+    await page.locator('ul.live[data-state="open"]').waitFor({ state: 'attached' });
+    await stack.bridge.send([vpnLine({ kind: 'down', user: 'alice', ip: '192.0.2.21' })]);
+    await page.getByRole('list', { name: 'Latest decisions' }).getByText('192.0.2.21').waitFor();
+    expect(await page.getByRole('list', { name: 'Latest decisions' }).textContent()).toContain('disconnect (alice) seq 2');
+    await page.locator('tr.ended').filter({ hasText: '192.0.2.21' }).waitFor();
+  });
+
   it('searches sessions by user', async () => {
     await page.goto(`${stack.base}/console/sessions`);
     await page.getByLabel('Search sessions').fill('bob');
