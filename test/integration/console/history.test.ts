@@ -40,6 +40,13 @@ describe('per-IP history', () => {
     expect(line?.type === 'line' && line.text).toContain('IKE_VPN_UP_ALARM_USER');
   });
 
+  it('records even with the console off, which is not served without credentials', async () => {
+    const res = await fetch(`${bridge.opsUrl()}/console/`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(['/healthz', '/readyz', '/metrics']);
+    expect((await fetch(`${bridge.opsUrl()}/console/api/sessions`)).status).toBe(404);
+  });
+
   it('keeps at most maxEntriesPerIp entries per IP, with a TTL', async () => {
     const lines = [0, 1, 2, 3].map((i) => vpnLine({ kind: i % 2 ? 'down' : 'up', user: 'bob', ip: '192.0.2.51' }));
     for (const l of lines) {
