@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
-import { opsConsole } from './console/mount.js';
+import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError, type Problem } from './errors.js';
 import { createHistoryTap } from './history/tap.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
@@ -78,6 +78,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
     warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
   }
+  warnings.push(...consoleWarnings(config));
   if (!config.jims.primary && has(config, 'worker')) {
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }

@@ -32,6 +32,15 @@ function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
   return { cert: read('certFile'), key: read('keyFile') };
 }
 
+/** Start-up warnings about the console's configuration (`check` prints them, `serve` logs them). */
+export function consoleWarnings(config: Config): string[] {
+  if (!config.ops.enabled || !consoleConfigured(config.ops.console) || config.ops.tls.enabled || isLoopback(config.ops.host))
+    return [];
+  return [
+    `ops.console is served over plain HTTP on ${config.ops.host}: passwords and session cookies cross the network in clear; set ops.tls`,
+  ];
+}
+
 /** The console and TLS options of the ops server (both absent when not configured). */
 export function opsConsole(
   config: Config,
@@ -48,11 +57,6 @@ export function opsConsole(
   const tls = readTls(config);
   const cfg = config.ops.console;
   if (!consoleConfigured(cfg)) return { tls };
-  if (!tls && !isLoopback(config.ops.host))
-    deps.logger.warn(
-      { host: config.ops.host },
-      'the console is served over plain HTTP beyond loopback: passwords and session cookies cross the network in clear; set ops.tls',
-    );
   const queue = createPushQueue(deps.redis, config.redis.keyPrefix, deps.logger);
   const j = config.jims;
   const server = (s: typeof j.primary) => (s ? `${s.scheme}://${s.host}:${s.port}` : undefined);
