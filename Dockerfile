@@ -19,6 +19,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY patterns ./patterns
+# The operator console's pages and script (served from the package, never a CDN).
+COPY web ./web
 COPY deploy/config.yaml /etc/ptim-bridge/config.yaml
 USER node
 # Unprivileged ports inside the container; compose maps 514 → 5514.

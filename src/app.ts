@@ -6,8 +6,10 @@ import type { Redis } from 'ioredis';
 import { checkFiles, readableFile } from './config/files.js';
 import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
+import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError, type Problem } from './errors.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
+import { createHistoryTap } from './history/tap.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
@@ -75,6 +77,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   if (tls.enabled && tls.clientCaFile && !tls.requireClientCert) {
     warnings.push('ingest.tls.clientCaFile is set but requireClientCert is false: client certificates are not checked');
   }
+  warnings.push(...consoleWarnings(config));
   if (!config.jims.primary && has(config, 'worker')) {
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }
@@ -142,6 +145,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     return r;
   };
   const command = connection('command');
+  const history = createHistoryTap({ redis: command, keyPrefix, cfg: config.ops.console.history, metrics, logger, clock });
 
   let receivers: Receivers | undefined;
   let pipeline: Pipeline | undefined;
@@ -173,7 +177,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     const e = engine;
     const sink = (raw: RawMessage) => {
       const outcome = p.process(raw);
-      if (outcome.type === 'event') e.submit(outcome.event, nextCorrelationId());
+      if (outcome.type !== 'event') return;
+      const correlationId = nextCorrelationId();
+      e.submit(outcome.event, correlationId);
+      history.line(raw, outcome.event, correlationId);
     };
     receivers = createReceivers(config, { sink, clock, metrics, logger, timing: deps.ingestTiming });
     reloader = createLibraryReloader({
@@ -210,6 +217,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger,
       clock,
       autorun: false,
+      onOutcome: history.pushed,
     });
   }
 
@@ -277,6 +285,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       // Decisions keep the gauge current from here on; until the first one it would read 0.
       if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
       proofs?.start(redisVerdicts(command, keyPrefix));
+      history.start();
 
       if (config.ops.enabled) {
         const p = pipeline;
@@ -287,8 +296,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
           metrics.ready.set(r.ready ? 1 : 0);
           for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
         };
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape });
+        const extras = opsConsole(config, { redis: command, library: () => p?.library, checks, metrics, logger, clock });
+        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape, ...extras });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
+        extras.console?.start();
       }
       if (workers) {
         void workers.worker.run();
@@ -305,7 +316,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         {
           roles: config.roles,
           syslog: receivers?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
-          ops: opsAddress ? `http://${opsAddress.address}:${opsAddress.port}` : undefined,
+          ops: opsAddress ? `${config.ops.tls.enabled ? 'https' : 'http'}://${opsAddress.address}:${opsAddress.port}` : undefined,
           patterns: pre.library?.patterns.length,
           jims: config.jims.primary
             ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
@@ -331,6 +342,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       await workers?.close();
       await jims?.close();
       await ops?.close();
+      await history.stop();
       await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
       logger.info('stopped');
     },

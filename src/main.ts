@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { runCheck, withPatternProblems } from './cli/check.js';
 import { failedList, failedPurge, failedRetry, showQueue, showSessions, type SessionsOptions } from './cli/admin.js';
 import { demoBanner, startDemo } from './cli/demo.js';
+import { runHashPassword } from './cli/hash-password.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
 import { runPatternsExplain, runPatternsProve, runPatternsTest } from './cli/patterns.js';
 import { runReplay, type ReplayCliOptions } from './cli/replay.js';
@@ -203,6 +204,16 @@ failed
   .option('--older-than-secs <n>', 'only those that failed longer ago than this', Number)
   .action(async (o: { olderThanSecs?: number }, cmd: Command) => {
     process.exitCode = await failedPurge(await config(cmd), process.stdout, o);
+  });
+
+program
+  .command('hash-password')
+  .description(
+    'print the passwordHash of a console user (password read from standard input), or with --token a new API token and its tokenHash',
+  )
+  .option('--token', 'make a bearer token for the console API instead')
+  .action(async (o: { token?: boolean }) => {
+    process.exitCode = await runHashPassword(o, process.stdin, process.stdout, process.stderr);
   });
 
 program.addCommand(buildJimsSimCommand());

@@ -2,9 +2,12 @@
 // library before it runs. They write to `out` and return an exit code; main.ts wires
 // them to the command line.
 import { writeFile } from 'node:fs/promises';
-import { defaultConfig, type IdentityConfig, type IngestConfig } from '../config/schema.js';
+import { defaultConfig, type IdentityConfig } from '../config/schema.js';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
-import { StreamFramer, type Frame } from '../ingest/framing.js';
+import type { Frame } from '../ingest/framing.js';
+import { inputFrames, type FramingSettings } from '../ingest/frame-input.js';
+
+export { byteLines } from '../ingest/frame-input.js';
 import { createCheckerProcess } from '../match/checker.js';
 import { explainMatch, type Explanation } from '../match/explain.js';
 import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';
@@ -66,65 +69,6 @@ const pendingProblem = (p: PendingProof): Problem => ({
   path: p.patternId,
   message: 'proof pending',
 });
-
-/** How the live receivers frame a TCP stream (`ingest.maxMessageBytes`, `ingest.maxContinuationLines`). */
-export type FramingSettings = Pick<IngestConfig, 'maxMessageBytes' | 'maxContinuationLines'>;
-
-/**
- * Frames a byte stream exactly as a TCP receiver does (the same StreamFramer): LF, CRLF and NUL
- * delimiters, octet counting, and PRI-less LF pieces joined back (a binary IKE-ID holding 0x0A is
- * one message here as it is in the bridge).
- */
-async function* framedMessages(chunks: AsyncIterable<Buffer>, framing: FramingSettings): AsyncGenerator<Frame> {
-  const framer = new StreamFramer(framing);
-  for await (const chunk of chunks) yield* framer.push(chunk);
-  yield* framer.end();
-}
-
-/** Splits a byte stream on LF (CR before it dropped), keeping raw bytes (binary IKE-IDs). */
-export async function* byteLines(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let rest = Buffer.alloc(0);
-  for await (const chunk of input) {
-    rest = Buffer.concat([rest, typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk]);
-    let nl: number;
-    while ((nl = rest.indexOf(0x0a)) >= 0) {
-      yield rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl);
-      rest = rest.subarray(nl + 1);
-    }
-  }
-  if (rest.length > 0) yield rest;
-}
-
-/**
- * A log file copy (`show log`, a local file) has no `<PRI>`: the receiver would drop it as junk,
- * so it is read line by line and the operator is told so.
- */
-async function* fileLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Frame> {
-  for await (const bytes of byteLines(chunks)) yield { bytes, truncated: false, continuations: 0 };
-}
-
-async function* asBuffers(input: NodeJS.ReadableStream): AsyncGenerator<Buffer> {
-  for await (const chunk of input) yield typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
-}
-
-/** Wire syslog (starts with `<` or an octet count) is framed as the receiver does; anything else by line. */
-async function inputFrames(
-  input: NodeJS.ReadableStream,
-  framing: FramingSettings,
-): Promise<{ wire: boolean; frames: AsyncIterable<Frame> }> {
-  const it = asBuffers(input)[Symbol.asyncIterator]();
-  let first = await it.next();
-  while (!first.done && first.value.length === 0) first = await it.next();
-  const rest: AsyncIterable<Buffer> = {
-    async *[Symbol.asyncIterator]() {
-      if (!first.done) yield first.value;
-      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
-    },
-  };
-  const b = first.done ? undefined : first.value[0];
-  const wire = b === 0x3c || (b !== undefined && b >= 0x30 && b <= 0x39);
-  return { wire, frames: wire ? framedMessages(rest, framing) : fileLines(rest) };
-}
 
 const showValue = (v: FieldValue) => (typeof v === 'string' ? JSON.stringify(v) : `[${v.join(', ')}]`);
 

@@ -15,6 +15,7 @@ const get = (o: unknown, path: readonly string[]): unknown =>
   path.reduce<unknown>((cur, k) => (cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined), o);
 
 const tlsEnabled = (cfg: Record<string, unknown>) => get(cfg, ['ingest', 'tls', 'enabled']) === true;
+const opsTlsEnabled = (cfg: Record<string, unknown>) => get(cfg, ['ops', 'tls', 'enabled']) === true;
 
 /** Every setting that names a file the bridge reads. Add new ones here. */
 export const FILE_SETTINGS: readonly FileSetting[] = [
@@ -25,6 +26,8 @@ export const FILE_SETTINGS: readonly FileSetting[] = [
     { path: ['jims', server, 'caFile'] },
     { path: ['jims', server, 'clientSecretFile'] },
   ]),
+  { path: ['ops', 'tls', 'certFile'], when: opsTlsEnabled },
+  { path: ['ops', 'tls', 'keyFile'], when: opsTlsEnabled },
 ];
 
 export interface FileProblem {

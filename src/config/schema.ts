@@ -270,12 +270,84 @@ export const jimsSchema = z
   })
   .strict();
 
+export const consoleRoles = ['viewer', 'admin'] as const;
+export type ConsoleRole = (typeof consoleRoles)[number];
+
+const consoleUser = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, '1 to 64 letters, digits, _ . @ -'),
+    role: z.enum(consoleRoles),
+    /** From `ptim-bridge hash-password`; the password itself is never stored. */
+    passwordHash: z
+      .string()
+      .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'not a hash from `ptim-bridge hash-password`'),
+  })
+  .strict();
+
+const consoleToken = z
+  .object({
+    name: z.string().min(1).max(64),
+    role: z.enum(consoleRoles),
+    /** From `ptim-bridge hash-password --token`: the SHA-256 of a random bearer token. */
+    tokenHash: z.string().regex(/^sha256\$[0-9a-f]{64}$/, 'not a hash from `ptim-bridge hash-password --token`'),
+  })
+  .strict();
+
+const uniqueNames = (what: string) => (list: readonly { name: string }[], ctx: z.RefinementCtx) => {
+  const seen = new Set<string>();
+  list.forEach((u, i) => {
+    if (seen.has(u.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${what} name ${u.name}` });
+    seen.add(u.name);
+  });
+};
+
+export const historySchema = z
+  .object({
+    /** Recent entries kept per IP (lines, decisions, pushes) for the console's IP timeline; 0 records nothing. */
+    maxEntriesPerIp: z.number().int().min(0).max(1000).default(12),
+    /** An IP's history is deleted this long after its last entry. */
+    ttlSecs: positiveInt.default(86400),
+  })
+  .strict();
+
+export const consoleSchema = z
+  .object({
+    /** Login accounts; the console is off while both users and tokens are empty. */
+    users: z.array(consoleUser).default([]).superRefine(uniqueNames('user')),
+    /** Bearer tokens for the JSON API (scripts, the CLI). */
+    tokens: z.array(consoleToken).default([]).superRefine(uniqueNames('token')),
+    /** A login lasts this long (then the operator logs in again). */
+    sessionTtlSecs: positiveInt.default(8 * 3600),
+    /** Failed logins per client address (and per user name) before logins are refused for a while. */
+    loginMaxFailures: positiveInt.default(5),
+    /** How long failures count, and how long a throttled address or name must wait. */
+    loginLockoutSecs: positiveInt.default(300),
+    history: historySchema.default(historySchema.parse({})),
+  })
+  .strict();
+
+const opsTls = z
+  .object({
+    enabled: z.boolean().default(false),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (!v.enabled) return;
+    if (!v.certFile) ctx.addIssue({ code: 'custom', path: ['certFile'], message: 'required when ops.tls.enabled is true' });
+    if (!v.keyFile) ctx.addIssue({ code: 'custom', path: ['keyFile'], message: 'required when ops.tls.enabled is true' });
+  });
+
 export const opsSchema = z
   .object({
-    /** Admin HTTP server: /healthz, /readyz, /metrics. */
+    /** Admin HTTP server: /healthz, /readyz, /metrics, and the console when it has credentials. */
     enabled: z.boolean().default(true),
     host: z.string().default('0.0.0.0'),
     port: port.default(9514),
+    /** HTTPS for the ops listener (the console's cookie is then Secure). */
+    tls: opsTls.default(opsTls.parse({})),
+    console: consoleSchema.default(consoleSchema.parse({})),
   })
   .strict();
 
@@ -316,6 +388,9 @@ export type QueueConfig = Config['queue'];
 export type JimsConfig = Config['jims'];
 export type JimsServerConfig = NonNullable<JimsConfig['primary']>;
 export type PushConfig = JimsConfig['push'];
+export type OpsConfig = Config['ops'];
+export type ConsoleConfig = OpsConfig['console'];
+export type HistoryConfig = ConsoleConfig['history'];
 
 /** Defaults for every setting; handy in tests: `testConfig({ sessions: { duplicateWindowSecs: 1 } })`. */
 export function defaultConfig(): Config {

@@ -96,5 +96,15 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     // readiness (as /readyz, refreshed at every scrape)
     ready: gauge('ptim_ready', '1 when every required readiness check passes (as /readyz), else 0'),
     readyCheck: gauge('ptim_ready_check', '1 when the named readiness check passes, else 0', ['check']),
+    // console
+    /** result: recorded | dropped (buffer full) | error (Redis write failed) */
+    historyEntries: counter('ptim_history_entries_total', 'Per-IP history entries for the console timeline', ['result']),
+    /** result: ok | failed | throttled */
+    consoleLogins: counter('ptim_console_logins_total', 'Console login attempts', ['result']),
+    /** action: retry | purge; result: ok | refused */
+    consoleAdminActions: counter('ptim_console_admin_actions_total', 'Console admin actions (each also one audit log line)', [
+      'action',
+      'result',
+    ]),
   };
 }

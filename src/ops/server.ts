@@ -1,6 +1,8 @@
 // The admin HTTP server: liveness, readiness (each check named, so an operator sees *which*
-// dependency is missing) and Prometheus metrics. Listening is separate from building it.
-import { createServer, type Server } from 'node:http';
+// dependency is missing), Prometheus metrics and, when configured, the operator console under
+// /console/. Plain HTTP or HTTPS. Listening is separate from building it.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { PtimError } from '../errors.js';
@@ -11,6 +13,14 @@ export interface ReadinessCheck {
   /** Required checks decide readiness; the others are reported only (e.g. JIMS reachability). */
   readonly required: boolean;
   check(): Promise<{ ok: boolean; detail?: string }> | { ok: boolean; detail?: string };
+}
+
+/** The console (src/console), mounted by path; the ops server knows nothing else of it. */
+export interface ConsoleHandler {
+  handles(path: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  start(): void;
+  close(): Promise<void>;
 }
 
 export interface OpsServer {
@@ -38,9 +48,13 @@ export function createOpsServer(deps: {
   checks: () => readonly ReadinessCheck[];
   /** Settles batched counters and refreshes gauges (e.g. readiness) before a scrape. */
   beforeScrape?: () => void | Promise<void>;
+  console?: ConsoleHandler;
+  /** PEM certificate and key: serve HTTPS. */
+  tls?: { cert: Buffer; key: Buffer };
 }): OpsServer {
-  const server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
+    if (deps.console?.handles(url)) return deps.console.handle(req, res);
     const send = (status: number, body: string, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
@@ -64,8 +78,16 @@ export function createOpsServer(deps: {
         );
       return;
     }
-    send(404, JSON.stringify({ error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] }));
-  });
+    if (url === '/' && deps.console) {
+      res.writeHead(303, { location: '/console/' });
+      return res.end();
+    }
+    const endpoints = ['/healthz', '/readyz', '/metrics', ...(deps.console ? ['/console/'] : [])];
+    send(404, JSON.stringify({ error: 'not found', endpoints }));
+  };
+  const server: Server = deps.tls
+    ? (createHttpsServer({ cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' }, handler) as unknown as Server)
+    : createServer(handler);
   server.keepAliveTimeout = 5000;
   return {
     server,
@@ -80,6 +102,7 @@ export function createOpsServer(deps: {
       return server.address() as AddressInfo;
     },
     async close() {
+      await deps.console?.close();
       server.closeAllConnections();
       await new Promise<void>((res) => server.close(() => res()));
     },

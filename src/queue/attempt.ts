@@ -47,12 +47,45 @@ export function takeTurn(deps: TurnDeps, ev: IdentityEvent, key: string, created
   );
 }
 
+/** One event's push outcome as observers see it (the console's per-IP history). */
+export interface PushOutcomeNote {
+  readonly outcome: 'delivered' | 'superseded' | 'permanent' | 'retry';
+  readonly detail?: string;
+  readonly jobId: string;
+  readonly attempt: number;
+}
+
+export type PushOutcomeListener = (ev: IdentityEvent, note: PushOutcomeNote) => void;
+
 export interface SettleDeps {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
   maxAgeMs: number;
   maxEventAgeSecs: number;
+  /** Told of every event's outcome, single or batch job (must not throw). */
+  onOutcome?: PushOutcomeListener;
+}
+
+/** Tells the listener, if any; a listener's bug never changes a push's outcome. */
+export function noteOutcome(
+  deps: SettleDeps,
+  ev: IdentityEvent,
+  line: JobLine,
+  outcome: PushOutcomeNote['outcome'],
+  detail?: string,
+) {
+  if (!deps.onOutcome) return;
+  try {
+    deps.onOutcome(ev, {
+      outcome,
+      ...(detail ? { detail } : {}),
+      jobId: String(line.jobId ?? ''),
+      attempt: Number(line.attempt ?? 0),
+    });
+  } catch {
+    // observers are best effort
+  }
 }
 
 /** What a push outcome means for the job: a result, or a throw that BullMQ turns into a retry or a failure. */
@@ -63,12 +96,14 @@ export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: Push
       metrics.pushes.inc({ outcome: 'delivered' });
       metrics.eventLatency.observe(Math.max(0, deps.clock.now() - ev.receivedAt) / 1000);
       logger.info({ ...line, outcome: 'delivered', status: outcome.status, server: outcome.server }, 'push delivered');
+      noteOutcome(deps, ev, line, 'delivered', `HTTP ${outcome.status} from ${outcome.server}`);
       return { result: 'delivered', status: outcome.status, server: outcome.server };
     }
     case 'permanent': {
       metrics.pushes.inc({ outcome: 'permanent' });
       const { reason, status, server } = outcome;
       logger.error({ ...line, outcome: 'permanent', reason, status, server }, 'push rejected permanently');
+      noteOutcome(deps, ev, line, 'permanent', reason);
       throw new UnrecoverableError(`permanent: ${outcome.reason}`);
     }
     case 'retry': {
@@ -81,10 +116,12 @@ export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: Push
           { ...line, outcome: 'permanent', reason, ageSecs, server },
           'push gave up: event older than maxEventAgeSecs',
         );
+        noteOutcome(deps, ev, line, 'permanent', `expired; last error: ${reason}`);
         throw new UnrecoverableError(`expired: event older than ${deps.maxEventAgeSecs}s; last error: ${reason}`);
       }
       metrics.pushes.inc({ outcome: 'retry' });
       logger.warn({ ...line, outcome: 'retry', reason, retryAfterMs: outcome.retryAfterMs, server }, 'push will be retried');
+      noteOutcome(deps, ev, line, 'retry', reason);
       throw new PushRetryError(reason, outcome.retryAfterMs);
     }
     default: {

@@ -30,8 +30,10 @@ import {
   pushOnce,
   settleOutcome,
   takeTurn,
+  noteOutcome,
   type JobLine,
   type PushJobResult,
+  type PushOutcomeListener,
   type SettleDeps,
   type TurnDeps,
 } from './attempt.js';
@@ -71,6 +73,8 @@ export interface PushWorkersOptions {
   missingPredecessorWaitMs?: number;
   /** Start fetching jobs at once (default true). */
   autorun?: boolean;
+  /** Told of each event's push outcome, in single and batch jobs alike (the console's history). */
+  onOutcome?: PushOutcomeListener;
 }
 
 export interface PushWorkers {
@@ -145,6 +149,7 @@ function jobHandler(deps: HandlerDeps) {
     if (turn.state === 'superseded') {
       metrics.pushes.inc({ outcome: 'superseded' });
       logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
+      noteOutcome(deps.settle, ev, line, 'superseded', `seq ${turn.deliveredSeq} already delivered`);
       return { result: 'superseded', deliveredSeq: turn.deliveredSeq };
     }
     if (turn.state !== 'acquired') {
@@ -196,6 +201,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     clock,
     maxAgeMs: cfg.maxEventAgeSecs * 1000,
     maxEventAgeSecs: cfg.maxEventAgeSecs,
+    ...(opts.onOutcome ? { onOutcome: opts.onOutcome } : {}),
   };
   const handleJob = jobHandler({
     pusher: opts.pusher,

@@ -74,7 +74,13 @@ function parseToken(token: string | undefined): { cursor: string; skipThrough?: 
   return m[2] === undefined ? { cursor: m[1]! } : { cursor: m[1]!, skipThrough: m[2] };
 }
 
-/** Reads the sessions of one batch of index keys in one round trip; ended ones are left out. */
+/** The sessions of these ipKeys, in the given order; ended ones are left out (the console pages through the index with it). */
+export async function readSessions(redis: Redis, keyPrefix: string, keys: readonly string[]): Promise<SessionView[]> {
+  if (keys.length === 0) return [];
+  return (await readBatch(redis, keyspace(keyPrefix), keys)).filter((v): v is SessionView => v !== undefined);
+}
+
+/** Reads the sessions of one batch of index keys in one round trip; ended ones are undefined. */
 async function readBatch(redis: Redis, ks: Keyspace, keys: readonly string[]): Promise<(SessionView | undefined)[]> {
   const p = redis.pipeline();
   for (const k of keys) p.hgetall(ks.session(k)).smembers(ks.tunnels(k)).hget(ks.seqs, k);

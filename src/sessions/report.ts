@@ -1,5 +1,6 @@
 // How a session decision is made visible: counted, the gauge refreshed, one log line. Shared by
 // the engine (VPN lines) and the sweeper (expiries) so both report a decision the same way.
+import { historyOf } from '../history/tap.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ScriptResult } from './script.js';
@@ -17,6 +18,7 @@ export function reportDecision(metrics: Metrics, logger: Logger, r: ScriptResult
   for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
   // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
   metrics.sessionsActive.set(r.active);
+  historyOf(metrics)?.decision(r, ctx);
   const { user, domain, ip, firewall, correlationId } = ctx;
   logger.info(
     { decision: r.decision, user, domain, ip, seq: r.seq, firewall, correlationId, emitted: r.events.map((e) => e.kind) },

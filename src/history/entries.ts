@@ -1,0 +1,56 @@
+// What the per-IP history holds: one entry per syslog line that produced an event for the IP,
+// per session decision on it, and per push attempt outcome, each carrying the correlation id that
+// ties a line to its decision and its pushes. Pure shapes and their compact JSON form.
+import type { VpnEvent } from '../types.js';
+
+export type HistoryEntry =
+  | {
+      readonly type: 'line';
+      readonly at: number;
+      readonly correlationId: string;
+      readonly kind: VpnEvent['kind'];
+      readonly user: string;
+      readonly firewall: string;
+      readonly patternId: string;
+      readonly transport: string;
+      readonly sourceIp: string;
+      /** The line as received, cut at HISTORY_TEXT_CHARS. */
+      readonly text: string;
+    }
+  | {
+      readonly type: 'decision';
+      readonly at: number;
+      readonly correlationId: string;
+      readonly decision: string;
+      readonly user?: string;
+      readonly seq: number;
+      /** Identity events the decision emitted (connect, rekey, disconnect). */
+      readonly emitted: readonly string[];
+    }
+  | {
+      readonly type: 'push';
+      readonly at: number;
+      readonly correlationId: string;
+      readonly jobId: string;
+      readonly kind: string;
+      readonly seq: number;
+      readonly attempt: number;
+      /** delivered | superseded | retry | permanent | error */
+      readonly outcome: string;
+      readonly detail?: string;
+    };
+
+/** Lines are cut here: the history explains, it is not a log archive (and it bounds memory). */
+export const HISTORY_TEXT_CHARS = 240;
+
+/** A history entry as stored and returned, with its stream id (time-ordered, unique). */
+export type StoredHistoryEntry = HistoryEntry & { readonly id: string };
+
+export function parseEntry(id: string, json: string): StoredHistoryEntry | undefined {
+  try {
+    const v = JSON.parse(json) as HistoryEntry;
+    return v && typeof v === 'object' && typeof v.type === 'string' ? { ...v, id } : undefined;
+  } catch {
+    return undefined;
+  }
+}

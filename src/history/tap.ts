@@ -1,0 +1,91 @@
+// Where the bridge's stages hand their facts to the per-IP history: one call each at the syslog
+// sink (app.ts), the session decision report (sessions/report.ts) and the push workers' per-event
+// outcome (`onOutcome`, so batch jobs report each event too). Each call only builds a small object and buffers
+// it; the recorder writes off the hot path.
+//
+// The decision report receives no new dependency: the tap is found through the bridge's Metrics
+// object, the one per-bridge object every stage already gets. Several bridges in one process
+// (tests) each have their own Metrics, so their histories do not mix.
+import type { Metrics } from '../ops/metrics.js';
+import type { PushOutcomeListener } from '../queue/attempt.js';
+import type { RawMessage, VpnEvent } from '../types.js';
+import { HISTORY_TEXT_CHARS } from './entries.js';
+import { createHistoryRecorder, type HistoryRecorder } from './recorder.js';
+
+export interface HistoryTap {
+  line(raw: RawMessage, event: VpnEvent, correlationId: string): void;
+  decision(
+    r: { readonly decision: string; readonly seq: number; readonly events: readonly { readonly kind: string }[] },
+    ctx: { readonly ip?: string; readonly user?: string; readonly correlationId: string },
+  ): void;
+  /** Records every push outcome of this worker (completed, retried, failed). */
+  /** A push outcome (the push workers' `onOutcome`). */
+  pushed: PushOutcomeListener;
+  start(): void;
+  stop(): Promise<void>;
+  readonly recorder: HistoryRecorder;
+}
+
+const taps = new WeakMap<Metrics, HistoryTap>();
+
+/** The history tap of the bridge that owns `metrics`, if it records history. */
+export const historyOf = (metrics: Metrics): HistoryTap | undefined => taps.get(metrics);
+
+export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[0]): HistoryTap {
+  const rec = createHistoryRecorder(deps);
+  const now = () => deps.clock.now();
+  const tap: HistoryTap = {
+    recorder: rec,
+    line(raw, event, correlationId) {
+      const text = raw.bytes.toString('latin1', 0, Math.min(raw.bytes.length, HISTORY_TEXT_CHARS));
+      for (const ip of event.ips)
+        rec.record(ip, {
+          type: 'line',
+          at: raw.receivedAt,
+          correlationId,
+          kind: event.kind,
+          user: event.user,
+          firewall: event.firewall,
+          patternId: event.patternId,
+          transport: raw.transport,
+          sourceIp: raw.sourceIp,
+          text,
+        });
+    },
+    decision(r, ctx) {
+      if (!ctx.ip) return;
+      rec.record(ctx.ip, {
+        type: 'decision',
+        at: now(),
+        correlationId: ctx.correlationId,
+        decision: r.decision,
+        seq: r.seq,
+        emitted: r.events.map((e) => e.kind),
+        ...(ctx.user !== undefined ? { user: ctx.user } : {}),
+      });
+    },
+    pushed(ev, note) {
+      if (!ev.ip) return;
+      rec.record(ev.ip, {
+        type: 'push',
+        at: now(),
+        correlationId: ev.correlationId,
+        jobId: note.jobId,
+        kind: ev.kind,
+        seq: ev.seq,
+        attempt: note.attempt,
+        outcome: note.outcome,
+        ...(note.detail ? { detail: note.detail.slice(0, 300) } : {}),
+      });
+    },
+    start() {
+      taps.set(deps.metrics, tap);
+      rec.start();
+    },
+    async stop() {
+      await rec.stop();
+      taps.delete(deps.metrics);
+    },
+  };
+  return tap;
+}
