@@ -3,7 +3,6 @@
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
 import { createReceivers, type Receivers } from './ingest/receivers.js';
@@ -15,7 +14,9 @@ import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
-import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-check.js';
+import { checkRedis } from './redis/check.js';
+import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient } from './redis/connection.js';
+import { keyspace } from './redis/keys.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
@@ -122,10 +123,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   for (const w of pre.warnings) logger.warn(w);
 
   const keyPrefix = config.redis.keyPrefix;
-  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger };
-  const connections: Redis[] = [];
+  const redisTarget = await resolveRedisTarget(config.redis);
+  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, now: () => clock.now() };
+  const connections: RedisClient[] = [];
   const connection = (role: 'worker' | 'producer' | 'command') => {
-    const r = createRedisConnection(config.redis.url, role, redisOpts);
+    const r = createRedisClient(redisTarget, role, redisOpts);
     connections.push(r);
     return r;
   };
@@ -183,9 +185,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   }
 
   const jims = pre.jims;
-  if (jims) {
+  const workerRedis = jims ? connection('worker') : undefined;
+  if (jims && workerRedis) {
     workers = createPushWorkers({
-      connection: connection('worker'),
+      connection: workerRedis,
       queue: config.queue,
       keyPrefix,
       pusher: jims,
@@ -209,6 +212,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: command.status === 'ready', detail: command.status }),
       },
     ];
+    if (workerRedis) {
+      // A push whose outcome cannot be recorded would be re-sent: not ready while that connection is down.
+      list.push({
+        name: 'redis-push-records',
+        required: true,
+        check: () => ({ ok: workerRedis.status === 'ready', detail: workerRedis.status }),
+      });
+    }
     if (receivers) {
       const r = receivers;
       list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
@@ -249,10 +260,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     pipeline,
     engine,
     async start() {
-      await connectRedis(command, config.redis.url, config.redis.connectTimeoutSecs);
-      const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger });
-      logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
-      for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
+      const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
+      await connect(command);
+      const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger, keyTag: keyspace(keyPrefix).tag });
+      logger.info(
+        { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
+        'redis checked',
+      );
+      for (const r of connections) if (r !== command) await connect(r);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
 
       if (config.ops.enabled) {

@@ -7,7 +7,7 @@
 // an older event must not be sent after it either. Same-seq re-attempts (the job's own retries, a
 // re-relayed duplicate) stay allowed until that seq is delivered.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 
 // Superseded is decided before the lock: an old job needs no lock to be dropped.

@@ -3,7 +3,7 @@
 // Order of effects is add-job → XACK+XDEL, so a crash anywhere re-relays; the deterministic job
 // id (`<ipKey>-<seq>`) makes a re-add a no-op and the workers' ordering guard makes a late
 // re-add (after the job was removed) harmless.
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -231,7 +231,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       if (running) return;
       running = true;
       // XREADGROUP BLOCK holds its connection; give it its own so other commands are not queued behind it.
-      blocking = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+      blocking = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
       blocking.on('error', () => {});
       // ioredis resends a command whose reply was lost in a disconnect: an XREADGROUP that Redis had
       // already served then leaves its entries pending under our name, unseen. Re-read them after

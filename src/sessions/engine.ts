@@ -1,7 +1,7 @@
 // The session engine adapter: takes VpnEvents from the receivers without ever blocking them,
 // applies them to Redis through the atomic session script in submission order, and rides out a
 // Redis outage with a bounded in-memory FIFO (counted drops, never silent).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { rateLimiter } from '../log.js';
 import { canonicalIp, ipKey } from '../redis/keys.js';
 import type { VpnEvent } from '../types.js';

@@ -1,5 +1,5 @@
 // Read-only views of the session state for the CLI and ops (never used on the event path).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { Session } from './spec.js';
 

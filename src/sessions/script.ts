@@ -4,7 +4,8 @@
 // It mirrors spec.ts row for row (the property test holds them together). Deterministic: time
 // and settings come in ARGV (no TIME), and it touches only KEYS (Redis Cluster: one hash tag).
 // Kept as a TS string, not a .lua file, because tsc does not copy non-TS files into dist.
-import type { Redis, ChainableCommander } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
 import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './spec.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatFailedJobs, formatPurgeResult, formatQueueStats, formatRetryResult, table } from '../../../src/queue/format.js';
-import { parseInfo } from '../../../src/queue/redis-check.js';
+import { parseInfo } from '../../../src/redis/check.js';
 
 describe('terminal formatting', () => {
   it('aligns columns and trims trailing blanks', () => {
