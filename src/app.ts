@@ -17,6 +17,7 @@ import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js'
 import { checkRedis } from './redis/check.js';
 import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient } from './redis/connection.js';
 import { keyspace } from './redis/keys.js';
+import { replicaAckOf } from './redis/replication.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
@@ -123,6 +124,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   for (const w of pre.warnings) logger.warn(w);
 
   const keyPrefix = config.redis.keyPrefix;
+  const replicaAck = replicaAckOf(config.redis);
   const redisTarget = await resolveRedisTarget(config.redis);
   const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, now: () => clock.now() };
   const connections: RedisClient[] = [];
@@ -146,7 +148,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   if (has(config, 'ingest') && pre.library) {
     const engineRedis = connection('producer');
-    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock, replicaAck });
     pipeline = createPipeline({
       library: pre.library,
       identity: config.identity,
@@ -196,6 +198,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger,
       clock,
       autorun: false,
+      replicaAck,
     });
   }
 
@@ -262,7 +265,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     async start() {
       const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
       await connect(command);
-      const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger, keyTag: keyspace(keyPrefix).tag });
+      const info = await checkRedis(command, {
+        allowEviction: config.redis.allowEviction,
+        logger,
+        keyTag: keyspace(keyPrefix).tag,
+      });
       logger.info(
         { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
         'redis checked',

@@ -206,6 +206,12 @@ export const redisSchema = z
     cluster: redisClusterSchema.optional(),
     /** TLS to Redis (also implied by a rediss:// URL). Certificates are verified against caFile or the system CAs. */
     tls: redisTlsSchema.optional(),
+    /**
+     * Replicas that must acknowledge (WAIT) a session batch and a push's attempt mark before they
+     * count. Default: 1 with sentinel or cluster (so a failover cannot undo them), 0 standalone.
+     */
+    replicasToAck: z.number().int().min(0).optional(),
+    replicaAckTimeoutMs: positiveInt.default(1000),
     /** Prefix of every key; wrapped in a hash tag `{prefix}` so all keys share a Cluster slot. */
     keyPrefix: z
       .string()

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
+import { NO_REPLICA_ACK, checkReplicaWait, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
 
 // Superseded is decided before the lock: an old job needs no lock to be dropped.
 // KEYS: delivered, lock, attempted. ARGV: ipKey, seq, token, ttlMs.
@@ -51,6 +52,26 @@ async function run(redis: Redis, script: string, keys: string[], args: (string |
   }
 }
 
+/**
+ * Like `run`, with WAIT for `ack` replicas in the same pipeline: the attempt mark must survive a
+ * failover before a push may go out, or the new master could let an older seq follow it.
+ */
+async function runAcked(redis: Redis, script: string, keys: string[], args: (string | number)[], ack: ReplicaAck) {
+  if (ack.replicas === 0) return run(redis, script, keys, args);
+  const sha = SHAS.get(script) ?? sha1(script);
+  for (const useEval of [false, true]) {
+    const p = redis.pipeline();
+    if (useEval) p.eval(script, keys.length, ...keys, ...args);
+    else p.evalsha(sha, keys.length, ...keys, ...args);
+    queueReplicaWait(p, ack);
+    const [first] = checkReplicaWait((await p.exec()) ?? [], ack);
+    const [err, reply] = first ?? [new Error('no reply'), undefined];
+    if (!err) return reply;
+    if (useEval || !String(err.message).includes('NOSCRIPT')) throw err;
+  }
+  return undefined;
+}
+
 export type AcquireResult =
   | { readonly state: 'superseded'; readonly deliveredSeq: number }
   | { readonly state: 'acquired'; readonly deliveredSeq: number }
@@ -70,14 +91,12 @@ export interface OrderingGuard {
   handledThrough(ipKey: string): Promise<number>;
 }
 
-export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGuard {
+export function createOrderingGuard(redis: Redis, keyPrefix: string, ack: ReplicaAck = NO_REPLICA_ACK): OrderingGuard {
   const ks = keyspace(keyPrefix);
   return {
     async acquire(ipKey, seq, token, ttlMs) {
-      const reply = (await run(redis, ACQUIRE, [ks.delivered, ks.lock(ipKey), ks.attempted], [ipKey, seq, token, ttlMs])) as [
-        number,
-        number,
-      ];
+      const keys = [ks.delivered, ks.lock(ipKey), ks.attempted];
+      const reply = (await runAcked(redis, ACQUIRE, keys, [ipKey, seq, token, ttlMs], ack)) as [number, number];
       const deliveredSeq = Number(reply[1]);
       const state = reply[0] === 0 ? 'superseded' : reply[0] === 1 ? 'acquired' : 'locked';
       return { state, deliveredSeq };

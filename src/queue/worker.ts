@@ -12,6 +12,7 @@ import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types
 import { retryDelayMs } from './backoff.js';
 import { ipKeyOfJobId, PushRetryError } from './jobs.js';
 import { createOrderingGuard } from './ordering.js';
+import type { ReplicaAck } from '../redis/replication.js';
 
 /**
  * How long a job waits for its IP's previous seq when that job does not exist yet. The relay
@@ -37,6 +38,8 @@ export interface PushWorkersOptions {
   missingPredecessorWaitMs?: number;
   /** Start fetching jobs at once (default true). */
   autorun?: boolean;
+  /** Replicas that must have the attempt mark before a push goes out (see redis/replication.ts). */
+  replicaAck?: ReplicaAck;
 }
 
 export interface PushWorkers {
@@ -57,7 +60,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
   const random = opts.random ?? Math.random;
   const ks = keyspace(opts.keyPrefix);
-  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const guard = createOrderingGuard(opts.connection, opts.keyPrefix, opts.replicaAck);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
   const missingPredecessorWaitMs = opts.missingPredecessorWaitMs ?? MISSING_PREDECESSOR_WAIT_MS;
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;

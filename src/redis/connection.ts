@@ -33,7 +33,10 @@ export interface RedisTarget {
   readonly url?: string;
   readonly sentinels?: readonly { host: string; port: number }[];
   readonly sentinelName?: string;
-  readonly sentinelNode?: Pick<RedisOptions, 'sentinelUsername' | 'sentinelPassword' | 'enableTLSForSentinelMode' | 'sentinelTLS'>;
+  readonly sentinelNode?: Pick<
+    RedisOptions,
+    'sentinelUsername' | 'sentinelPassword' | 'enableTLSForSentinelMode' | 'sentinelTLS'
+  >;
   readonly clusterNodes?: readonly { host: string; port: number }[];
 }
 
@@ -71,7 +74,8 @@ const backoff = (times: number) => Math.min(100 * 2 ** Math.min(times, 6), 5000)
  * After a Sentinel promotion the old master answers writes with READONLY: reconnect (which asks
  * the sentinels again) and resend the command. LOADING and MASTERDOWN are the same "not yet".
  */
-export const reconnectOnFailoverReply = (err: Error): 2 | false => (/^(READONLY|LOADING|MASTERDOWN)\b/.test(err.message) ? 2 : false);
+export const reconnectOnFailoverReply = (err: Error): 2 | false =>
+  /^(READONLY|LOADING|MASTERDOWN)\b/.test(err.message) ? 2 : false;
 
 type ReadFile = (path: string) => Promise<Buffer>;
 
@@ -129,7 +133,12 @@ export async function resolveRedisTarget(cfg: RedisConfig, readFile: ReadFile = 
     };
   }
   if (cfg.cluster) {
-    return { mode: 'cluster', display: `cluster ${cfg.cluster.nodes.join(',')}`, node, clusterNodes: cfg.cluster.nodes.map(parseHostPort) };
+    return {
+      mode: 'cluster',
+      display: `cluster ${cfg.cluster.nodes.join(',')}`,
+      node,
+      clusterNodes: cfg.cluster.nodes.map(parseHostPort),
+    };
   }
   return { mode: 'standalone', display: maskUrl(cfg.url), node, url: cfg.url };
 }
@@ -185,7 +194,12 @@ export function createRedisClient(target: RedisTarget, role: RedisRole, opts: Re
     };
     client = new Cluster([...(target.clusterNodes ?? [])], clusterOpts);
   } else {
-    const common: RedisOptions = { ...nodeOpts, enableOfflineQueue: roleOpts.enableOfflineQueue, lazyConnect: true, retryStrategy: backoff };
+    const common: RedisOptions = {
+      ...nodeOpts,
+      enableOfflineQueue: roleOpts.enableOfflineQueue,
+      lazyConnect: true,
+      retryStrategy: backoff,
+    };
     client =
       target.mode === 'sentinel'
         ? new Redis({

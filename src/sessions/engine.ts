@@ -9,6 +9,7 @@ import type { SessionAdapterOptions } from './adapter-options.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript, type ScriptResult } from './script.js';
 import { reportDecision } from './report.js';
 import type { LineInput } from './spec.js';
+import { NO_REPLICA_ACK, checkReplicaWait, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
 
 export interface SessionEngineOptions extends SessionAdapterOptions {
   /** A client the engine may pipeline on. Fail-fast options (e.g. `maxRetriesPerRequest: 1`) make not-ready show sooner. */
@@ -20,6 +21,8 @@ export interface SessionEngineOptions extends SessionAdapterOptions {
   batchSize?: number;
   /** Bound on how long `close()` waits for a call already sent. */
   closeTimeoutMs?: number;
+  /** Replicas that must have a batch before it counts as applied (see redis/replication.ts). */
+  replicaAck?: ReplicaAck;
 }
 
 export interface SessionEngine {
@@ -75,7 +78,7 @@ class Fifo<T> {
 }
 
 // Reply errors that say "not now" rather than "never": the call is retried like a lost connection.
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|OOM)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOREPLICAS|NOSCRIPT|OOM)\b/;
 
 function isTransient(err: Error): boolean {
   return err.name !== 'ReplyError' || TRANSIENT_REPLY.test(err.message);
@@ -87,6 +90,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const maxDelay = opts.retryMaxDelayMs ?? 5000;
   const batchSize = opts.batchSize ?? 100;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
+  const replicaAck = opts.replicaAck ?? NO_REPLICA_ACK;
   const now = () => clock.now();
   const dropLog = rateLimiter(6, now);
   const errorLog = rateLimiter(6, now);
@@ -155,10 +159,12 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     const p = redis.pipeline();
     const t = now();
     for (const item of batch) queueSessionScript(p, keyPrefix, item.key, item.input, cfg, t);
+    queueReplicaWait(p, replicaAck);
     let results: [Error | null, unknown][] | null;
     let failure: unknown;
     try {
-      results = await p.exec();
+      // A batch the replicas did not get may vanish in a failover: not applied, retried whole.
+      results = checkReplicaWait((await p.exec()) ?? [], replicaAck);
     } catch (e) {
       results = null;
       failure = e;
