@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
-import { NO_REPLICA_ACK, checkReplicaWait, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
+import { NO_REPLICA_ACK, execReplicated, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
 
 // Superseded is decided before the lock: an old job needs no lock to be dropped.
 // KEYS: delivered, lock, attempted. ARGV: ipKey, seq, token, ttlMs.
@@ -20,7 +20,7 @@ local s = tonumber(ARGV[2])
 if s <= d or s < a then return {0, math.max(d, a)} end
 if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'PX', ARGV[4]) then
   if s > a then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
-  return {1, d}
+  return {1, d, s == a and 1 or 0}
 end
 return {2, d}
 `;
@@ -64,7 +64,7 @@ async function runAcked(redis: Redis, script: string, keys: string[], args: (str
     if (useEval) p.eval(script, keys.length, ...keys, ...args);
     else p.evalsha(sha, keys.length, ...keys, ...args);
     queueReplicaWait(p, ack);
-    const [first] = checkReplicaWait((await p.exec()) ?? [], ack);
+    const [first] = await execReplicated(redis, p, ack, 10_000 + ack.timeoutMs);
     const [err, reply] = first ?? [new Error('no reply'), undefined];
     if (!err) return reply;
     if (useEval || !String(err.message).includes('NOSCRIPT')) throw err;
@@ -74,7 +74,8 @@ async function runAcked(redis: Redis, script: string, keys: string[], args: (str
 
 export type AcquireResult =
   | { readonly state: 'superseded'; readonly deliveredSeq: number }
-  | { readonly state: 'acquired'; readonly deliveredSeq: number }
+  /** `again`: a push of this seq was started before (a retry, or a re-run after a crash or failover). */
+  | { readonly state: 'acquired'; readonly deliveredSeq: number; readonly again: boolean }
   | { readonly state: 'locked'; readonly deliveredSeq: number };
 
 export interface OrderingGuard {
@@ -96,10 +97,10 @@ export function createOrderingGuard(redis: Redis, keyPrefix: string, ack: Replic
   return {
     async acquire(ipKey, seq, token, ttlMs) {
       const keys = [ks.delivered, ks.lock(ipKey), ks.attempted];
-      const reply = (await runAcked(redis, ACQUIRE, keys, [ipKey, seq, token, ttlMs], ack)) as [number, number];
+      const reply = (await runAcked(redis, ACQUIRE, keys, [ipKey, seq, token, ttlMs], ack)) as [number, number, number?];
       const deliveredSeq = Number(reply[1]);
-      const state = reply[0] === 0 ? 'superseded' : reply[0] === 1 ? 'acquired' : 'locked';
-      return { state, deliveredSeq };
+      if (reply[0] === 1) return { state: 'acquired', deliveredSeq, again: reply[2] === 1 };
+      return reply[0] === 0 ? { state: 'superseded', deliveredSeq } : { state: 'locked', deliveredSeq };
     },
     async delivered(ipKey, seq, token) {
       await run(redis, DELIVERED, [ks.delivered, ks.lock(ipKey)], [ipKey, seq, token]);

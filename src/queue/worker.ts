@@ -98,6 +98,8 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
       throw new DelayedError();
     }
 
+    // At-least-once made visible: JIMS may see this seq twice (it applies the same state again).
+    if (got.again) metrics.pushReattempts.inc();
     let released = false;
     try {
       let outcome: PushOutcome;

@@ -5,7 +5,8 @@
 // turns both into an ordinary transient failure: the caller retries, and the retry reaches the
 // new master. WAIT rides at the end of the caller's own pipeline (no extra round trip, and in a
 // Cluster it goes to the node that holds the keys).
-import type { ChainableCommander } from 'ioredis';
+import { Cluster, type ChainableCommander } from 'ioredis';
+import type { RedisClient } from './connection.js';
 
 export interface ReplicaAck {
   /** Replicas that must acknowledge; 0 turns the check off. */
@@ -55,4 +56,42 @@ export function replicaAckOf(cfg: {
 }): ReplicaAck {
   const replicas = cfg.replicasToAck ?? (cfg.sentinel || cfg.cluster ? 1 : 0);
   return { replicas, timeoutMs: cfg.replicaAckTimeoutMs };
+}
+
+/**
+ * A Redis reply that never comes is a failure like any other: during a Cluster failover ioredis
+ * can hold a redirected pipeline indefinitely. Rejects after `ms` (the caller retries; the
+ * session script's idempotence makes a batch that did apply harmless to re-send).
+ */
+export function withReplyTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`TRYAGAIN no reply from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+type Results = [Error | null, unknown][];
+
+/**
+ * Runs a pipeline that ends with WAIT (queueReplicaWait) and returns the caller's own results.
+ * In a Cluster a keyless WAIT answers from whatever node the pipeline went to, so ioredis does not
+ * follow a MOVED for the pipeline: the slot map is refreshed here and the call fails transiently,
+ * so the retry reaches the new master.
+ */
+export async function execReplicated(
+  client: RedisClient,
+  p: ChainableCommander,
+  ack: ReplicaAck,
+  timeoutMs: number,
+): Promise<Results> {
+  const results = ((await withReplyTimeout(p.exec(), timeoutMs)) ?? []) as Results;
+  if (ack.replicas > 0 && client instanceof Cluster) {
+    const moved = results.find(([err]) => err && /^(MOVED|ASK)\b/.test(err.message));
+    if (moved) {
+      client.refreshSlotsCache();
+      throw moved[0];
+    }
+  }
+  return checkReplicaWait(results, ack);
 }

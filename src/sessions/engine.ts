@@ -9,7 +9,7 @@ import type { SessionAdapterOptions } from './adapter-options.js';
 import { defineSessionScript, parseScriptReply, queueSessionScript, type ScriptResult } from './script.js';
 import { reportDecision } from './report.js';
 import type { LineInput } from './spec.js';
-import { NO_REPLICA_ACK, checkReplicaWait, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
+import { NO_REPLICA_ACK, execReplicated, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
 
 export interface SessionEngineOptions extends SessionAdapterOptions {
   /** A client the engine may pipeline on. Fail-fast options (e.g. `maxRetriesPerRequest: 1`) make not-ready show sooner. */
@@ -23,6 +23,8 @@ export interface SessionEngineOptions extends SessionAdapterOptions {
   closeTimeoutMs?: number;
   /** Replicas that must have a batch before it counts as applied (see redis/replication.ts). */
   replicaAck?: ReplicaAck;
+  /** A batch without a reply for this long is retried (default 10 s plus the replica wait). */
+  replyTimeoutMs?: number;
 }
 
 export interface SessionEngine {
@@ -91,6 +93,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const batchSize = opts.batchSize ?? 100;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
   const replicaAck = opts.replicaAck ?? NO_REPLICA_ACK;
+  const replyTimeoutMs = opts.replyTimeoutMs ?? 10_000 + replicaAck.timeoutMs;
   const now = () => clock.now();
   const dropLog = rateLimiter(6, now);
   const errorLog = rateLimiter(6, now);
@@ -164,7 +167,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     let failure: unknown;
     try {
       // A batch the replicas did not get may vanish in a failover: not applied, retried whole.
-      results = checkReplicaWait((await p.exec()) ?? [], replicaAck);
+      results = await execReplicated(redis, p, replicaAck, replyTimeoutMs);
     } catch (e) {
       results = null;
       failure = e;
