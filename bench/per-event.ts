@@ -15,7 +15,7 @@ import { startPrivateRedis } from '../src/demo/redis-server.js';
 import { createJimsClient } from '../src/jims/client.js';
 import { silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/ops/metrics.js';
-import { connectRedis, createRedisConnection } from '../src/queue/redis-check.js';
+import { connectRedis, createRedisConnection } from '../src/redis/connection.js';
 import { createOutboxRelay } from '../src/queue/relay.js';
 import { createPushWorkers } from '../src/queue/worker.js';
 import { createSessionEngine } from '../src/sessions/engine.js';

@@ -4,7 +4,7 @@
 // Env: N (events, default 5000), IPS (distinct IPs, default 500; fewer IPs ⇒ more lock contention).
 import { defaultConfig } from '../src/config/schema.js';
 import { createMetrics } from '../src/ops/metrics.js';
-import { connectRedis, createRedisConnection } from '../src/queue/redis-check.js';
+import { connectRedis, createRedisConnection } from '../src/redis/connection.js';
 import { createOutboxRelay } from '../src/queue/relay.js';
 import { createPushWorkers } from '../src/queue/worker.js';
 import { ipKey, keyspace } from '../src/redis/keys.js';

@@ -2,7 +2,6 @@
 // (receivers → pipeline → session engine → outbox → relay → queue → push workers → JIMS),
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { checkFiles, readableFile } from './config/files.js';
 import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
@@ -21,7 +20,10 @@ import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
-import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-check.js';
+import { checkRedis } from './redis/check.js';
+import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient } from './redis/connection.js';
+import { keyspace } from './redis/keys.js';
+import { replicaAckOf } from './redis/replication.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
@@ -137,10 +139,12 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   for (const w of pre.warnings) logger.warn(w);
 
   const keyPrefix = config.redis.keyPrefix;
-  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger };
-  const connections: Redis[] = [];
+  const replicaAck = replicaAckOf(config.redis);
+  const redisTarget = await resolveRedisTarget(config.redis);
+  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, clock };
+  const connections: RedisClient[] = [];
   const connection = (role: 'worker' | 'producer' | 'command') => {
-    const r = createRedisConnection(config.redis.url, role, redisOpts);
+    const r = createRedisClient(redisTarget, role, redisOpts);
     connections.push(r);
     return r;
   };
@@ -161,7 +165,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   if (has(config, 'ingest') && pre.library) {
     const engineRedis = connection('producer');
-    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock, replicaAck });
     const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: (lib) => pipeline?.setLibrary(lib) });
     proofs = pr;
     pipeline = createPipeline({
@@ -207,9 +211,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   }
 
   const jims = pre.jims;
-  if (jims) {
+  const workerRedis = jims ? connection('worker') : undefined;
+  if (jims && workerRedis) {
     workers = createPushWorkers({
-      connection: connection('worker'),
+      connection: workerRedis,
       queue: config.queue,
       keyPrefix,
       pusher: jims,
@@ -218,6 +223,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       clock,
       autorun: false,
       onOutcome: history.pushed,
+      replicaAck,
     });
   }
 
@@ -234,6 +240,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: command.status === 'ready', detail: command.status }),
       },
     ];
+    if (workerRedis) {
+      // A push whose outcome cannot be recorded would be re-sent: not ready while that connection is down.
+      list.push({
+        name: 'redis-push-records',
+        required: true,
+        check: () => ({ ok: workerRedis.status === 'ready', detail: workerRedis.status }),
+      });
+    }
     if (receivers) {
       const r = receivers;
       list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
@@ -277,10 +291,18 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     pipeline,
     engine,
     async start() {
-      await connectRedis(command, config.redis.url, config.redis.connectTimeoutSecs);
-      const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger });
-      logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
-      for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
+      const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
+      await connect(command);
+      const info = await checkRedis(command, {
+        allowEviction: config.redis.allowEviction,
+        logger,
+        keyTag: keyspace(keyPrefix).tag,
+      });
+      logger.info(
+        { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
+        'redis checked',
+      );
+      for (const r of connections) if (r !== command) await connect(r);
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
       // Decisions keep the gauge current from here on; until the first one it would read 0.
       if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));

@@ -11,6 +11,9 @@ export const ERROR_CODES = {
   PTIM_ERR_REDIS_UNREACHABLE: 'Redis could not be reached at start.',
   PTIM_ERR_REDIS_EVICTION: 'Redis maxmemory-policy is not noeviction; queued events could be evicted.',
   PTIM_ERR_REDIS_VERSION: 'Redis is too old (7.0 or newer is needed).',
+  PTIM_ERR_REDIS_REPLICA: 'The configured Redis is a replica; the bridge must write to a master.',
+  PTIM_ERR_REDIS_CLUSTER:
+    "Redis Cluster is misconfigured: a Cluster node without redis.cluster, or the keys' slot is not served.",
   PTIM_ERR_REDIS_SERVER_MISSING: 'The demo needs redis-server on PATH (or a redis.url).',
   PTIM_ERR_USAGE: 'The command line is invalid.',
 } as const;

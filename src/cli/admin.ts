@@ -1,21 +1,19 @@
 // Operator commands that read or change state in Redis: sessions, queue depth, failed events.
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { listFailed, purgeFailed, queueStats, retryFailed } from '../queue/admin.js';
 import { PtimError } from '../errors.js';
 import { clean, formatFailedJobs, formatPurgeResult, formatQueueStats, formatRetryResult, TableStream } from '../queue/format.js';
 import { createPushQueue, type PushQueue } from '../queue/jobs.js';
-import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
+import { openRedis, type RedisClient } from '../redis/connection.js';
 import { compileFilter, countSessions, scanSessions, type SessionFilter, type SessionView } from '../sessions/query.js';
 
 type Out = NodeJS.WritableStream;
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString().replace('.000Z', 'Z') : '-');
 
 /** Opens a command connection and the push queue, runs `fn`, and always closes both. */
-export async function withRedis<T>(config: Config, fn: (redis: Redis, queue: PushQueue) => Promise<T>): Promise<T> {
-  const redis = createRedisConnection(config.redis.url, 'command', { connectTimeoutSecs: config.redis.connectTimeoutSecs });
+export async function withRedis<T>(config: Config, fn: (redis: RedisClient, queue: PushQueue) => Promise<T>): Promise<T> {
+  const redis = await openRedis(config.redis, 'command');
   try {
-    await connectRedis(redis, config.redis.url, config.redis.connectTimeoutSecs);
     const queue = createPushQueue(redis, config.redis.keyPrefix);
     try {
       return await fn(redis, queue);

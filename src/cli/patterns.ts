@@ -2,7 +2,7 @@
 // library before it runs. They write to `out` and return an exit code; main.ts wires
 // them to the command line.
 import { writeFile } from 'node:fs/promises';
-import { defaultConfig, type IdentityConfig } from '../config/schema.js';
+import { defaultConfig, type IdentityConfig, type RedisConfig } from '../config/schema.js';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
 import type { Frame } from '../ingest/framing.js';
 import { inputFrames, type FramingSettings } from '../ingest/frame-input.js';
@@ -17,7 +17,7 @@ import { redisVerdicts } from '../match/verdict-redis.js';
 import { CHECKER_ID, formatVerdictFile, type StoredVerdict, type VerdictLookup } from '../match/verdicts.js';
 import type { FieldValue } from '../match/transforms.js';
 import { parseAndMatch } from '../pipeline.js';
-import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
+import { openRedis } from '../redis/connection.js';
 import type { RawMessage } from '../types.js';
 
 type Out = NodeJS.WritableStream;
@@ -185,7 +185,8 @@ export interface ProveOptions {
   /** Budget of one proof (default PROOF_TIMEOUT_MS). */
   readonly timeoutMs?: number;
   /** Also publish the verdicts to this Redis (the deployment's), where every replica finds them. */
-  readonly share?: { readonly url: string; readonly keyPrefix: string; readonly connectTimeoutSecs: number };
+  /** The deployment's `redis.*` settings (any topology: the bridge's own connection factory). */
+  readonly share?: RedisConfig;
 }
 
 /**
@@ -244,12 +245,10 @@ async function proveOne(x: PendingProof, run: RecheckRun, timeoutMs: number, out
 
 /** The deployment's Redis, to publish verdicts to every replica; undefined (said) when it does not answer. */
 async function connectShared(share: NonNullable<ProveOptions['share']>, out: Out) {
-  const redis = createRedisConnection(share.url, 'command', { connectTimeoutSecs: share.connectTimeoutSecs });
   try {
-    await connectRedis(redis, share.url, share.connectTimeoutSecs);
+    const redis = await openRedis(share, 'command');
     return { redis, verdicts: redisVerdicts(redis, share.keyPrefix) };
   } catch (e) {
-    redis.disconnect();
     say(out, `note: verdicts are not shared: ${(e as Error).message}`);
     return undefined;
   }

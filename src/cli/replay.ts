@@ -11,7 +11,7 @@ import { silentLogger } from '../log.js';
 import { loadLibrary, type Library } from '../match/library.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
 import { createPipeline } from '../pipeline.js';
-import { connectRedis, createRedisConnection } from '../queue/redis-check.js';
+import { openRedis } from '../redis/connection.js';
 import { TableStream, clean } from '../queue/format.js';
 import { keyspace } from '../redis/keys.js';
 import { emptyCounts, replayLines, type ReplayCounts } from '../replay/run.js';
@@ -169,9 +169,8 @@ export async function runReplay(
     return 0;
   }
 
-  const redis = createRedisConnection(config.redis.url, 'producer', { connectTimeoutSecs: config.redis.connectTimeoutSecs });
+  const redis = await openRedis(config.redis, 'producer');
   try {
-    await connectRedis(redis, config.redis.url, config.redis.connectTimeoutSecs);
     const marksKey = keyspace(config.redis.keyPrefix).replayMarks;
     const stored = new Map(Object.entries(await redis.hgetall(marksKey)).map(([k, v]) => [k, Number(v)]));
     const engine = createSessionEngine({

@@ -167,10 +167,75 @@ export const sessionsSchema = z
   })
   .strict();
 
+/** `host:port` of a Sentinel or Cluster node (IPv6 as `[addr]:port`). */
+const hostPort = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'host:port (IPv6 as [addr]:port)');
+
+const redisSentinelSchema = z
+  .object({
+    /** Sentinels to ask for the current master. */
+    sentinels: z.array(hostPort).min(1),
+    /** The master group name the sentinels monitor (`sentinel monitor <name> …`). */
+    name: z.string().min(1),
+    /** Credentials of the sentinels themselves (the data nodes use redis.username / passwordFile). */
+    username: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    /** Speak TLS to the sentinels too (with redis.tls's CA). */
+    tls: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.password && v.passwordFile)
+      ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'set only one of password and passwordFile' });
+  });
+
+const redisClusterSchema = z
+  .object({
+    /** Seed nodes; the rest of the cluster is discovered from them. */
+    nodes: z.array(hostPort).min(1),
+  })
+  .strict();
+
+const redisTlsSchema = z
+  .object({
+    /** PEM CA bundle that signed the Redis server certificates (a private CA). */
+    caFile: z.string().optional(),
+    /** Client certificate and key, when Redis requires them (`tls-auth-clients yes`). */
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    /** Name checked against the server certificate (default: the host connected to). */
+    servername: z.string().optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (Boolean(v.certFile) !== Boolean(v.keyFile))
+      ctx.addIssue({ code: 'custom', path: [v.certFile ? 'keyFile' : 'certFile'], message: 'certFile and keyFile go together' });
+  });
+
 export const redisSchema = z
   .object({
-    /** redis:// or rediss:// URL. Empty with `ptim-bridge demo` ⇒ a private redis-server is started. */
+    /**
+     * redis:// or rediss:// URL of a standalone Redis (or of the Redis behind a proxy). Ignored
+     * when `sentinel` or `cluster` is set, except for its credentials. Empty with `ptim-bridge
+     * demo` ⇒ a private redis-server is started.
+     */
     url: z.string().default('redis://127.0.0.1:6379'),
+    /** ACL user (Redis 6+); overrides the URL's user. */
+    username: z.string().optional(),
+    /** File holding the password (Docker/Kubernetes secret); overrides the URL's password. Never logged. */
+    passwordFile: z.string().optional(),
+    /** Redis Sentinel: the bridge asks the sentinels for the master and follows failovers. */
+    sentinel: redisSentinelSchema.optional(),
+    /** Redis Cluster: every key of the bridge shares one hash tag, so one slot (one master) holds them. */
+    cluster: redisClusterSchema.optional(),
+    /** TLS to Redis (also implied by a rediss:// URL). Certificates are verified against caFile or the system CAs. */
+    tls: redisTlsSchema.optional(),
+    /**
+     * Replicas that must acknowledge (WAIT) a session batch and a push's attempt mark before they
+     * count. Default: 1 with sentinel or cluster (so a failover cannot undo them), 0 standalone.
+     */
+    replicasToAck: z.number().int().min(0).optional(),
+    replicaAckTimeoutMs: positiveInt.default(1000),
     /** Prefix of every key; wrapped in a hash tag `{prefix}` so all keys share a Cluster slot. */
     keyPrefix: z
       .string()
@@ -180,7 +245,11 @@ export const redisSchema = z
     allowEviction: z.boolean().default(false),
     connectTimeoutSecs: positiveInt.default(5),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.sentinel && v.cluster)
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'set only one of redis.sentinel and redis.cluster' });
+  });
 
 export const queueSchema = z
   .object({

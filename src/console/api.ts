@@ -2,7 +2,7 @@
 // Each route is a small function of the request; reads for viewers, changes to the failed set
 // for admins only, each admin action one audit log line.
 import type { IncomingMessage } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { IdentityConfig } from '../config/schema.js';
 import { readHistory } from '../history/read.js';
 import type { Logger } from '../log.js';

@@ -2,7 +2,7 @@
 // (opened with the first viewer, closed with the last) listens to the decisions the history
 // recorders publish from every bridge process, and fans them out to the open event streams.
 import type { ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { SECURITY_HEADERS } from './http.js';
 
 export const MAX_STREAMS = 50;

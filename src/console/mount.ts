@@ -3,7 +3,7 @@
 // subscriber connection opened on demand, and reads the ops TLS files.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import { PtimError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -11,7 +11,7 @@ import type { Library } from '../match/library.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ConsoleHandler, ReadinessCheck } from '../ops/server.js';
 import { createPushQueue } from '../queue/jobs.js';
-import { createRedisConnection } from '../queue/redis-check.js';
+import { duplicateClient } from '../redis/connection.js';
 import type { Clock } from '../types.js';
 import { consoleConfigured, createConsole } from './server.js';
 
@@ -64,11 +64,8 @@ export function opsConsole(
     cfg,
     secure: tls !== undefined,
     redis: deps.redis,
-    subscriber: () =>
-      createRedisConnection(config.redis.url, 'command', {
-        connectTimeoutSecs: config.redis.connectTimeoutSecs,
-        logger: deps.logger,
-      }),
+    // Its own connection (a subscribed one takes no other commands), following the same topology.
+    subscriber: () => duplicateClient(deps.redis, { enableOfflineQueue: true }),
     queue,
     keyPrefix: config.redis.keyPrefix,
     scope: config.sessions.ipScope,

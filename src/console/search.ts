@@ -2,7 +2,7 @@
 // session index (newest UP first), and a search scans the index in chunks reading only the
 // searched fields, stopping when the page is full or after SCAN_BUDGET sessions. The reply then
 // carries a cursor, so the operator (or the page) continues from where the scan stopped.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { canonicalIp } from '../identity/ip.js';
 import { ipKey, keyspace } from '../redis/keys.js';
 import { readSessions, type SessionView } from '../sessions/query.js';

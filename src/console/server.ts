@@ -3,7 +3,7 @@
 // session cookie or a bearer token; changes need the CSRF token (browsers) and, for the failed
 // set, the admin role.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { ConsoleConfig } from '../config/schema.js';
 import { rateLimiter } from '../log.js';
 import type { ConsoleHandler } from '../ops/server.js';

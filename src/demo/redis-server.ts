@@ -53,7 +53,13 @@ export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<voi
 }
 
 export async function startPrivateRedis(
-  opts: { appendonly?: boolean; port?: number; appendfsync?: 'always' | 'everysec' } = {},
+  opts: {
+    appendonly?: boolean;
+    port?: number;
+    appendfsync?: 'always' | 'everysec';
+    /** More redis-server arguments (tests: `--replicaof`, `--cluster-enabled` …). */
+    extraArgs?: readonly string[];
+  } = {},
 ): Promise<PrivateRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'ptim-redis-'));
   const port = opts.port ?? (await freePort());
@@ -78,6 +84,7 @@ export async function startPrivateRedis(
     'no',
     '--loglevel',
     'warning',
+    ...(opts.extraArgs ?? []),
   ];
   let child: ChildProcess | undefined;
   const launch = async () => {

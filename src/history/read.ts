@@ -1,5 +1,5 @@
 // Reading an IP's recent history back, newest first (the console's IP timeline).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { parseEntry, type StoredHistoryEntry } from './entries.js';
 import { historyKeys } from './recorder.js';
 

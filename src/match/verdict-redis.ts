@@ -1,7 +1,7 @@
 // The verdict layer shared by every replica of a deployment: one Redis hash under the key
 // prefix, verdict key → verdict JSON. A replica that finds a verdict here does not prove the
 // regex again; one that proves a regex publishes the verdict here.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { Verdict } from './regex-safety.js';
 import { parseVerdictFile } from './verdicts.js';

@@ -75,6 +75,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     ),
     /** outcome: delivered | retry | permanent | superseded */
     pushes: counter('ptim_push_total', 'Push attempts by outcome', ['outcome']),
+    pushReattempts: counter(
+      'ptim_push_reattempts_total',
+      'Pushes of an event whose push had started before (retries, re-runs after a crash or failover): duplicates JIMS may see',
+    ),
     pushDuration: new Histogram({
       name: 'ptim_push_duration_seconds',
       help: 'JIMS push request duration',

@@ -1,6 +1,6 @@
 // Operator queries on the push queue for the CLI: the failed set (dead letters) and queue
 // depth. Read-mostly; retry and purge act only on the failed set.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { IdentityEventKind } from '../types.js';
 import type { EventJobData, PushQueue } from './jobs.js';

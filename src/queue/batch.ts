@@ -89,6 +89,7 @@ async function attemptOne(deps: BatchDeps, job: Job<BatchJobData>, item: Item): 
     return { type: 'superseded' };
   }
   if (turn.state !== 'acquired') return { type: 'handover', job: handover(deps.cfg, item, deps.waitDelayMs()) };
+  if (turn.again) deps.settle.metrics.pushReattempts.inc();
   const outcome = await pushOnce(deps.pusher, ev);
   const lock = { key, token, line };
   if (outcome.result === 'delivered') await deps.guard.delivered(key, ev.seq, token);

@@ -1,6 +1,6 @@
 // Keeps the queue-depth gauge current: a small poller, because BullMQ has no push notification
 // for counts and a scrape must not wait on Redis.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';

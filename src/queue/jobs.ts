@@ -2,7 +2,7 @@
 // mapping and the error that asks BullMQ for a retry. Relay, workers and admin all use it so
 // they cannot disagree about names or options.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import { systemClock, type Clock, type IdentityEvent } from '../types.js';

@@ -8,16 +8,18 @@
 // push that ended in "retry" may still have been applied by JIMS (a timeout after the write), so
 // an older event must not be sent after it either. Same-seq re-attempts (the job's own retries, a
 // re-relayed duplicate) stay allowed until that seq is delivered.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import { Coalescer } from './coalesce.js';
+import { NO_REPLICA_ACK, execReplicated, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
 
 // Per input, in order: superseded is decided first (an old job needs no lock to be dropped), then
 // whether the IP's previous seq is still queued (its job exists and has not finished) or not
 // relayed yet (no job and not handled: wait, but at most waitMs from the job's creation), then the lock.
 // KEYS: delivered, attempted, then per input: lock, previous job hash.
 // ARGV: now, waitMs, then per input: ipKey, seq, token, ttlMs, createdAt.
-// Reply per input: {state, deliveredSeq}; state 0 superseded, 1 acquired, 2 locked, 3 predecessor pending.
+// Reply per input: {state, deliveredSeq[, again]}; state 0 superseded, 1 acquired, 2 locked, 3 predecessor
+// pending; again = 1 when a push of this seq was started before (acquired only).
 const ACQUIRE = `
 local now, waitMs = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
@@ -39,7 +41,7 @@ for j = 1, (#KEYS - 2) / 2 do
   if not r then
     if redis.call('SET', lockKey, token, 'NX', 'PX', ttl) then
       if s > a then redis.call('HSET', KEYS[2], ipk, s) end
-      r = {1, d}
+      r = {1, d, s == a and 1 or 0}
     else
       r = {2, d}
     end
@@ -77,10 +79,29 @@ function script(redis: Redis, name: CommandName, keys: string[], args: (string |
   return (r[name] as (...a: (string | number)[]) => Promise<unknown>).call(redis, keys.length, ...keys, ...args);
 }
 
+/**
+ * Like `script`, with WAIT for `ack` replicas in the same pipeline: the attempt mark must survive
+ * a failover before a push may go out, or the new master could let an older seq follow it.
+ */
+async function scriptAcked(redis: Redis, name: CommandName, keys: string[], args: (string | number)[], ack: ReplicaAck) {
+  if (ack.replicas === 0) return script(redis, name, keys, args);
+  if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function')
+    redis.defineCommand(name, { lua: COMMANDS[name] });
+  const p = redis.pipeline();
+  (p as unknown as Record<string, (...a: (string | number)[]) => unknown>)[name]?.(keys.length, ...keys, ...args);
+  queueReplicaWait(p, ack);
+  const [first] = await execReplicated(redis, p, ack, 10_000 + ack.timeoutMs);
+  const [err, reply] = first ?? [new Error('no reply from the guard script'), undefined];
+  if (err) throw err;
+  return reply;
+}
+
 export type AcquireState = 'superseded' | 'acquired' | 'locked' | 'predecessor-pending';
 export interface AcquireResult {
   readonly state: AcquireState;
   readonly deliveredSeq: number;
+  /** Acquired for a seq whose push was started before (a retry, a re-run after a crash or failover). */
+  readonly again?: boolean;
 }
 const STATES: readonly AcquireState[] = ['superseded', 'acquired', 'locked', 'predecessor-pending'];
 
@@ -111,7 +132,7 @@ export interface OrderingGuard {
   handledThrough(ipKey: string): Promise<number>;
 }
 
-export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGuard {
+export function createOrderingGuard(redis: Redis, keyPrefix: string, ack: ReplicaAck = NO_REPLICA_ACK): OrderingGuard {
   const ks = keyspace(keyPrefix);
   // Requests of one turn that share `now` and `waitMs` go together (they do: one worker, one clock).
   const acquires = new Coalescer<{ req: AcquireRequest; now: number; waitMs: number }, AcquireResult>(async (items) => {
@@ -122,8 +143,12 @@ export function createOrderingGuard(redis: Redis, keyPrefix: string): OrderingGu
       keys.push(ks.lock(req.ipKey), req.previousJobKey);
       args.push(req.ipKey, req.seq, req.token, req.ttlMs, req.createdAt);
     }
-    const reply = (await script(redis, 'ptimGuardAcquire', keys, args)) as [number, number][];
-    return reply.map(([state, d]) => ({ state: STATES[state] as AcquireState, deliveredSeq: Number(d) }));
+    const reply = (await scriptAcked(redis, 'ptimGuardAcquire', keys, args, ack)) as [number, number, number?][];
+    return reply.map(([state, d, again]) => ({
+      state: STATES[state] as AcquireState,
+      deliveredSeq: Number(d),
+      ...(again === 1 ? { again: true } : {}),
+    }));
   });
   const deliveries = new Coalescer<{ ipKey: string; seq: number; token: string }, void>(async (items) => {
     const keys = [ks.delivered, ...items.map((i) => ks.lock(i.ipKey))];

@@ -7,7 +7,7 @@
 //
 // Parts: `parseOutboxEntry` and `entriesToJobs` (pure), `OutboxConsumer` (the stream commands of
 // one consumer) and the loop in `createOutboxRelay`.
-import type { Redis } from 'ioredis';
+import { duplicateClient, type RedisClient as Redis } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -255,7 +255,7 @@ class OutboxMover {
  * the relay re-read them instead of waiting for the dead-consumer reclaim.
  */
 function blockingConnection(redis: Redis, onReconnect: () => void): Redis {
-  const conn = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+  const conn = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
   conn.on('error', () => {});
   conn.on('reconnecting', onReconnect);
   return conn;

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -26,6 +26,7 @@ import {
   type PushJobData,
 } from './jobs.js';
 import { createOrderingGuard, type OrderingGuard } from './ordering.js';
+import type { ReplicaAck } from '../redis/replication.js';
 import {
   pushOnce,
   settleOutcome,
@@ -75,6 +76,8 @@ export interface PushWorkersOptions {
   autorun?: boolean;
   /** Told of each event's push outcome, in single and batch jobs alike (the console's history). */
   onOutcome?: PushOutcomeListener;
+  /** Replicas that must have the attempt mark before a push goes out (see redis/replication.ts). */
+  replicaAck?: ReplicaAck;
 }
 
 export interface PushWorkers {
@@ -158,6 +161,8 @@ function jobHandler(deps: HandlerDeps) {
       await job.moveToDelayed(deps.comeBackAt(), token);
       throw new DelayedError();
     }
+    // At-least-once made visible: JIMS may see this seq twice (it applies the same state again).
+    if (turn.again) metrics.pushReattempts.inc();
     return pushWhileHolding(key, ev, lockToken, line);
   };
 }
@@ -185,7 +190,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;
   const errorLog = rateLimiter(6, () => clock.now());
   const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
-  const guard = createOrderingGuard(opts.connection, opts.keyPrefix);
+  const guard = createOrderingGuard(opts.connection, opts.keyPrefix, opts.replicaAck);
   const instance = randomUUID();
   const releaseLock = lockReleaser(guard, logger, errorLog);
   const turnDeps: TurnDeps = {

@@ -1,7 +1,7 @@
 // Where replayed events go: the session engine (the real run: Redis state and the outbox, which
 // the running bridge's relay and workers push to JIMS), or the pure session model in memory
 // (--dry-run: nothing is written; the caller prints what JIMS would hear).
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import type { SessionsConfig } from '../config/schema.js';
 import { canonicalIp } from '../identity/ip.js';
 import { ipKey, keyspace } from '../redis/keys.js';

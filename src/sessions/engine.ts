@@ -6,7 +6,9 @@
 // hand and the "applied through submission n" mark), `applyBatch` (one script call and what each
 // input's reply means), `RetryPause` (the backoff between failed calls) and the loop that ties them.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
+import { keyspace } from '../redis/keys.js';
+import { NO_REPLICA_ACK, awaitReplicas, withReplyTimeout, type ReplicaAck } from '../redis/replication.js';
 import { canonicalIp } from '../identity/ip.js';
 import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -36,6 +38,10 @@ export interface SessionEngineOptions extends SessionAdapterOptions {
   sourceId?: string;
   /** Number given to the first input submitted (default 0). */
   firstSubmission?: number;
+  /** Replicas that must have a batch before it counts as applied (see redis/replication.ts). */
+  replicaAck?: ReplicaAck;
+  /** A call without a reply for this long is retried (default 10 s plus the replica wait). */
+  replyTimeoutMs?: number;
 }
 
 export interface SessionEngine {
@@ -188,7 +194,7 @@ export class SubmissionBuffer {
 }
 
 // Reply errors that say "not now" rather than "never": the call is retried like a lost connection.
-const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOSCRIPT|OOM)\b/;
+const TRANSIENT_REPLY = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOREPLICAS|NOSCRIPT|OOM)\b/;
 
 export function isTransient(err: Error): boolean {
   return err.name !== 'ReplyError' || TRANSIENT_REPLY.test(err.message);
@@ -238,13 +244,21 @@ export async function applyBatch(
     metrics: Metrics;
     logger: Logger;
     reports: EngineReports;
+    replicaAck?: ReplicaAck;
+    replyTimeoutMs?: number;
   },
   batch: readonly Item[],
   now: number,
 ): Promise<{ done: number; failure?: unknown }> {
   let replies: InputReply[];
   try {
-    replies = await runSessionCall(deps.redis, deps.keyPrefix, { source: deps.source, inputs: batch }, deps.cfg, now);
+    const ack = deps.replicaAck ?? NO_REPLICA_ACK;
+    const timeoutMs = deps.replyTimeoutMs ?? 10_000 + ack.timeoutMs;
+    const call = runSessionCall(deps.redis, deps.keyPrefix, { source: deps.source, inputs: batch }, deps.cfg, now);
+    replies = await withReplyTimeout(call, timeoutMs);
+    // A batch the replicas did not get may vanish in a failover: not done; the re-send is skipped
+    // where it did apply (the per-source applied mark) and applied where it was lost.
+    await awaitReplicas(deps.redis, keyspace(deps.keyPrefix).outbox, ack, timeoutMs);
   } catch (e) {
     if (!(e instanceof Error) || isTransient(e)) return { done: 0, failure: e };
     // A reply error that will not heal for this call (a bug): every input is counted, none retried.
@@ -306,7 +320,17 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const batchSize = opts.batchSize ?? 100;
   const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
   const reports = engineReports(metrics, logger, () => clock.now());
-  const deps = { redis, keyPrefix, cfg, source: opts.sourceId ?? randomUUID(), metrics, logger, reports };
+  const deps = {
+    redis,
+    keyPrefix,
+    cfg,
+    source: opts.sourceId ?? randomUUID(),
+    metrics,
+    logger,
+    reports,
+    ...(opts.replicaAck ? { replicaAck: opts.replicaAck } : {}),
+    ...(opts.replyTimeoutMs ? { replyTimeoutMs: opts.replyTimeoutMs } : {}),
+  };
   const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
   const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
   const health = new RedisHealth(logger);

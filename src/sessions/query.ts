@@ -1,7 +1,7 @@
 // Read-only views of the session state for the CLI and ops (never used on the event path).
 // Listing streams the session index with ZSCAN, one batch at a time, so memory stays constant
 // however many sessions there are; a position token lets a listing resume where a page ended.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { PtimError } from '../errors.js';
 import { compileGlob, type Glob } from '../identity/glob.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../ingest/cidr.js';

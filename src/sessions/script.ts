@@ -14,7 +14,8 @@
 // a batch re-sent after a lost reply is not applied twice.
 //
 // Kept as a TS string, not a .lua file, because tsc does not copy non-TS files into dist.
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient as Redis } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
 import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './model.js';

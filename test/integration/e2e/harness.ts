@@ -10,7 +10,7 @@ import { sendLines } from '../../../src/cli/send.js';
 import { configSchema, type Config } from '../../../src/config/schema.js';
 import { createJimsSimulator, type JimsSimOptions, type JimsSimulator } from '../../../src/jims-sim/simulator.js';
 import type { SimOpLogEntry } from '../../../src/jims-sim/state.js';
-import { silentLogger } from '../../../src/log.js';
+import { createLogger, silentLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import type { Clock } from '../../../src/types.js';
 import { waitFor as waitForCondition, type WaitOptions } from '../../helpers/wait.js';
@@ -203,7 +203,10 @@ export interface Bridge {
 
 export async function startBridge(config: Config, clock: ManualClock = manualClock()): Promise<Bridge> {
   const metrics = createMetrics();
-  const app = await createApp(config, { logger: silentLogger, metrics, clock });
+  // PTIM_TEST_LOG=debug (or info, warn) shows the bridge's own log while a test runs.
+  const level = process.env.PTIM_TEST_LOG;
+  const logger = level ? createLogger({ level }) : silentLogger;
+  const app = await createApp(config, { logger, metrics, clock });
   await app.start();
   const port = (t: 'udp' | 'tcp') => {
     const a = app.addresses().syslog.find((x) => x.transport === t);

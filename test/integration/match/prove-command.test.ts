@@ -12,6 +12,7 @@ import { runPatternsProve } from '../../../src/cli/patterns.js';
 import { verdictHashKey } from '../../../src/match/verdict-redis.js';
 import { parseVerdictFile } from '../../../src/match/verdicts.js';
 import { startRedis } from '../../helpers/redis.js';
+import { redisSchema } from '../../../src/config/schema.js';
 
 const UNSAFE = fileURLToPath(new URL('../../fixtures/patterns-bad/regex-unsafe/10-a.yaml', import.meta.url));
 const SAFE = `patterns:
@@ -51,7 +52,7 @@ describe('patterns prove', { timeout: 120_000 }, () => {
       const opts = {
         verdictCacheFile: path.join(dir, 'cache.json'),
         write: path.join(dir, 'verdicts.json'),
-        share: { url: redis.url, keyPrefix: redis.keyPrefix, connectTimeoutSecs: 5 },
+        share: redisSchema.parse({ url: redis.url, keyPrefix: redis.keyPrefix }),
       };
       const first = sink();
       expect(await runPatternsProve([dir], first.out, opts)).toBe(0);

@@ -2,7 +2,7 @@
 // helpers.ts because it registers vitest hooks, and helpers.ts is also loaded by bench/queue.ts.
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { connectRedis, createRedisConnection, type RedisRole } from '../../../src/queue/redis-check.js';
+import { connectRedis, createRedisConnection, type RedisRole } from '../../../src/redis/connection.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 
 export type RedisConnections<R extends RedisRole> = { readonly srv: TestRedis } & { readonly [K in R]: Redis };

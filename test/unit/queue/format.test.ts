@@ -7,7 +7,7 @@ import {
   TableStream,
   table,
 } from '../../../src/queue/format.js';
-import { parseInfo } from '../../../src/queue/redis-check.js';
+import { parseInfo } from '../../../src/redis/check.js';
 
 describe('terminal formatting', () => {
   it('aligns columns and trims trailing blanks', () => {

@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { PtimError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
-import { checkRedis, connectRedis, createRedisConnection } from '../../../src/queue/redis-check.js';
+import { checkRedis } from '../../../src/redis/check.js';
+import { connectRedis, createRedisConnection } from '../../../src/redis/connection.js';
 import { freePort } from '../../helpers/redis.js';
-import { useRedisConnections } from './connections.js';
+import { useRedisConnections } from '../queue/connections.js';
 
 const db = useRedisConnections('command');
 
