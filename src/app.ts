@@ -3,24 +3,28 @@
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Config, Role } from './config/schema.js';
 import { PtimError, type Problem } from './errors.js';
-import { createReceivers, type Receivers } from './ingest/receivers.js';
+import type { ListenerAddress } from './ingest/receiver.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, type OpsServer, type ReadinessCheck } from './ops/server.js';
-import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
 import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-check.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
-import type { Clock, RawMessage } from './types.js';
+import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
+import { mergeMetrics } from './threads/metrics.js';
+import { createQuarantineStore } from './threads/quarantine.js';
+import type { Clock } from './types.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -28,6 +32,8 @@ export interface AppDeps {
   readonly clock: Clock;
   /** Test-only millisecond overrides passed to the receivers. */
   readonly ingestTiming?: { idleTimeoutMs?: number; quietFlushMs?: number; shutdownGraceMs?: number };
+  /** Test-only: a module (URL) whose default export rewrites the matcher thread's library. */
+  readonly libraryHook?: string;
 }
 
 export interface App {
@@ -37,8 +43,11 @@ export interface App {
   /** Reload the pattern library (SIGHUP). Resolves true when a new library was installed. */
   reloadPatterns(): Promise<boolean>;
   /** Bound syslog listeners and the ops server address (after start). */
-  addresses(): { syslog: ReturnType<Receivers['addresses']>; ops?: { address: string; port: number } };
-  readonly pipeline?: Pipeline;
+  addresses(): { syslog: ListenerAddress[]; ops?: { address: string; port: number } };
+  /** Resolves once every line received so far is matched and applied by the session engine. */
+  drain(): Promise<void>;
+  /** Every thread's metrics in one registry (what /metrics serves). */
+  metricsRegistry(): Promise<Registry>;
   readonly engine?: SessionEngine;
 }
 
@@ -58,7 +67,11 @@ const has = (config: Config, role: Role) => config.roles.includes(role);
  * pattern library (with its self-test) and the JIMS templates/secrets. `ptim-bridge check` prints
  * this; `serve` refuses to start unless it is clean. All problems are reported, not just the first.
  */
-export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>): Promise<PreflightResult> {
+export async function preflight(
+  config: Config,
+  deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>,
+  opts: { library?: boolean } = {},
+): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
   const configProblems: Problem[] = [];
@@ -80,7 +93,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   }
 
   let library: Library | undefined;
-  if (has(config, 'ingest')) {
+  if (has(config, 'ingest') && opts.library !== false) {
     try {
       library = await loadLibrary(config.patterns.dirs);
     } catch (e) {
@@ -112,14 +125,39 @@ function nextCorrelationId(): string {
   return `${correlationBase}-${correlationCounter.toString(36)}`;
 }
 
+/**
+ * The ingest role: receive and matcher threads (src/threads/) feeding the session engine on this
+ * thread, and the pattern reloader driving both threads. Start-up errors of either thread
+ * (bind, TLS files, CIDRs, the pattern library) come back as the same coded PtimErrors.
+ */
+async function buildIngest(config: Config, deps: AppDeps, command: Redis, engine: () => SessionEngine | undefined) {
+  const { logger, metrics, clock } = deps;
+  const ingest = await createThreadedIngest(config, {
+    logger,
+    metrics,
+    clock,
+    // The watchdog measures real time whatever clock is injected: a runaway regex burns real CPU.
+    monotonicNow: () => performance.now(),
+    onEvent: (event) => engine()?.submit(event, nextCorrelationId()),
+    store: createQuarantineStore(command, config.redis.keyPrefix),
+    timing: deps.ingestTiming,
+    ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
+  });
+  const reloader = createLibraryReloader({
+    dirs: config.patterns.dirs,
+    watch: config.patterns.watch,
+    load: () => ingest.reload(),
+    onLibrary: (summary) => ingest.setLiterals(summary.literals),
+    logger,
+    metrics,
+  });
+  return { ingest, reloader };
+}
+
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, metrics, clock } = deps;
-  const pre = await preflight(config, deps);
-  if (pre.errors.length) {
-    await pre.jims?.close();
-    throw PtimError.combine(pre.errors);
-  }
-  for (const w of pre.warnings) logger.warn(w);
+  const pre = await preflight(config, deps, { library: false });
+  const errors = [...pre.errors];
 
   const keyPrefix = config.redis.keyPrefix;
   const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger };
@@ -131,8 +169,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   };
   const command = connection('command');
 
-  let receivers: Receivers | undefined;
-  let pipeline: Pipeline | undefined;
+  let ingest: ThreadedIngest | undefined;
   let engine: SessionEngine | undefined;
   let reloader: LibraryReloader | undefined;
   let relay: OutboxRelay | undefined;
@@ -142,33 +179,21 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let ops: OpsServer | undefined;
   let opsAddress: { address: string; port: number } | undefined;
 
-  if (has(config, 'ingest') && pre.library) {
-    const engineRedis = connection('producer');
-    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
-    pipeline = createPipeline({
-      library: pre.library,
-      identity: config.identity,
-      metrics,
-      logger,
-      clock,
-      nearMissLogPerMinute: config.patterns.nearMissLogPerMinute,
-      maxFieldBytes: config.patterns.maxFieldBytes,
-    });
-    const p = pipeline;
-    const e = engine;
-    const sink = (raw: RawMessage) => {
-      const outcome = p.process(raw);
-      if (outcome.type === 'event') e.submit(outcome.event, nextCorrelationId());
-    };
-    receivers = createReceivers(config, { sink, clock, metrics, logger, timing: deps.ingestTiming });
-    reloader = createLibraryReloader({
-      dirs: config.patterns.dirs,
-      watch: config.patterns.watch,
-      onLibrary: (lib) => p.setLibrary(lib),
-      logger,
-      metrics,
-    });
+  if (has(config, 'ingest')) {
+    try {
+      ({ ingest, reloader } = await buildIngest(config, deps, command, () => engine));
+    } catch (e) {
+      errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
+    }
   }
+  if (errors.length) {
+    await pre.jims?.close();
+    await ingest?.close();
+    throw PtimError.combine(errors);
+  }
+  for (const w of pre.warnings) logger.warn(w);
+  if (ingest)
+    engine = createSessionEngine({ redis: connection('producer'), cfg: config.sessions, keyPrefix, metrics, logger, clock });
 
   if (has(config, 'relay')) {
     relay = createOutboxRelay({
@@ -209,10 +234,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: command.status === 'ready', detail: command.status }),
       },
     ];
-    if (receivers) {
-      const r = receivers;
-      list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
-    }
+    if (ingest) list.push(...ingest.checks());
     if (engine) {
       const e = engine;
       list.push({
@@ -245,19 +267,17 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     void reloader?.reload();
   };
 
+  const metricsRegistry = async () => mergeMetrics(metrics.registry, (await ingest?.snapshots()) ?? []);
+
   return {
-    pipeline,
     engine,
     async start() {
       await connectRedis(command, config.redis.url, config.redis.connectTimeoutSecs);
       const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger });
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
-      metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
-
       if (config.ops.enabled) {
-        const p = pipeline;
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape: () => p?.flushMetrics() });
+        ops = createOpsServer({ registry: metricsRegistry, checks });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
       }
       if (workers) {
@@ -267,16 +287,15 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       await relay?.start();
       depth?.start();
       sweeper?.start();
-      if (receivers) {
-        await receivers.start();
+      if (ingest) {
+        await ingest.start();
         process.on('SIGHUP', onSighup);
       }
       logger.info(
         {
           roles: config.roles,
-          syslog: receivers?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
+          syslog: ingest?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
           ops: opsAddress ? `http://${opsAddress.address}:${opsAddress.port}` : undefined,
-          patterns: pre.library?.patterns.length,
           jims: config.jims.primary
             ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
             : 'not configured',
@@ -289,7 +308,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger.info('stopping: no new syslog; applying what was received; letting pushes finish');
       process.off('SIGHUP', onSighup);
       reloader?.close();
-      await receivers?.stop();
+      await ingest?.stop();
+      await ingest?.close();
       if (engine) {
         await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
         await engine.close();
@@ -306,6 +326,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
     reloadPatterns: () => reloader?.reload() ?? Promise.resolve(false),
 
-    addresses: () => ({ syslog: receivers?.addresses() ?? [], ops: opsAddress }),
+    addresses: () => ({ syslog: ingest?.addresses() ?? [], ops: opsAddress }),
+
+    async drain() {
+      await ingest?.drain();
+      await engine?.drain();
+    },
+
+    metricsRegistry,
   };
 }

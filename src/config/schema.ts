@@ -83,6 +83,8 @@ export const ingestSchema = z
     allowedSources: z.array(cidr).default([...DEFAULT_ALLOWED_SOURCES]),
     /** Log at most this many "dropped sender" lines per minute (all sources together). */
     droppedLogPerMinute: positiveInt.default(10),
+    /** Candidate lines between the receive thread and the matcher, at most; beyond it they are dropped and counted. */
+    handoffMaxLines: positiveInt.default(100_000),
   })
   .strict();
 
@@ -104,6 +106,8 @@ export const patternsSchema = z
     nearMissLogPerMinute: positiveInt.default(6),
     /** A captured field longer than this makes the line ignored (`invalid_field`): no value that big is real. */
     maxFieldBytes: positiveInt.default(1024),
+    /** One line running one pattern longer than this is abandoned and the pattern quarantined. */
+    matchTimeoutMs: z.number().int().min(10).default(250),
   })
   .strict();
 

@@ -34,10 +34,9 @@ export async function runChecks(checks: readonly ReadinessCheck[]) {
 }
 
 export function createOpsServer(deps: {
-  registry: Registry;
+  /** The registry to expose, gathered per scrape (the main thread's merged with every thread's). */
+  registry: () => Promise<Registry>;
   checks: () => readonly ReadinessCheck[];
-  /** Settles batched counters before a scrape. */
-  beforeScrape?: () => void;
 }): OpsServer {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
@@ -55,11 +54,10 @@ export function createOpsServer(deps: {
       return;
     }
     if (url === '/metrics') {
-      deps.beforeScrape?.();
-      deps.registry.metrics().then(
-        (text) => send(200, text, deps.registry.contentType),
-        (e: Error) => send(500, e.message, 'text/plain'),
-      );
+      deps
+        .registry()
+        .then(async (registry) => send(200, await registry.metrics(), registry.contentType))
+        .catch((e: Error) => send(500, e.message, 'text/plain'));
       return;
     }
     send(404, JSON.stringify({ error: 'not found', endpoints: ['/healthz', '/readyz', '/metrics'] }));

@@ -23,6 +23,8 @@ export interface Keyspace {
   lock(ipKey: string): string;
   /** BullMQ queue name (under the `tag` prefix). */
   readonly queueName: string;
+  /** Hash: `patternId:regexHash` → quarantine record (JSON) of a pattern that ran away. */
+  readonly quarantine: string;
 }
 
 export function keyspace(prefix: string): Keyspace {
@@ -38,6 +40,7 @@ export function keyspace(prefix: string): Keyspace {
     attempted: `${tag}:attempted`,
     lock: (k) => `${tag}:lock:${k}`,
     queueName: 'push',
+    quarantine: `${tag}:quarantine`,
   };
 }
 

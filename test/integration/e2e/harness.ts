@@ -46,7 +46,11 @@ export const waitFor = (cond: () => boolean | Promise<boolean>, opts: WaitOption
   waitForCondition(cond, { intervalMs: 20, ...opts });
 
 /** Sum of a counter/gauge's values whose labels include `labels`. */
-export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  metrics: Pick<Metrics, 'registry'>,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const m = metrics.registry.getSingleMetric(name);
   if (!m) throw new Error(`no metric ${name}`);
   const { values } = await m.get();
@@ -195,7 +199,7 @@ export interface Bridge {
   opsUrl(): string;
   /** Sends lines as a firewall on 127.0.0.1 would. */
   send(lines: readonly (string | Buffer)[], transport?: 'udp' | 'tcp'): Promise<void>;
-  /** Resolves when every line received so far has been applied to Redis by the session engine. */
+  /** Resolves when every line received so far has been matched and applied to Redis by the session engine. */
   applied(): Promise<void>;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   stop(): Promise<void>;
@@ -219,13 +223,9 @@ export async function startBridge(config: Config, clock: ManualClock = manualClo
     tcpPort: () => port('tcp'),
     opsUrl: () => `http://127.0.0.1:${app.addresses().ops?.port ?? 0}`,
     send: (lines, transport = 'udp') => sendLines(lines, { host: '127.0.0.1', port: port(transport), transport }),
-    applied: async () => {
-      await app.engine?.drain();
-    },
-    metric: (name, labels) => {
-      app.pipeline?.flushMetrics();
-      return metricValue(metrics, name, labels);
-    },
+    applied: () => app.drain(),
+    // Receiving and matching count in their own threads: read what /metrics would show.
+    metric: async (name, labels) => metricValue({ registry: await app.metricsRegistry() }, name, labels),
     async stop() {
       if (stopped) return;
       stopped = true;

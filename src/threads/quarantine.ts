@@ -1,0 +1,77 @@
+// Quarantined patterns: a pattern whose regex ran past patterns.matchTimeoutMs on a line is
+// skipped by the matcher from then on. The key is the pattern id plus a hash of its regex, so an
+// edited pattern is tried again; entries live in one Redis hash where every replica, every
+// restart and `ptim-bridge check` find them. A record carries the line's length and shape, never
+// the line (it may hold a username).
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CompiledPattern } from '../match/matcher.js';
+import { keyspace } from '../redis/keys.js';
+
+export interface QuarantineEntry {
+  /** `patternId:regexHash`. */
+  readonly key: string;
+  readonly patternId: string;
+  readonly regexHash: string;
+  /** ISO time it was quarantined. */
+  readonly at: string;
+  readonly lineBytes: number;
+  readonly lineShape: string;
+  readonly matchTimeoutMs: number;
+}
+
+export function patternKey(p: Pick<CompiledPattern, 'id' | 'regexSource' | 'sd'>): string {
+  const what = p.regexSource ?? JSON.stringify(p.sd ?? null);
+  return `${p.id}:${createHash('sha256').update(what).digest('hex').slice(0, 16)}`;
+}
+
+const SHAPE_MAX_CHARS = 120;
+
+/**
+ * The line's shape without its content: runs of letters (a), digits (9), spaces (_) and other
+ * bytes (.), each with its length, e.g. `a30.1` for thirty letters and a bang. Enough to rebuild
+ * a test case for the pattern, not enough to learn a username.
+ */
+export function lineShape(bytes: Buffer): string {
+  const cls = (b: number) =>
+    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) ? 'a' : b >= 0x30 && b <= 0x39 ? '9' : b === 0x20 ? '_' : '.';
+  let out = '';
+  let run = '';
+  let n = 0;
+  for (const b of bytes) {
+    const c = cls(b);
+    if (c === run) n++;
+    else {
+      if (n > 0) out += `${run}${n}`;
+      run = c;
+      n = 1;
+    }
+    if (out.length > SHAPE_MAX_CHARS) return `${out.slice(0, SHAPE_MAX_CHARS)}…`;
+  }
+  if (n > 0) out += `${run}${n}`;
+  return out.length > SHAPE_MAX_CHARS ? `${out.slice(0, SHAPE_MAX_CHARS)}…` : out;
+}
+
+export interface QuarantineStore {
+  list(): Promise<QuarantineEntry[]>;
+  add(entry: QuarantineEntry): Promise<void>;
+}
+
+export function createQuarantineStore(redis: Redis, keyPrefix: string): QuarantineStore {
+  const key = keyspace(keyPrefix).quarantine;
+  return {
+    async list() {
+      const all = await redis.hgetall(key);
+      return Object.values(all).flatMap((v) => {
+        try {
+          return [JSON.parse(v) as QuarantineEntry];
+        } catch {
+          return [];
+        }
+      });
+    },
+    async add(entry) {
+      await redis.hset(key, entry.key, JSON.stringify(entry));
+    },
+  };
+}
