@@ -28,13 +28,13 @@ export function patternKey(p: Pick<CompiledPattern, 'id' | 'regexSource' | 'sd'>
 const SHAPE_MAX_CHARS = 120;
 
 /**
- * The line's shape without its content: runs of letters (a), digits (9), spaces (_) and other
- * bytes (.), each with its length, e.g. `a30.1` for thirty letters and a bang. Enough to rebuild
+ * The line's shape without its content: runs of letters (A), digits (D), spaces (S) and other
+ * bytes (P), each with its length, e.g. `A30P1` for thirty letters and a bang. Enough to rebuild
  * a test case for the pattern, not enough to learn a username.
  */
 export function lineShape(bytes: Buffer): string {
   const cls = (b: number) =>
-    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) ? 'a' : b >= 0x30 && b <= 0x39 ? '9' : b === 0x20 ? '_' : '.';
+    (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) ? 'A' : b >= 0x30 && b <= 0x39 ? 'D' : b === 0x20 ? 'S' : 'P';
   let out = '';
   let run = '';
   let n = 0;

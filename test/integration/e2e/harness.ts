@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App } from '../../../src/app.js';
+import { createApp, type App, type AppDeps } from '../../../src/app.js';
 import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
 import { sendLines } from '../../../src/cli/send.js';
 import { configSchema, type Config } from '../../../src/config/schema.js';
@@ -205,9 +205,13 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-export async function startBridge(config: Config, clock: ManualClock = manualClock()): Promise<Bridge> {
+export async function startBridge(
+  config: Config,
+  clock: ManualClock = manualClock(),
+  extra: Partial<Pick<AppDeps, 'libraryHook' | 'logger'>> = {},
+): Promise<Bridge> {
   const metrics = createMetrics();
-  const app = await createApp(config, { logger: silentLogger, metrics, clock });
+  const app = await createApp(config, { logger: silentLogger, metrics, clock, ...extra });
   await app.start();
   const port = (t: 'udp' | 'tcp') => {
     const a = app.addresses().syslog.find((x) => x.transport === t);
