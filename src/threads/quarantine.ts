@@ -75,3 +75,17 @@ export function createQuarantineStore(redis: Redis, keyPrefix: string): Quaranti
     },
   };
 }
+
+/** `check`'s lines for the stored quarantine: which entries still apply to the library on disk. */
+export function describeQuarantine(entries: readonly QuarantineEntry[], libraryKeys: ReadonlySet<string>): string[] {
+  if (entries.length === 0) return ['pattern quarantine: none'];
+  return entries.map((e) => {
+    const state = libraryKeys.has(e.key)
+      ? 'QUARANTINED (skipped by the matcher)'
+      : 'was quarantined; its regex has changed since, so it is tried again';
+    return (
+      `pattern quarantine: ${e.patternId} (regex ${e.regexHash}) ${state}: since ${e.at} ` +
+      `a ${e.lineBytes}-byte line shaped ${e.lineShape} ran past ${e.matchTimeoutMs} ms`
+    );
+  });
+}

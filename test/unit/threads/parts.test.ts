@@ -6,7 +6,7 @@ import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js
 import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
 import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
 import { toClock } from '../../../src/threads/ingest.js';
-import { lineShape, patternKey } from '../../../src/threads/quarantine.js';
+import { describeQuarantine, lineShape, patternKey } from '../../../src/threads/quarantine.js';
 import type { RawMessage, VpnEvent } from '../../../src/types.js';
 
 const raw = (text: string, receivedAt = 1000): RawMessage => ({
@@ -91,6 +91,26 @@ describe('quarantine records', () => {
     expect(lineShape(Buffer.from('aaaa!'))).toBe('A4P1');
     expect(lineShape(Buffer.from('user=bob 10.0.0.1'))).toBe('A4P1A3S1D2P1D1P1D1P1D1');
     expect(lineShape(Buffer.alloc(10_000, 0x61)).length).toBeLessThanOrEqual(121);
+  });
+  it('are listed by check as still applying or not, by key', () => {
+    const e = {
+      patternId: 'p',
+      regexHash: 'h1',
+      at: '2026-01-01T00:00:00.000Z',
+      lineBytes: 41,
+      lineShape: 'A40P1',
+      matchTimeoutMs: 250,
+    };
+    const lines = describeQuarantine(
+      [
+        { ...e, key: 'p:h1' },
+        { ...e, key: 'p:h0', regexHash: 'h0' },
+      ],
+      new Set(['p:h1']),
+    );
+    expect(lines[0]).toMatch(/^pattern quarantine: p \(regex h1\) QUARANTINED .* 41-byte line shaped A40P1 ran past 250 ms$/);
+    expect(lines[1]).toContain('tried again');
+    expect(describeQuarantine([], new Set())).toEqual(['pattern quarantine: none']);
   });
   it('key a pattern by id and regex, so an edited regex is a new key', () => {
     const a = patternKey({ id: 'p', regexSource: 'x+' });
