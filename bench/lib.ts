@@ -5,7 +5,7 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +32,38 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The bridge as shipped: bench/bridge-process.ts and the src/ it imports compiled once per bench
+ * run with tsc (as `npm run build` does) and run by plain node, so memory and CPU figures carry no
+ * tsx loader in the process or its threads. Built under node_modules/.cache so the compiled files
+ * resolve the project's dependencies.
+ */
+async function buildBridge(): Promise<string> {
+  const out = join(REPO, 'node_modules', '.cache', 'ptim-bench-build');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const tsconfig = join(out, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { rootDir: REPO, outDir: out, noEmit: false, sourceMap: false },
+      include: [],
+      files: [join(REPO, 'bench', 'bridge-process.ts')],
+    }),
+  );
+  const tsc = spawn(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const [code] = (await once(tsc, 'exit')) as [number];
+  if (code !== 0) throw new Error('cannot compile the bridge for the bench');
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}');
+  symlinkSync(join(REPO, 'patterns'), join(out, 'patterns'));
+  return join(out, 'bench', 'bridge-process.js');
+}
+
 export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
   const redis = await startPrivateRedis({ appendonly: true });
   // Whatever ends the bench, an error included, the private redis-server goes with it (kill()
@@ -45,9 +77,9 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
   const clientSecret = randomBytes(12).toString('hex');
   const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], clock: benchClock });
   const { port: simPort } = await sim.listen(0, '127.0.0.1');
-  const child: ChildProcess = fork(fileURLToPath(new URL('./bridge-process.ts', import.meta.url)), [], {
+  const child: ChildProcess = fork(await buildBridge(), [], {
     // BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge alone.
-    execArgv: ['--import', 'tsx', ...(process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    execArgv: (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const request = async <T>(msg: unknown, answer: string): Promise<T> => {

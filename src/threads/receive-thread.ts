@@ -74,6 +74,7 @@ function sink(raw: RawMessage): void {
 // Kernel receive-queue drops of this thread's UDP sockets, as a counter that only grows.
 let kernelDrops = 0;
 const kernelCounter = metrics.kernelDrops.labels({ transport: 'udp' });
+kernelCounter.inc(0); // the series exists (at 0) from the start, so an alert can watch it
 async function pollKernelDrops(receivers: Receivers): Promise<void> {
   const ports = receivers
     .addresses()
