@@ -2,7 +2,7 @@
 // (receivers → pipeline → session engine → outbox → relay → queue → push workers → JIMS),
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -154,6 +154,19 @@ async function buildIngest(config: Config, deps: AppDeps, command: Redis, engine
   return { ingest, reloader };
 }
 
+/**
+ * On Linux, setpriority() on "this process" changes only the calling thread: the main thread
+ * yields to the receive thread (started before, so it keeps its niceness) under CPU contention.
+ */
+function lowerDeliveryPriority(nice: number, logger: Logger): void {
+  if (nice === 0 || process.platform !== 'linux') return;
+  try {
+    setPriority(nice);
+  } catch (err) {
+    logger.warn({ err, setting: 'ingest.deliveryNice' }, 'cannot lower the main thread priority');
+  }
+}
+
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, metrics, clock } = deps;
   const pre = await preflight(config, deps, { library: false });
@@ -192,6 +205,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     throw PtimError.combine(errors);
   }
   for (const w of pre.warnings) logger.warn(w);
+  if (ingest) lowerDeliveryPriority(config.ingest.deliveryNice, logger);
   if (ingest)
     engine = createSessionEngine({ redis: connection('producer'), cfg: config.sessions, keyPrefix, metrics, logger, clock });
 

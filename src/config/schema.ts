@@ -85,6 +85,11 @@ export const ingestSchema = z
     droppedLogPerMinute: positiveInt.default(10),
     /** Candidate lines between the receive thread and the matcher, at most; beyond it they are dropped and counted. */
     handoffMaxLines: positiveInt.default(100_000),
+    /**
+     * Linux niceness added to the main thread (sessions, queue, JIMS) so the receive thread wins
+     * the CPU when the host is busy: delivery can catch up later, a full socket buffer cannot.
+     */
+    deliveryNice: z.number().int().min(0).max(19).default(0),
   })
   .strict();
 

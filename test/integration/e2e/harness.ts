@@ -163,6 +163,8 @@ export function e2eConfig(redis: TestRedis, primaryPort: number | undefined, ove
       udp: { bind: ['127.0.0.1'], port: 0 },
       tcp: { bind: ['127.0.0.1'], port: 0 },
       allowedSources: ['127.0.0.0/8', '::1/128'],
+      // The test process hosts several bridges and the test itself: keep its priority.
+      deliveryNice: 0,
     },
     patterns: { dirs: [SHIPPED_PATTERNS_DIR], watch: false },
     identity: { defaultDomain: 'example.com' },
