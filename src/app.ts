@@ -138,7 +138,14 @@ async function buildIngest(config: Config, deps: AppDeps, command: Redis, engine
     clock,
     // The watchdog measures real time whatever clock is injected: a runaway regex burns real CPU.
     monotonicNow: () => performance.now(),
-    onEvent: (event) => engine()?.submit(event, nextCorrelationId()),
+    deliver(events) {
+      const e = engine();
+      if (!e) return Promise.resolve();
+      for (const event of events) e.submit(event, nextCorrelationId());
+      return e.drain();
+    },
+    // Half the engine's buffer: a storm waits in the hand-off; the buffer stays for Redis outages.
+    deliverWindow: Math.max(1, Math.floor(config.sessions.bufferMaxEvents / 2)),
     store: createQuarantineStore(command, config.redis.keyPrefix),
     timing: deps.ingestTiming,
     ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),

@@ -9,6 +9,7 @@ import type { IngestDeps } from '../ingest/receivers.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ReadinessCheck } from '../ops/server.js';
+import type { WireBatch } from './handoff.js';
 import { systemClock, type Clock, type VpnEvent } from '../types.js';
 import { createMatcherSupervisor, type MatcherSupervisor } from './matcher.js';
 import type { MetricsSnapshot } from './metrics.js';
@@ -21,7 +22,10 @@ export interface ThreadedIngestDeps {
   readonly metrics: Metrics;
   readonly clock: Clock;
   readonly monotonicNow: () => number;
-  readonly onEvent: (event: VpnEvent) => void;
+  /** Hands events to the session engine; resolves once they are applied (or dropped and counted). */
+  readonly deliver: (events: readonly VpnEvent[]) => Promise<void>;
+  /** Events handed to `deliver` and not yet applied, at most (the rest wait in the hand-off). */
+  readonly deliverWindow: number;
   readonly store?: QuarantineStore;
   readonly timing?: IngestDeps['timing'];
   /** Test-only: module that rewrites the matcher's library (see MatcherThreadData). */
@@ -55,6 +59,42 @@ export function toClock(clock: Clock, real: Clock = systemClock): (e: VpnEvent) 
   return (e) => ({ ...e, receivedAt: clock.now() - Math.max(0, real.now() - e.receivedAt) });
 }
 
+/**
+ * Matched batches on their way to the session engine, in order. At most `window` events are in the
+ * engine unapplied: a storm waits here and in the hand-off (whose bound, ingest.handoffMaxLines,
+ * covers a line until its events are applied, because the receive thread is acknowledged only
+ * then) instead of overflowing the engine's memory buffer, which stays for Redis outages.
+ */
+export function createDeliveryGate(
+  deliver: (events: readonly VpnEvent[]) => Promise<void>,
+  window: number,
+  onApplied: (batch: WireBatch) => void,
+) {
+  const queue: { batch: WireBatch; events: readonly VpnEvent[] }[] = [];
+  let inEngine = 0;
+  let handed = 0;
+  const pump = () => {
+    while (queue.length > 0 && (inEngine === 0 || inEngine + queue[0]!.events.length <= window)) {
+      const { batch, events } = queue.shift()!;
+      inEngine += events.length;
+      handed = batch.seq;
+      void deliver(events).then(() => {
+        inEngine -= events.length;
+        onApplied(batch);
+        pump();
+      });
+    }
+  };
+  return {
+    push(batch: WireBatch, events: readonly VpnEvent[]) {
+      queue.push({ batch, events });
+      pump();
+    },
+    /** Seq of the last batch handed to the engine. */
+    handed: () => handed,
+  };
+}
+
 export async function createThreadedIngest(config: Config, deps: ThreadedIngestDeps): Promise<ThreadedIngest> {
   const { logger } = deps;
   const mapTime = toClock(deps.clock);
@@ -62,10 +102,10 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   const link: { recv?: ReceiveThread } = {};
   const waiters: { seq: number; resolve: () => void }[] = [];
   const settle = () => {
-    const oldest = matcher.oldestPending();
-    for (let i = waiters.length - 1; i >= 0; i--)
-      if (oldest === undefined || oldest > waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
+    const handed = gate.handed();
+    for (let i = waiters.length - 1; i >= 0; i--) if (handed >= waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
   };
+  const gate = createDeliveryGate(deps.deliver, deps.deliverWindow, (batch) => link.recv?.ack(batch.lines.length));
   const matcher: MatcherSupervisor = createMatcherSupervisor({
     data: {
       dirs: config.patterns.dirs,
@@ -82,8 +122,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
     monotonicNow: deps.monotonicNow,
     ...(deps.store ? { store: deps.store } : {}),
     onDone(batch, events) {
-      for (const e of events) deps.onEvent(mapTime(e));
-      link.recv?.ack(batch.lines.length);
+      gate.push(batch, events.map(mapTime));
       settle();
     },
   });
@@ -107,7 +146,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   }
   link.recv = r.value;
   r.value.setLiterals(m.value.literals);
-  return assemble(r.value, matcher, waiters);
+  return assemble(r.value, matcher, waiters, gate.handed);
 }
 
 function asPtim(e: unknown): PtimError {
@@ -118,11 +157,12 @@ function assemble(
   recv: ReceiveThread,
   matcher: MatcherSupervisor,
   waiters: { seq: number; resolve: () => void }[],
+  handed: () => number,
 ): ThreadedIngest {
+  /** Resolves once batch `seq` and every one before it are matched and handed to the engine. */
   const matched = (seq: number | undefined) =>
     new Promise<void>((resolve) => {
-      const oldest = matcher.oldestPending();
-      if (seq === undefined || oldest === undefined || oldest > seq) resolve();
+      if (seq === undefined || handed() >= seq) resolve();
       else waiters.push({ seq, resolve });
     });
   let lastRecv: MetricsSnapshot | undefined;

@@ -13,7 +13,7 @@ import { createHeartbeat, createWatchdog, type HeartbeatState } from './heartbea
 import { replayLog, type LogRecord } from './log.js';
 import type { MatcherThreadData } from './matcher-thread.js';
 import type { MetricsSnapshot } from './metrics.js';
-import { lineShape, type QuarantineEntry, type QuarantineStore } from './quarantine.js';
+import { createQuarantineBook, type QuarantineEntry, type QuarantineStore } from './quarantine.js';
 import { firstMessage, fromWireError, siblingModule, spawnThread, type WireError } from './spawn.js';
 import type { LibrarySummary } from './watched-library.js';
 
@@ -31,7 +31,7 @@ export interface MatcherDeps {
 }
 
 export interface MatcherSupervisor {
-  /** Loads quarantine records and starts the first matcher; rejects with its load error. */
+  /** Starts the first matcher; rejects with its library's load error (PTIM_ERR_PATTERN). */
   start(): Promise<LibrarySummary>;
   submit(batch: WireBatch): void;
   /** Reloads the library in the matcher thread (PtimError PTIM_ERR_PATTERN when it is refused). */
@@ -49,63 +49,76 @@ export interface MatcherSupervisor {
 const RELOAD_MS = 120_000;
 const SNAPSHOT_EVERY_MS = 2000;
 
-interface Running {
+/** One matcher thread and what the supervisor knows of it. */
+interface MatcherThread {
   readonly worker: Worker;
   readonly channel: Channel;
   ready: boolean;
+  /** Its last metrics snapshot. */
   last?: MetricsSnapshot;
 }
 
 type Reply = Message & { summary?: LibrarySummary; error?: WireError; json?: MetricsSnapshot };
 
+/** Starts a matcher thread; `ready` resolves with its library summary or rejects with its load error. */
+function openMatcherThread(data: MatcherThreadData, logger: Logger) {
+  const worker = spawnThread(siblingModule(import.meta.url, 'matcher-thread'), { workerData: data });
+  const channel = createChannel(worker);
+  const thread: MatcherThread = { worker, channel, ready: false };
+  channel.on('log', (m: LogRecord) => replayLog(logger, 'matcher', m));
+  worker.on('error', (err) => logger.error({ err }, 'matcher thread failed'));
+  worker.on('exit', () => channel.abandon());
+  const ready = firstMessage(worker, channel, ['ready', 'failed']).then((m: Reply) => {
+    if (m.t === 'failed') throw fromWireError(m.error!, 'PTIM_ERR_PATTERN');
+    thread.ready = true;
+    return m.summary!;
+  });
+  return { thread, ready };
+}
+
+async function snapshotOf(t: MatcherThread | undefined, timeoutMs: number): Promise<MetricsSnapshot | undefined> {
+  if (!t?.ready) return t?.last;
+  const reply = await t.channel.request<Reply>({ t: 'metrics' }, timeoutMs);
+  if (reply?.json) t.last = reply.json;
+  return t.last;
+}
+
 export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
   const { logger, metrics } = deps;
   const heartbeat = createHeartbeat();
   const inflight = new Map<number, { batch: WireBatch; skip: number[] }>();
-  const quarantine = new Map<string, QuarantineEntry>();
+  const book = createQuarantineBook(deps);
   const retired: MetricsSnapshot[] = [];
-  let current: Running | undefined;
+  let current: MatcherThread | undefined;
   let summary: LibrarySummary | undefined;
   let closed = false;
   let timers: NodeJS.Timeout[] = [];
 
-  const send = (r: Running, seq: number) => {
+  const send = (t: MatcherThread, seq: number) => {
     const e = inflight.get(seq);
-    if (e) r.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
+    if (e) t.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
   };
 
-  function spawn(): Promise<LibrarySummary> {
-    const worker = spawnThread(siblingModule(import.meta.url, 'matcher-thread'), {
-      workerData: { ...deps.data, heartbeat: heartbeat.buffer, quarantined: [...quarantine.keys()] } satisfies MatcherThreadData,
-    });
-    const channel = createChannel(worker);
-    const r: Running = { worker, channel, ready: false };
-    current = r;
-    channel.on('log', (m: LogRecord) => replayLog(logger, 'matcher', m));
-    channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
+  async function spawn(): Promise<LibrarySummary> {
+    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: book.keys() }, logger);
+    current = thread;
+    thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
       const e = inflight.get(m.seq);
-      if (!e || current !== r) return;
+      if (!e || current !== thread) return;
       inflight.delete(m.seq);
       deps.onDone(e.batch, m.events);
     });
-    worker.on('error', (err) => logger.error({ err }, 'matcher thread failed'));
-    worker.on('exit', (code) => {
-      channel.abandon();
-      if (current === r && !closed) {
-        logger.error({ code }, 'matcher thread exited; starting a new one');
-        void restart(r);
-      }
+    thread.worker.on('exit', (code) => {
+      if (current !== thread || closed) return;
+      logger.error({ code }, 'matcher thread exited; starting a new one');
+      void restart(thread);
     });
-    return firstMessage(worker, channel, ['ready', 'failed']).then((m: Reply) => {
-      if (m.t === 'failed') throw fromWireError(m.error!, 'PTIM_ERR_PATTERN');
-      r.ready = true;
-      summary = m.summary;
-      for (const seq of inflight.keys()) send(r, seq);
-      return m.summary!;
-    });
+    summary = await ready;
+    for (const seq of inflight.keys()) send(thread, seq);
+    return summary;
   }
 
-  async function restart(old: Running): Promise<void> {
+  async function restart(old: MatcherThread): Promise<void> {
     // Counters of the ended thread stay in /metrics as of its last report; its gauges do not.
     if (old.last) retired.push(old.last.filter((m) => String(m.type) === 'counter'));
     heartbeat.end();
@@ -121,58 +134,26 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     }
   }
 
-  function quarantinePattern(state: HeartbeatState, line: Buffer | undefined): void {
-    const p = summary?.patterns[state.pattern];
-    if (!p || quarantine.has(p.key)) return;
-    const [patternId, regexHash = ''] = p.key.split(':');
-    const entry: QuarantineEntry = {
-      key: p.key,
-      patternId: patternId ?? p.id,
-      regexHash,
-      at: new Date(deps.clock.now()).toISOString(),
-      lineBytes: line?.length ?? 0,
-      lineShape: line ? lineShape(line) : '',
-      matchTimeoutMs: deps.matchTimeoutMs,
-    };
-    quarantine.set(p.key, entry);
-    metrics.patternsQuarantined.set(quarantine.size);
-    metrics.quarantines.inc({ pattern: p.id });
-    logger.error(
-      { pattern: p.id, regexHash, lineBytes: entry.lineBytes, lineShape: entry.lineShape, setting: 'patterns.matchTimeoutMs' },
-      `pattern ${p.id} ran past ${deps.matchTimeoutMs} ms on one line: quarantined (skipped from now on; fix its regex and reload)`,
-    );
-    deps.store
-      ?.add(entry)
-      .catch((err: unknown) => logger.error({ err, pattern: p.id }, 'could not persist the pattern quarantine'));
-  }
-
   function onRunaway(state: HeartbeatState): void {
-    const r = current;
-    if (!r?.ready || closed) return;
+    const t = current;
+    if (!t?.ready || closed) return;
     current = undefined;
     const e = inflight.get(state.seq);
-    const line = e ? unpackBatch(e.batch)[state.line]?.bytes : undefined;
     e?.skip.push(state.line);
     metrics.matchTimeouts.inc();
-    quarantinePattern(state, line);
-    void r.worker.terminate().then(() => restart(r));
+    const pattern = summary?.patterns[state.pattern];
+    if (pattern) book.record(pattern, e ? unpackBatch(e.batch)[state.line]?.bytes : undefined);
+    void t.worker.terminate().then(() => restart(t));
   }
 
   const watchdog = createWatchdog({ timeoutMs: deps.matchTimeoutMs, read: heartbeat.read, now: deps.monotonicNow, onRunaway });
-
-  async function snapshot(r: Running | undefined, timeoutMs: number): Promise<MetricsSnapshot | undefined> {
-    if (!r?.ready) return r?.last;
-    const reply = await r.channel.request<Reply>({ t: 'metrics' }, timeoutMs);
-    if (reply?.json) r.last = reply.json;
-    return r.last;
-  }
 
   return {
     async start() {
       const s = await spawn();
       timers = [
         setInterval(() => watchdog.tick(), Math.max(5, Math.floor(deps.matchTimeoutMs / 5))),
-        setInterval(() => void snapshot(current, SNAPSHOT_EVERY_MS), SNAPSHOT_EVERY_MS),
+        setInterval(() => void snapshotOf(current, SNAPSHOT_EVERY_MS), SNAPSHOT_EVERY_MS),
       ];
       for (const t of timers) t.unref();
       return s;
@@ -182,8 +163,8 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
       if (current?.ready) send(current, batch.seq);
     },
     async reload() {
-      const r = current;
-      const reply = r?.ready ? await r.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
+      const t = current;
+      const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
       if (!reply) throw fromWireError({ message: 'the matcher thread is restarting; reload again' }, 'PTIM_ERR_PATTERN');
       if (reply.error) throw fromWireError(reply.error, 'PTIM_ERR_PATTERN');
       summary = reply.summary;
@@ -191,24 +172,21 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     },
     oldestPending: () => inflight.keys().next().value,
     async restore() {
-      const found = (await deps.store?.list()) ?? [];
-      const fresh = found.filter((q) => !quarantine.has(q.key));
-      for (const q of fresh) quarantine.set(q.key, q);
-      metrics.patternsQuarantined.set(quarantine.size);
-      if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh.map((q) => q.key) } as Message);
+      const fresh = await book.restore();
+      if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
     },
     ready: () => current?.ready === true,
-    quarantined: () => [...quarantine.values()],
+    quarantined: () => book.entries(),
     async snapshots(timeoutMs) {
-      const s = await snapshot(current, timeoutMs);
+      const s = await snapshotOf(current, timeoutMs);
       return [...retired, ...(s ? [s] : [])];
     },
     async close() {
       closed = true;
       for (const t of timers) clearInterval(t);
-      const r = current;
+      const t = current;
       current = undefined;
-      await r?.worker.terminate();
+      await t?.worker.terminate();
     },
   };
 }

@@ -5,8 +5,11 @@
 // the line (it may hold a username).
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
 import type { CompiledPattern } from '../match/matcher.js';
+import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
+import type { Clock } from '../types.js';
 
 export interface QuarantineEntry {
   /** `patternId:regexHash`. */
@@ -88,4 +91,61 @@ export function describeQuarantine(entries: readonly QuarantineEntry[], libraryK
       `a ${e.lineBytes}-byte line shaped ${e.lineShape} ran past ${e.matchTimeoutMs} ms`
     );
   });
+}
+
+export interface QuarantineBook {
+  has(key: string): boolean;
+  keys(): string[];
+  entries(): QuarantineEntry[];
+  /** Quarantines `pattern` (once): logs, counts, persists. */
+  record(pattern: { id: string; key: string }, line: Buffer | undefined): void;
+  /** Adds the store's entries; returns the keys that were new here. */
+  restore(): Promise<string[]>;
+}
+
+/** The running process's quarantine: what it logs, counts, shows in /readyz and persists. */
+export function createQuarantineBook(deps: {
+  readonly matchTimeoutMs: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly store?: QuarantineStore;
+}): QuarantineBook {
+  const { logger, metrics } = deps;
+  const book = new Map<string, QuarantineEntry>();
+  const gauge = () => metrics.patternsQuarantined.set(book.size);
+  return {
+    has: (key) => book.has(key),
+    keys: () => [...book.keys()],
+    entries: () => [...book.values()],
+    record(p, line) {
+      if (book.has(p.key)) return;
+      const regexHash = p.key.slice(p.key.lastIndexOf(':') + 1);
+      const entry: QuarantineEntry = {
+        key: p.key,
+        patternId: p.id,
+        regexHash,
+        at: new Date(deps.clock.now()).toISOString(),
+        lineBytes: line?.length ?? 0,
+        lineShape: line ? lineShape(line) : '',
+        matchTimeoutMs: deps.matchTimeoutMs,
+      };
+      book.set(p.key, entry);
+      gauge();
+      metrics.quarantines.inc({ pattern: p.id });
+      logger.error(
+        { pattern: p.id, regexHash, lineBytes: entry.lineBytes, lineShape: entry.lineShape, setting: 'patterns.matchTimeoutMs' },
+        `pattern ${p.id} ran past ${deps.matchTimeoutMs} ms on one line: quarantined (skipped from now on; fix its regex and reload)`,
+      );
+      deps.store
+        ?.add(entry)
+        .catch((err: unknown) => logger.error({ err, pattern: p.id }, 'could not persist the pattern quarantine'));
+    },
+    async restore() {
+      const fresh = ((await deps.store?.list()) ?? []).filter((q) => !book.has(q.key));
+      for (const q of fresh) book.set(q.key, q);
+      gauge();
+      return fresh.map((q) => q.key);
+    },
+  };
 }

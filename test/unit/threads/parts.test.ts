@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js';
 import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
 import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
-import { toClock } from '../../../src/threads/ingest.js';
+import { createDeliveryGate, toClock } from '../../../src/threads/ingest.js';
 import { describeQuarantine, lineShape, patternKey } from '../../../src/threads/quarantine.js';
 import type { RawMessage, VpnEvent } from '../../../src/types.js';
 
@@ -134,5 +134,29 @@ describe('kernel drops', () => {
   it('counts a figure that went down (sockets re-created) as new', () => {
     expect(dropsDelta(10, 15)).toBe(5);
     expect(dropsDelta(10, 3)).toBe(3);
+  });
+});
+
+describe('delivery gate', () => {
+  it('keeps at most `window` events in the engine, in order, and acknowledges a batch once applied', async () => {
+    const applying: { events: readonly VpnEvent[]; done: () => void }[] = [];
+    const acked: number[] = [];
+    const gate = createDeliveryGate(
+      (events) => new Promise<void>((done) => applying.push({ events, done })),
+      3,
+      (b) => acked.push(b.seq),
+    );
+    const batch = (seq: number) => packBatch(seq, []);
+    const ev = (n: number) => Array.from({ length: n }, () => ({}) as VpnEvent);
+    gate.push(batch(1), ev(2));
+    gate.push(batch(2), ev(2));
+    gate.push(batch(3), ev(0));
+    expect(applying.map((a) => a.events.length)).toEqual([2]);
+    expect(gate.handed()).toBe(1);
+    applying.shift()!.done();
+    await new Promise((r) => setImmediate(r));
+    expect(acked).toEqual([1]);
+    expect(gate.handed()).toBe(3);
+    expect(applying.map((a) => a.events.length)).toEqual([2, 0]);
   });
 });
