@@ -59,6 +59,12 @@ export function toClock(clock: Clock, real: Clock = systemClock): (e: VpnEvent) 
   return (e) => ({ ...e, receivedAt: clock.now() - Math.max(0, real.now() - e.receivedAt) });
 }
 
+/** A batch once matched: which one, and how many lines to acknowledge. */
+export interface BatchId {
+  readonly seq: number;
+  readonly lines: number;
+}
+
 /**
  * Matched batches on their way to the session engine, in order. At most `window` events are in the
  * engine unapplied: a storm waits here and in the hand-off (whose bound, ingest.handoffMaxLines,
@@ -68,9 +74,10 @@ export function toClock(clock: Clock, real: Clock = systemClock): (e: VpnEvent) 
 export function createDeliveryGate(
   deliver: (events: readonly VpnEvent[]) => Promise<void>,
   window: number,
-  onApplied: (batch: WireBatch) => void,
+  onApplied: (batch: BatchId) => void,
 ) {
-  const queue: { batch: WireBatch; events: readonly VpnEvent[] }[] = [];
+  // Only the batch's seq and line count wait here: the lines' bytes are not needed once matched.
+  const queue: { batch: BatchId; events: readonly VpnEvent[] }[] = [];
   let inEngine = 0;
   let handed = 0;
   const pump = () => {
@@ -87,7 +94,7 @@ export function createDeliveryGate(
   };
   return {
     push(batch: WireBatch, events: readonly VpnEvent[]) {
-      queue.push({ batch, events });
+      queue.push({ batch: { seq: batch.seq, lines: batch.lines.length }, events });
       pump();
     },
     /** Seq of the last batch handed to the engine. */
@@ -105,7 +112,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
     const handed = gate.handed();
     for (let i = waiters.length - 1; i >= 0; i--) if (handed >= waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
   };
-  const gate = createDeliveryGate(deps.deliver, deps.deliverWindow, (batch) => link.recv?.ack(batch.lines.length));
+  const gate = createDeliveryGate(deps.deliver, deps.deliverWindow, (batch) => link.recv?.ack(batch.lines));
   const matcher: MatcherSupervisor = createMatcherSupervisor({
     data: {
       dirs: config.patterns.dirs,
