@@ -89,7 +89,7 @@ export const ingestSchema = z
      * Linux niceness added to the main thread (sessions, queue, JIMS) so the receive thread wins
      * the CPU when the host is busy: delivery can catch up later, a full socket buffer cannot.
      */
-    deliveryNice: z.number().int().min(0).max(19).default(0),
+    deliveryNice: z.number().int().min(0).max(19).default(10),
   })
   .strict();
 
