@@ -13,6 +13,7 @@ import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
 import { threadLogger } from './log.js';
+import { withLocalCounters } from './local-counters.js';
 import { toWireError } from './spawn.js';
 
 export interface ReceiveThreadData {
@@ -22,8 +23,6 @@ export interface ReceiveThreadData {
   readonly logLevel: string;
 }
 
-/** Noise skipped is counted locally and added in batches: an inc() costs more than the scan. */
-const SKIP_BATCH = 256;
 const BATCH_LINES = 256;
 const KERNEL_POLL_MS = 5000;
 
@@ -31,16 +30,13 @@ const port = parentPort as unknown as Endpoint & { postMessage(m: unknown, t?: r
 const data = workerData as ReceiveThreadData;
 const channel = createChannel(port);
 const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
-const metrics = createMetrics();
+const registryMetrics = createMetrics();
+// The per-line counters (received, bytes, prefilter skips) are settled before each snapshot.
+const { metrics, settle } = withLocalCounters(registryMetrics, ['received', 'receivedBytes', 'prefilter']);
 const clock = systemClock;
 
 let prefilter = createPrefilter(data.literals);
 const skipped = metrics.prefilter.labels({ result: 'skipped' });
-let skippedPending = 0;
-const flushSkipped = () => {
-  if (skippedPending > 0) skipped.inc(skippedPending);
-  skippedPending = 0;
-};
 
 const handoff = createHandoff({
   maxLines: data.config.ingest.handoffMaxLines,
@@ -52,7 +48,7 @@ const overflowLog = rateLimiter(data.config.ingest.droppedLogPerMinute, () => cl
 
 function sink(raw: RawMessage): void {
   if (!prefilter(raw.bytes)) {
-    if (++skippedPending >= SKIP_BATCH) flushSkipped();
+    skipped.inc();
     return;
   }
   if (handoff.offer(raw)) return;
@@ -114,7 +110,7 @@ function serve(receivers: Receivers): void {
     prefilter = createPrefilter(m.literals);
   });
   channel.on('metrics', (m: Message) => {
-    flushSkipped();
+    settle();
     metrics.handoffDepth.set(handoff.depth());
     void pollKernelDrops(receivers)
       .catch(() => undefined)

@@ -6,6 +6,8 @@ import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js
 import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
 import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
 import { createDeliveryGate, toClock } from '../../../src/threads/ingest.js';
+import { withLocalCounters } from '../../../src/threads/local-counters.js';
+import { createMetrics } from '../../../src/ops/metrics.js';
 import { describeQuarantine, lineShape, patternKey } from '../../../src/threads/quarantine.js';
 import type { RawMessage, VpnEvent } from '../../../src/types.js';
 
@@ -158,5 +160,22 @@ describe('delivery gate', () => {
     expect(acked).toEqual([1]);
     expect(gate.handed()).toBe(3);
     expect(applying.map((a) => a.events.length)).toEqual([2, 0]);
+  });
+});
+
+describe('local counters', () => {
+  it('count per line in plain numbers and reach prom-client when settled', async () => {
+    const base = createMetrics();
+    const { metrics, settle } = withLocalCounters(base, ['received']);
+    const udp = metrics.received.labels({ transport: 'udp' });
+    udp.inc();
+    udp.inc(2);
+    const value = async () => (await base.received.get()).values.find((v) => v.labels.transport === 'udp')?.value ?? 0;
+    expect(await value()).toBe(0);
+    settle();
+    expect(await value()).toBe(3);
+    settle();
+    expect(await value()).toBe(3);
+    expect(metrics.registry).toBe(base.registry);
   });
 });
