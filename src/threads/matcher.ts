@@ -172,7 +172,11 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     },
     oldestPending: () => inflight.keys().next().value,
     async restore() {
-      const fresh = await book.restore();
+      // Without the stored records the bridge still runs; a pattern may then run away once more.
+      const fresh = await book.restore().catch((err: unknown) => {
+        logger.error({ err }, 'could not read the stored pattern quarantine');
+        return [] as string[];
+      });
       if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
     },
     ready: () => current?.ready === true,
