@@ -83,10 +83,48 @@ async function snapshotOf(t: MatcherThread | undefined, timeoutMs: number): Prom
   return t.last;
 }
 
+/** Batches handed to the matcher and not answered yet, with the lines to skip when sent again. */
+function createPendingBatches() {
+  const pending = new Map<number, { batch: WireBatch; skip: number[] }>();
+  const send = (t: MatcherThread, seq: number) => {
+    const e = pending.get(seq);
+    if (e) t.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
+  };
+  return {
+    add(batch: WireBatch, to: MatcherThread | undefined) {
+      pending.set(batch.seq, { batch, skip: [] });
+      if (to?.ready) send(to, batch.seq);
+    },
+    /** The answered batch, no longer pending. */
+    take(seq: number): WireBatch | undefined {
+      const e = pending.get(seq);
+      pending.delete(seq);
+      return e?.batch;
+    },
+    /** Marks a line to skip from now on; returns its bytes. */
+    abandon(seq: number, line: number): Buffer | undefined {
+      const e = pending.get(seq);
+      e?.skip.push(line);
+      return e ? unpackBatch(e.batch)[line]?.bytes : undefined;
+    },
+    sendAll(to: MatcherThread) {
+      for (const seq of pending.keys()) send(to, seq);
+    },
+    oldest: () => pending.keys().next().value,
+  };
+}
+
+async function reloadIn(t: MatcherThread | undefined): Promise<LibrarySummary> {
+  const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
+  if (!reply) throw fromWireError({ message: 'the matcher thread is restarting; reload again' }, 'PTIM_ERR_PATTERN');
+  if (reply.error) throw fromWireError(reply.error, 'PTIM_ERR_PATTERN');
+  return reply.summary!;
+}
+
 export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
   const { logger, metrics } = deps;
   const heartbeat = createHeartbeat();
-  const inflight = new Map<number, { batch: WireBatch; skip: number[] }>();
+  const inflight = createPendingBatches();
   const book = createQuarantineBook(deps);
   const retired: MetricsSnapshot[] = [];
   let current: MatcherThread | undefined;
@@ -94,19 +132,13 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
   let closed = false;
   let timers: NodeJS.Timeout[] = [];
 
-  const send = (t: MatcherThread, seq: number) => {
-    const e = inflight.get(seq);
-    if (e) t.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
-  };
-
   async function spawn(): Promise<LibrarySummary> {
     const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: book.keys() }, logger);
     current = thread;
     thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
-      const e = inflight.get(m.seq);
-      if (!e || current !== thread) return;
-      inflight.delete(m.seq);
-      deps.onDone(e.batch, m.events);
+      if (current !== thread) return;
+      const batch = inflight.take(m.seq);
+      if (batch) deps.onDone(batch, m.events);
     });
     thread.worker.on('exit', (code) => {
       if (current !== thread || closed) return;
@@ -114,7 +146,7 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
       void restart(thread);
     });
     summary = await ready;
-    for (const seq of inflight.keys()) send(thread, seq);
+    inflight.sendAll(thread);
     return summary;
   }
 
@@ -138,11 +170,10 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     const t = current;
     if (!t?.ready || closed) return;
     current = undefined;
-    const e = inflight.get(state.seq);
-    e?.skip.push(state.line);
+    const line = inflight.abandon(state.seq, state.line);
     metrics.matchTimeouts.inc();
     const pattern = summary?.patterns[state.pattern];
-    if (pattern) book.record(pattern, e ? unpackBatch(e.batch)[state.line]?.bytes : undefined);
+    if (pattern) book.record(pattern, line);
     void t.worker.terminate().then(() => restart(t));
   }
 
@@ -158,19 +189,12 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
       for (const t of timers) t.unref();
       return s;
     },
-    submit(batch) {
-      inflight.set(batch.seq, { batch, skip: [] });
-      if (current?.ready) send(current, batch.seq);
-    },
+    submit: (batch) => inflight.add(batch, current),
     async reload() {
-      const t = current;
-      const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
-      if (!reply) throw fromWireError({ message: 'the matcher thread is restarting; reload again' }, 'PTIM_ERR_PATTERN');
-      if (reply.error) throw fromWireError(reply.error, 'PTIM_ERR_PATTERN');
-      summary = reply.summary;
-      return reply.summary!;
+      summary = await reloadIn(current);
+      return summary;
     },
-    oldestPending: () => inflight.keys().next().value,
+    oldestPending: () => inflight.oldest(),
     async restore() {
       // Without the stored records the bridge still runs; a pattern may then run away once more.
       const fresh = await book.restore().catch((err: unknown) => {
