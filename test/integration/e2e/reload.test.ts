@@ -66,4 +66,6 @@ it('a reload reaches the receive thread (prefilter) and the matcher (library)', 
   await waitFor(() => users().includes('xena'), { what: 'the new pattern’s line delivered' });
   expect(await bridge.metric('ptim_pattern_matched_total', { pattern: 'x-iked-vpn-up' })).toBe(1);
   expect(users()).not.toContain('xavier');
+  // The receive thread reads its sockets' kernel drops (Linux); the series exists from the start.
+  if (process.platform === 'linux') expect(await bridge.metric('ptim_syslog_kernel_drops_total', { transport: 'udp' })).toBe(0);
 }, 180_000);
