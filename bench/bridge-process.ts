@@ -5,6 +5,7 @@ import { createApp, type App } from '../src/app.js';
 import { SHIPPED_PATTERNS_DIR } from '../src/cli/demo.js';
 import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log.js';
+import type { Registry } from 'prom-client';
 import { createMetrics, type Metrics } from '../src/ops/metrics.js';
 import { systemClock } from '../src/types.js';
 
@@ -31,6 +32,8 @@ export interface BridgeStats {
   counters: Record<string, number>;
   /** `ptim_syslog_dropped_total` by reason. */
   dropped: Record<string, number>;
+  /** CPU time of the whole bridge process (every thread), microseconds. */
+  cpuMicros: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -41,9 +44,12 @@ function merge(a: Obj, b: Obj): Obj {
   return out;
 }
 
-async function sum(metrics: Metrics, name: keyof Metrics): Promise<number> {
-  const m = metrics[name] as { get?: () => Promise<{ values: { value: number; metricName?: string }[] }> };
-  if (!m.get) return 0;
+/** Every thread counts in its own registry: read the merged one, as /metrics does. */
+async function sum(registry: Registry, metrics: Metrics, name: keyof Metrics): Promise<number> {
+  const own = metrics[name] as { name?: string };
+  const m = registry.getSingleMetric(own.name ?? '') as
+    { get?: () => Promise<{ values: { value: number; metricName?: string }[] }> } | undefined;
+  if (!m?.get) return 0;
   // Histograms report buckets too; their count is what we want.
   const values = (await m.get()).values.filter((v) => v.metricName === undefined || v.metricName.endsWith('_count'));
   return values.reduce((s, v) => s + v.value, 0);
@@ -111,14 +117,25 @@ process.on('message', (raw) => {
     } else if (msg.type === 'stats') {
       sample();
       const m = process.memoryUsage();
+      const registry = app ? await app.metricsRegistry() : metrics.registry;
       const counters: Record<string, number> = {};
-      for (const name of ['received', 'vpnEvents', 'identityEvents', 'relayed', 'pushes', 'bufferDropped'] as const)
-        counters[name] = await sum(metrics, name);
+      for (const name of [
+        'received',
+        'vpnEvents',
+        'identityEvents',
+        'relayed',
+        'pushes',
+        'bufferDropped',
+        'kernelDrops',
+      ] as const)
+        counters[name] = await sum(registry, metrics, name);
+      const valuesOf = async (name: string) =>
+        ((await registry.getSingleMetric(name)?.get())?.values ?? []) as { value: number; labels: Record<string, unknown> }[];
       const dropped: Record<string, number> = {};
-      for (const v of (await metrics.dropped.get()).values)
+      for (const v of await valuesOf('ptim_syslog_dropped_total'))
         dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
-      const pushes = (await metrics.pushes.get()).values;
-      for (const v of pushes) counters[`push_${String(v.labels.outcome)}`] = v.value;
+      for (const v of await valuesOf('ptim_push_total')) counters[`push_${String(v.labels.outcome)}`] = v.value;
+      const cpu = process.cpuUsage();
       const stats: BridgeStats = {
         rss: m.rss,
         heapUsed: m.heapUsed,
@@ -128,6 +145,7 @@ process.on('message', (raw) => {
         startupPeakHeapUsed: startupPeak.heapUsed,
         counters,
         dropped,
+        cpuMicros: cpu.user + cpu.system,
       };
       reply({ type: 'stats', stats });
     } else if (msg.type === 'stop') {

@@ -1,11 +1,13 @@
 // Helpers shared by the end-to-end benches: the whole product on this machine (private
 // redis-server with AOF as shipped, the JIMS simulator over HTTP on loopback, the bridge in its own
 // process), a paced UDP sender, and matching of sent lines to simulator receipts.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -25,7 +27,41 @@ export interface Stack {
   bridgeStats(): Promise<BridgeStats>;
   /** `used_memory` and `used_memory_peak` of the private redis-server, bytes. */
   redisMemory(): Promise<{ used: number; peak: number }>;
+  /** CPU time redis-server has used (INFO cpu, user + sys), microseconds. */
+  redisCpuMicros(): Promise<number>;
   stop(): Promise<void>;
+}
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The bridge as shipped: bench/bridge-process.ts and the src/ it imports compiled once per bench
+ * run with tsc (as `npm run build` does) and run by plain node, so memory and CPU figures carry no
+ * tsx loader in the process or its threads. Built under node_modules/.cache so the compiled files
+ * resolve the project's dependencies.
+ */
+async function buildBridge(): Promise<string> {
+  const out = join(REPO, 'node_modules', '.cache', 'ptim-bench-build');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const tsconfig = join(out, 'tsconfig.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { rootDir: REPO, outDir: out, noEmit: false, sourceMap: false },
+      include: [],
+      files: [join(REPO, 'bench', 'bridge-process.ts')],
+    }),
+  );
+  const tsc = spawn(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const [code] = (await once(tsc, 'exit')) as [number];
+  if (code !== 0) throw new Error('cannot compile the bridge for the bench');
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}');
+  symlinkSync(join(REPO, 'patterns'), join(out, 'patterns'));
+  return join(out, 'bench', 'bridge-process.js');
 }
 
 export async function startStack(overrides: Record<string, unknown> = {}): Promise<Stack> {
@@ -41,9 +77,9 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
   const clientSecret = randomBytes(12).toString('hex');
   const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], clock: benchClock });
   const { port: simPort } = await sim.listen(0, '127.0.0.1');
-  const child: ChildProcess = fork(fileURLToPath(new URL('./bridge-process.ts', import.meta.url)), [], {
+  const child: ChildProcess = fork(await buildBridge(), [], {
     // BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge alone.
-    execArgv: ['--import', 'tsx', ...(process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    execArgv: (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const request = async <T>(msg: unknown, answer: string): Promise<T> => {
@@ -77,6 +113,11 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
       const text = await info.info('memory');
       const field = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
       return { used: field('used_memory'), peak: field('used_memory_peak') };
+    },
+    async redisCpuMicros() {
+      const text = await info.info('cpu');
+      const field = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
+      return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
     },
     async stop() {
       await request({ type: 'stop' }, 'stopped').catch(() => child.kill('SIGKILL'));
@@ -213,4 +254,112 @@ export function configOverrides(): Record<string, unknown> {
     node[keys[keys.length - 1]!] = value;
   }
   return out;
+}
+
+// ---- a sender that can really offer high rates --------------------------------------------------
+
+/**
+ * A small C sender: sendmmsg(2) in batches of 64, paced against the monotonic clock, cycling
+ * through a file of lines (one datagram per line) and sending each one to every given port (so a
+ * bridge and a bare socket are offered the very same load). Prints `<lines sent per port>
+ * <seconds it took>`: what was offered, not what was intended.
+ */
+const BLASTER_C = String.raw`
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#define BATCH 64
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+  if (argc < 5) { fprintf(stderr, "usage: blaster FILE RATE SECS PORT [PORT]\n"); return 2; }
+  FILE *f = fopen(argv[1], "rb"); if (!f) { perror("open"); return 1; }
+  fseek(f, 0, SEEK_END); long size = ftell(f); fseek(f, 0, SEEK_SET);
+  char *buf = malloc(size + 1); if (fread(buf, 1, size, f) != (size_t)size) return 1; buf[size] = '\n';
+  long n = 0; for (long i = 0; i < size; i++) if (buf[i] == '\n') n++;
+  if (size > 0 && buf[size - 1] != '\n') n++;
+  char **line = malloc(sizeof(char *) * n); size_t *len = malloc(sizeof(size_t) * n);
+  long k = 0; char *p = buf; for (long i = 0; i <= size && k < n; i++) if (buf[i] == '\n') { line[k] = p; len[k] = &buf[i] - p; k++; p = &buf[i + 1]; }
+  double rate = atof(argv[2]), secs = atof(argv[3]);
+  int ndst = argc - 4; struct sockaddr_in dst[2];
+  for (int d = 0; d < ndst && d < 2; d++) { memset(&dst[d], 0, sizeof dst[d]); dst[d].sin_family = AF_INET; dst[d].sin_port = htons(atoi(argv[4 + d])); dst[d].sin_addr.s_addr = htonl(INADDR_LOOPBACK); }
+  if (ndst > 2) ndst = 2;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0); int sz = 8 << 20; setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  struct mmsghdr msgs[BATCH * 2]; struct iovec iov[BATCH * 2];
+  long total = (long)(rate * secs), sent = 0, failed = 0; double t0 = now();
+  while (sent < total) {
+    double el = now() - t0; long due = (long)(rate * el); if (due > total) due = total;
+    if (sent >= due) { struct timespec s = {0, 100000}; nanosleep(&s, 0); continue; }
+    int m = due - sent > BATCH ? BATCH : (int)(due - sent), j = 0;
+    for (int i = 0; i < m; i++) for (int d = 0; d < ndst; d++, j++) {
+      long l = (sent + i) % n; iov[j].iov_base = line[l]; iov[j].iov_len = len[l];
+      memset(&msgs[j], 0, sizeof msgs[j]); msgs[j].msg_hdr.msg_iov = &iov[j]; msgs[j].msg_hdr.msg_iovlen = 1;
+      msgs[j].msg_hdr.msg_name = &dst[d]; msgs[j].msg_hdr.msg_namelen = sizeof dst[d];
+    }
+    int off = 0; while (off < j) { int r = sendmmsg(fd, msgs + off, j - off, 0); if (r <= 0) { failed += j - off; break; } off += r; }
+    sent += m;
+  }
+  printf("%ld %.4f %ld\n", sent, now() - t0, failed);
+  return 0;
+}
+`;
+
+let blasterPath: Promise<string> | undefined;
+
+/** Compiles the C sender once per bench run (needs `cc`). */
+export function buildBlaster(): Promise<string> {
+  blasterPath ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ptim-blaster-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'blaster.c'), BLASTER_C);
+    const out = join(dir, 'blaster');
+    const cc = spawn('cc', ['-O2', '-o', out, join(dir, 'blaster.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const [code] = (await once(cc, 'exit')) as [number];
+    if (code !== 0) throw new Error('cannot compile the C sender (is cc installed?)');
+    return out;
+  })();
+  return blasterPath;
+}
+
+export interface BlastReport {
+  /** Lines sent to each port. */
+  readonly sent: number;
+  readonly secs: number;
+  /** Datagrams sendmmsg refused. */
+  readonly failed: number;
+  /** Lines per second actually offered to each port. */
+  readonly rate: number;
+}
+
+/** Writes `lines` to a file and sends them (cycling) at `rate` lines/s for `secs` to every port. */
+export async function blast(
+  lines: readonly string[],
+  rate: number,
+  secs: number,
+  ports: readonly number[],
+): Promise<BlastReport> {
+  const bin = await buildBlaster();
+  const file = join(dirname(bin), `lines-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  const child = spawn(bin, [file, String(rate), String(secs), ...ports.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  rmSync(file, { force: true });
+  if (code !== 0) throw new Error(`C sender failed (${code})`);
+  const [sent = 0, took = 0, failed = 0] = out.trim().split(/\s+/).map(Number);
+  return { sent, secs: took, failed, rate: took > 0 ? sent / took : 0 };
+}
+
+/** A firewall's flow log line (noise for the bridge), padded to `size` bytes. */
+export function noiseLine(i: number, size = 500): string {
+  const line =
+    `<14>Mar  3 14:20:00 srx345-hq RT_FLOW: RT_FLOW_SESSION_CREATE: session created 192.0.2.${i % 250}/${10000 + (i % 50000)}` +
+    `->198.51.100.20/443 0x0 junos-https 203.0.113.5/${20000 + (i % 40000)}->198.51.100.20/443 0x0 N/A N/A N/A N/A 6 ` +
+    `trust-to-untrust trust untrust ${i} N/A(N/A) reth1.0 UNKNOWN UNKNOWN UNKNOWN `;
+  return line.padEnd(size, 'x');
 }

@@ -1,15 +1,17 @@
 // The composition root: builds every component from the frozen config, wires the data flow
 // (receivers → pipeline → session engine → outbox → relay → queue → push workers → JIMS),
 // and owns start/stop order. Nothing else constructs components; main.ts only calls this.
-import { hostname } from 'node:os';
+import { hostname, setPriority } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
 import { checkFiles, readableFile } from './config/files.js';
 import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError, type Problem } from './errors.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
-import { createHistoryTap } from './history/tap.js';
-import { createReceivers, type Receivers } from './ingest/receivers.js';
+import { createHistoryTap, type HistoryTap } from './history/tap.js';
+import type { ListenerAddress } from './ingest/receiver.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
@@ -18,7 +20,6 @@ import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import { redisVerdicts } from './match/verdict-redis.js';
 import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
-import { createPipeline, type Pipeline } from './pipeline.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
 import { checkRedis } from './redis/check.js';
 import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient } from './redis/connection.js';
@@ -29,7 +30,10 @@ import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
 import { countSessions } from './sessions/query.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
-import type { Clock, RawMessage } from './types.js';
+import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
+import { mergeMetrics } from './threads/metrics.js';
+import { createQuarantineStore } from './threads/quarantine.js';
+import type { Clock } from './types.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -37,6 +41,8 @@ export interface AppDeps {
   readonly clock: Clock;
   /** Test-only millisecond overrides passed to the receivers. */
   readonly ingestTiming?: { idleTimeoutMs?: number; quietFlushMs?: number; shutdownGraceMs?: number };
+  /** Test-only: a module (URL) whose default export rewrites the matcher thread's library. */
+  readonly libraryHook?: string;
 }
 
 export interface App {
@@ -46,8 +52,11 @@ export interface App {
   /** Reload the pattern library (SIGHUP). Resolves true when a new library was installed. */
   reloadPatterns(): Promise<boolean>;
   /** Bound syslog listeners and the ops server address (after start). */
-  addresses(): { syslog: ReturnType<Receivers['addresses']>; ops?: { address: string; port: number } };
-  readonly pipeline?: Pipeline;
+  addresses(): { syslog: ListenerAddress[]; ops?: { address: string; port: number } };
+  /** Resolves once every line received so far is matched and applied by the session engine. */
+  drain(): Promise<void>;
+  /** Every thread's metrics in one registry (what /metrics serves). */
+  metricsRegistry(): Promise<Registry>;
   readonly engine?: SessionEngine;
 }
 
@@ -129,14 +138,69 @@ function nextCorrelationId(): string {
   return `${correlationBase}-${correlationCounter.toString(36)}`;
 }
 
+/**
+ * The ingest role: receive and matcher threads (src/threads/) feeding the session engine on this
+ * thread, and the pattern reloader driving both threads. Start-up errors of either thread
+ * (bind, TLS files, CIDRs, the pattern library) come back as the same coded PtimErrors.
+ */
+async function buildIngest(
+  config: Config,
+  deps: AppDeps,
+  command: RedisClient,
+  engine: () => SessionEngine | undefined,
+  history: HistoryTap,
+) {
+  const { logger, metrics, clock } = deps;
+  const ingest = await createThreadedIngest(config, {
+    logger,
+    metrics,
+    clock,
+    // The watchdog measures real time whatever clock is injected: a runaway regex burns real CPU.
+    monotonicNow: () => performance.now(),
+    deliver(events) {
+      const e = engine();
+      if (!e) return Promise.resolve();
+      for (const event of events) {
+        const correlationId = nextCorrelationId();
+        e.submit(event, correlationId);
+        history.line(event, correlationId);
+      }
+      return e.drain();
+    },
+    // Half the engine's buffer: a storm waits in the hand-off; the buffer stays for Redis outages.
+    deliverWindow: Math.max(1, Math.floor(config.sessions.bufferMaxEvents / 2)),
+    store: createQuarantineStore(command, config.redis.keyPrefix),
+    timing: deps.ingestTiming,
+    ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
+  });
+  const reloader = createLibraryReloader({
+    dirs: config.patterns.dirs,
+    watch: config.patterns.watch,
+    load: () => ingest.reload(),
+    onLibrary: (summary) => ingest.setLiterals(summary.literals),
+    logger,
+    metrics,
+  });
+  return { ingest, reloader };
+}
+
+/**
+ * On Linux, setpriority() on "this process" changes only the calling thread: the main thread
+ * yields to the receive thread (started before, so it keeps its niceness) under CPU contention.
+ */
+function lowerDeliveryPriority(nice: number, logger: Logger): void {
+  if (nice === 0 || process.platform !== 'linux') return;
+  try {
+    setPriority(nice);
+  } catch (err) {
+    logger.warn({ err, setting: 'ingest.deliveryNice' }, 'cannot lower the main thread priority');
+  }
+}
+
 export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const { logger, metrics, clock } = deps;
   const pre = await preflight(config, deps);
-  if (pre.errors.length) {
-    await pre.jims?.close();
-    throw PtimError.combine(pre.errors);
-  }
-  for (const w of pre.warnings) logger.warn(w);
+  const errors = [...pre.errors];
 
   const keyPrefix = config.redis.keyPrefix;
   const replicaAck = replicaAckOf(config.redis);
@@ -151,8 +215,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const command = connection('command');
   const history = createHistoryTap({ redis: command, keyPrefix, cfg: config.ops.console.history, metrics, logger, clock });
 
-  let receivers: Receivers | undefined;
-  let pipeline: Pipeline | undefined;
+  let ingest: ThreadedIngest | undefined;
   let engine: SessionEngine | undefined;
   let reloader: LibraryReloader | undefined;
   let proofs: PatternProofs | undefined;
@@ -163,39 +226,37 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let ops: OpsServer | undefined;
   let opsAddress: { address: string; port: number } | undefined;
 
-  if (has(config, 'ingest') && pre.library) {
-    const engineRedis = connection('producer');
-    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock, replicaAck });
-    const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: (lib) => pipeline?.setLibrary(lib) });
-    proofs = pr;
-    pipeline = createPipeline({
-      library: pr.offer(pre.library),
-      identity: config.identity,
+  if (has(config, 'ingest') && errors.length === 0) {
+    // The main thread's copy of the library (loaded by preflight) drives the background proofs;
+    // the matcher thread loads and runs its own.
+    if (pre.library) {
+      const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: () => {} });
+      pr.offer(pre.library);
+      proofs = pr;
+    }
+    try {
+      ({ ingest, reloader } = await buildIngest(config, deps, command, () => engine, history));
+    } catch (e) {
+      errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
+    }
+  }
+  if (errors.length) {
+    await pre.jims?.close();
+    await ingest?.close();
+    throw PtimError.combine(errors);
+  }
+  for (const w of pre.warnings) logger.warn(w);
+  if (ingest) lowerDeliveryPriority(config.ingest.deliveryNice, logger);
+  if (ingest)
+    engine = createSessionEngine({
+      redis: connection('producer'),
+      cfg: config.sessions,
+      keyPrefix,
       metrics,
       logger,
       clock,
-      nearMissLogPerMinute: config.patterns.nearMissLogPerMinute,
-      maxFieldBytes: config.patterns.maxFieldBytes,
+      replicaAck,
     });
-    const p = pipeline;
-    const e = engine;
-    const sink = (raw: RawMessage) => {
-      const outcome = p.process(raw);
-      if (outcome.type !== 'event') return;
-      const correlationId = nextCorrelationId();
-      e.submit(outcome.event, correlationId);
-      history.line(raw, outcome.event, correlationId);
-    };
-    receivers = createReceivers(config, { sink, clock, metrics, logger, timing: deps.ingestTiming });
-    reloader = createLibraryReloader({
-      dirs: config.patterns.dirs,
-      watch: config.patterns.watch,
-      load: (dirs) => loadLibrary(dirs, { verdicts: pr.store }),
-      onLibrary: (lib) => p.setLibrary(pr.offer(lib)),
-      logger,
-      metrics,
-    });
-  }
 
   if (has(config, 'relay')) {
     relay = createOutboxRelay({
@@ -248,10 +309,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: workerRedis.status === 'ready', detail: workerRedis.status }),
       });
     }
-    if (receivers) {
-      const r = receivers;
-      list.push({ name: 'syslog-listeners', required: true, check: () => ({ ok: r.ready() }) });
-    }
+    if (ingest) list.push(...ingest.checks());
     // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
     const pr = proofs;
     if (pr) list.push({ name: 'pattern-proofs', required: false, check: () => pr.readiness() });
@@ -287,8 +345,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     void reloader?.reload();
   };
 
+  const metricsRegistry = async () => mergeMetrics(metrics.registry, (await ingest?.snapshots()) ?? []);
+
   return {
-    pipeline,
     engine,
     async start() {
       const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
@@ -303,23 +362,21 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         'redis checked',
       );
       for (const r of connections) if (r !== command) await connect(r);
-      metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
       // Decisions keep the gauge current from here on; until the first one it would read 0.
       if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
       proofs?.start(redisVerdicts(command, keyPrefix));
       history.start();
 
       if (config.ops.enabled) {
-        const p = pipeline;
         // Readiness as a metric too, so an alert can fire on it (`ptim_ready`).
         const beforeScrape = async () => {
-          p?.flushMetrics();
           const r = await runChecks(checks());
           metrics.ready.set(r.ready ? 1 : 0);
           for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
         };
-        const extras = opsConsole(config, { redis: command, library: () => p?.library, checks, metrics, logger, clock });
-        ops = createOpsServer({ registry: metrics.registry, checks, beforeScrape, ...extras });
+        // The console loads the library from the pattern directories (the matcher thread's is not shared).
+        const extras = opsConsole(config, { redis: command, library: () => undefined, checks, metrics, logger, clock });
+        ops = createOpsServer({ registry: metricsRegistry, checks, beforeScrape, ...extras });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
         extras.console?.start();
       }
@@ -330,16 +387,15 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       await relay?.start();
       depth?.start();
       sweeper?.start();
-      if (receivers) {
-        await receivers.start();
+      if (ingest) {
+        await ingest.start();
         process.on('SIGHUP', onSighup);
       }
       logger.info(
         {
           roles: config.roles,
-          syslog: receivers?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
+          syslog: ingest?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
           ops: opsAddress ? `${config.ops.tls.enabled ? 'https' : 'http'}://${opsAddress.address}:${opsAddress.port}` : undefined,
-          patterns: pre.library?.patterns.length,
           jims: config.jims.primary
             ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
             : 'not configured',
@@ -353,7 +409,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       process.off('SIGHUP', onSighup);
       reloader?.close();
       proofs?.close();
-      await receivers?.stop();
+      await ingest?.stop();
+      await ingest?.close();
       if (engine) {
         await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
         await engine.close();
@@ -371,6 +428,13 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
     reloadPatterns: () => reloader?.reload() ?? Promise.resolve(false),
 
-    addresses: () => ({ syslog: receivers?.addresses() ?? [], ops: opsAddress }),
+    addresses: () => ({ syslog: ingest?.addresses() ?? [], ops: opsAddress }),
+
+    async drain() {
+      await ingest?.drain();
+      await engine?.drain();
+    },
+
+    metricsRegistry,
   };
 }

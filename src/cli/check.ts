@@ -7,14 +7,18 @@ import { Writable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { preflight } from '../app.js';
 import { loadConfig } from '../config/load.js';
-import { defaultConfig } from '../config/schema.js';
+import { defaultConfig, type Config } from '../config/schema.js';
 import { PtimError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { loadLibrary } from '../match/library.js';
+import { loadLibrary, type Library } from '../match/library.js';
 import { createMetrics } from '../ops/metrics.js';
+import { openRedis } from '../redis/connection.js';
+import { createQuarantineStore, describeQuarantine, patternKey } from '../threads/quarantine.js';
 import { systemClock } from '../types.js';
 
 type Out = NodeJS.WritableStream;
+
+const QUARANTINE_CONNECT_SECS = 2;
 
 /** patterns.dirs as written in the file, if it is a list of strings; else the default. */
 async function patternDirsOf(file: string | undefined): Promise<string[]> {
@@ -80,5 +84,20 @@ export async function runCheck(file: string | undefined, out: Out, err: Out): Pr
   out.write(
     `OK: configuration valid; ${r.library?.patterns.length ?? 0} pattern(s) loaded and self-tested; roles ${config.roles.join(', ')}\n`,
   );
+  if (r.library) for (const line of await quarantineLines(config, r.library)) out.write(`${line}\n`);
   return 0;
+}
+
+/** Patterns quarantined at run time (stored in Redis by any replica); a note if Redis is not reachable. */
+async function quarantineLines(config: Config, library: Library): Promise<string[]> {
+  let redis: Awaited<ReturnType<typeof openRedis>> | undefined;
+  try {
+    redis = await openRedis({ ...config.redis, connectTimeoutSecs: QUARANTINE_CONNECT_SECS }, 'command');
+    const entries = await createQuarantineStore(redis, config.redis.keyPrefix).list();
+    return describeQuarantine(entries, new Set(library.patterns.map(patternKey)));
+  } catch (e) {
+    return [`note: pattern quarantine not read: ${(e as Error).message}`];
+  } finally {
+    redis?.disconnect();
+  }
 }

@@ -97,6 +97,13 @@ export const ingestSchema = z
     allowedSources: z.array(cidr).default([...DEFAULT_ALLOWED_SOURCES]),
     /** Log at most this many "dropped sender" lines per minute (all sources together). */
     droppedLogPerMinute: positiveInt.default(10),
+    /** Candidate lines between the receive thread and the matcher, at most; beyond it they are dropped and counted. */
+    handoffMaxLines: positiveInt.default(100_000),
+    /**
+     * Linux niceness added to the main thread (sessions, queue, JIMS) so the receive thread wins
+     * the CPU when the host is busy: delivery can catch up later, a full socket buffer cannot.
+     */
+    deliveryNice: z.number().int().min(0).max(19).default(10),
   })
   .strict();
 
@@ -120,6 +127,8 @@ export const patternsSchema = z
     maxFieldBytes: positiveInt.default(1024),
     /** Where this host keeps the regex safety verdicts it proved; null = `$XDG_CACHE_HOME` or `~/.cache`, `/ptim-bridge/regex-verdicts.json`. */
     verdictCacheFile: z.string().min(1).nullable().default(null),
+    /** One line running one pattern longer than this is abandoned and the pattern quarantined. */
+    matchTimeoutMs: z.number().int().min(10).default(250),
   })
   .strict();
 

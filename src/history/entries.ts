@@ -12,10 +12,10 @@ export type HistoryEntry =
       readonly user: string;
       readonly firewall: string;
       readonly patternId: string;
-      readonly transport: string;
-      readonly sourceIp: string;
-      /** The line as received, cut at HISTORY_TEXT_CHARS. */
-      readonly text: string;
+      /** Where the line came from and its text (cut at HISTORY_TEXT_CHARS), when the recording stage had the raw line. */
+      readonly transport?: string;
+      readonly sourceIp?: string;
+      readonly text?: string;
     }
   | {
       readonly type: 'decision';

@@ -8,17 +8,16 @@
 // (tests) each have their own Metrics, so their histories do not mix.
 import type { Metrics } from '../ops/metrics.js';
 import type { PushOutcomeListener } from '../queue/attempt.js';
-import type { RawMessage, VpnEvent } from '../types.js';
-import { HISTORY_TEXT_CHARS } from './entries.js';
+import type { VpnEvent } from '../types.js';
 import { createHistoryRecorder, type HistoryRecorder } from './recorder.js';
 
 export interface HistoryTap {
-  line(raw: RawMessage, event: VpnEvent, correlationId: string): void;
+  /** A matched line's event (recorded for each of its IPs). */
+  line(event: VpnEvent, correlationId: string): void;
   decision(
     r: { readonly decision: string; readonly seq: number; readonly events: readonly { readonly kind: string }[] },
     ctx: { readonly ip?: string; readonly user?: string; readonly correlationId: string },
   ): void;
-  /** Records every push outcome of this worker (completed, retried, failed). */
   /** A push outcome (the push workers' `onOutcome`). */
   pushed: PushOutcomeListener;
   start(): void;
@@ -36,20 +35,17 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
   const now = () => deps.clock.now();
   const tap: HistoryTap = {
     recorder: rec,
-    line(raw, event, correlationId) {
-      const text = raw.bytes.toString('latin1', 0, Math.min(raw.bytes.length, HISTORY_TEXT_CHARS));
+    line(event, correlationId) {
+      // The matcher thread hands over events, not raw lines: the entry names the event's firewall and pattern.
       for (const ip of event.ips)
         rec.record(ip, {
           type: 'line',
-          at: raw.receivedAt,
+          at: event.receivedAt,
           correlationId,
           kind: event.kind,
           user: event.user,
           firewall: event.firewall,
           patternId: event.patternId,
-          transport: raw.transport,
-          sourceIp: raw.sourceIp,
-          text,
         });
     },
     decision(r, ctx) {

@@ -1,24 +1,31 @@
 // Hot reload of the pattern library: on a file change in the pattern dirs (debounced) and on an
 // explicit reload() (the app calls it on SIGHUP). Only a library that loads and passes its
 // self-test replaces the running one; a failing edit is logged with every problem and the old
-// library keeps working.
+// library keeps working. With the threaded ingest the library is loaded in the matcher thread and
+// the reloader sees a summary of it (ids, warnings, prefilter literals): the same decisions apply.
 import { watch, type FSWatcher } from 'node:fs';
-import { formatProblem, PtimError } from '../errors.js';
+import { formatProblem, PtimError, type Problem } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { loadLibrary, type Library } from './library.js';
 
-export interface LibraryReloaderOptions {
+/** What the reloader reads from a loaded library: a Library, or a thread's summary of one. */
+export interface LoadedLibrary {
+  readonly patterns: readonly { readonly id: string; readonly enabled: boolean }[];
+  readonly warnings: readonly Problem[];
+}
+
+export interface LibraryReloaderOptions<L extends LoadedLibrary = Library> {
   readonly dirs: readonly string[];
   /** patterns.watch: reload on file change (SIGHUP → reload() works either way). */
   readonly watch: boolean;
-  readonly onLibrary: (library: Library) => void;
+  readonly onLibrary: (library: L) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Editors write a file in several steps; wait for quiet before reloading. */
   readonly debounceMs?: number;
-  /** The loader (tests may inject one). */
-  readonly load?: (dirs: readonly string[]) => Promise<Library>;
+  /** The loader: loadLibrary by default; the matcher thread's reload with threaded ingest. */
+  readonly load?: (dirs: readonly string[]) => Promise<L>;
 }
 
 export interface LibraryReloader {
@@ -27,9 +34,9 @@ export interface LibraryReloader {
   close(): void;
 }
 
-export function createLibraryReloader(opts: LibraryReloaderOptions): LibraryReloader {
+export function createLibraryReloader<L extends LoadedLibrary = Library>(opts: LibraryReloaderOptions<L>): LibraryReloader {
   const { dirs, logger, metrics } = opts;
-  const load = opts.load ?? ((d: readonly string[]) => loadLibrary(d));
+  const load = opts.load ?? ((d: readonly string[]) => loadLibrary(d) as unknown as Promise<L>);
   const debounceMs = opts.debounceMs ?? 250;
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;

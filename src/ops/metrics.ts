@@ -20,7 +20,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     // ingest
     received: counter('ptim_syslog_received_total', 'Syslog messages framed and accepted', ['transport']),
     receivedBytes: counter('ptim_syslog_received_bytes_total', 'Bytes of accepted syslog messages', ['transport']),
-    /** reason: not_allowed | oversize | bad_frame, and connection outcomes (src/ingest/outcomes.ts): connection_limit | source_connection_limit | evicted | first_frame_timeout | tls_handshake | tls_handshake_timeout | shutdown */
+    /** reason: not_allowed | oversize | bad_frame, and connection outcomes (src/ingest/outcomes.ts), queue_full (the hand-off to the matcher thread was full): connection_limit | source_connection_limit | evicted | first_frame_timeout | tls_handshake | tls_handshake_timeout | shutdown */
     dropped: counter('ptim_syslog_dropped_total', 'Syslog messages or connections dropped', ['transport', 'reason']),
     truncated: counter('ptim_syslog_truncated_total', 'Messages cut at ingest.maxMessageBytes', ['transport']),
     continuations: counter(
@@ -31,6 +31,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** Per-source counts of rejected senders; sources beyond the first 100 are counted as `other`. */
     rejectedSources: counter('ptim_syslog_rejected_sources_total', 'Messages from senders outside the allow-list', ['source']),
     connections: gauge('ptim_syslog_connections', 'Open TCP/TLS syslog connections', ['transport']),
+    /** From /proc/net/udp{,6} `drops` of the bridge's own UDP sockets (Linux). */
+    kernelDrops: counter('ptim_syslog_kernel_drops_total', 'Datagrams the kernel dropped: socket receive queue full', [
+      'transport',
+    ]),
+    handoffDepth: gauge('ptim_ingest_handoff_lines', 'Candidate lines between the receive thread and the matcher'),
 
     // parse and match
     /** result: candidate | skipped */
@@ -55,6 +60,10 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     ),
     /** result: safe | refused | retry */
     proofs: counter('ptim_pattern_proofs_total', 'Background regex safety proofs, by result', ['result']),
+    matchTimeouts: counter('ptim_match_timeouts_total', 'Lines abandoned because one pattern ran past patterns.matchTimeoutMs'),
+    quarantines: counter('ptim_pattern_quarantined_total', 'Patterns quarantined after running away', ['pattern']),
+    patternsQuarantined: gauge('ptim_patterns_quarantined', 'Patterns currently quarantined (skipped by the matcher)'),
+    matcherRestarts: counter('ptim_matcher_restarts_total', 'Matcher threads started again (after a runaway or a crash)'),
 
     // sessions
     /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | error (script rejected the event) */

@@ -44,7 +44,8 @@ export async function runChecks(checks: readonly ReadinessCheck[]) {
 }
 
 export function createOpsServer(deps: {
-  registry: Registry;
+  /** The registry to expose, gathered per scrape (the main thread's merged with every thread's). */
+  registry: () => Promise<Registry>;
   checks: () => readonly ReadinessCheck[];
   /** Settles batched counters and refreshes gauges (e.g. readiness) before a scrape. */
   beforeScrape?: () => void | Promise<void>;
@@ -71,11 +72,9 @@ export function createOpsServer(deps: {
     if (url === '/metrics') {
       Promise.resolve()
         .then(() => deps.beforeScrape?.())
-        .then(() => deps.registry.metrics())
-        .then(
-          (text) => send(200, text, deps.registry.contentType),
-          (e: Error) => send(500, e.message, 'text/plain'),
-        );
+        .then(() => deps.registry())
+        .then(async (registry) => send(200, await registry.metrics(), registry.contentType))
+        .catch((e: Error) => send(500, e.message, 'text/plain'));
       return;
     }
     if (url === '/' && deps.console) {

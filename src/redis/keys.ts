@@ -27,6 +27,8 @@ export interface Keyspace {
   readonly replayMarks: string;
   /** BullMQ queue name (under the `tag` prefix). */
   readonly queueName: string;
+  /** Hash: `patternId:regexHash` → quarantine record (JSON) of a pattern that ran away. */
+  readonly quarantine: string;
 }
 
 export function keyspace(prefix: string): Keyspace {
@@ -44,6 +46,7 @@ export function keyspace(prefix: string): Keyspace {
     lock: (k) => `${tag}:lock:${k}`,
     replayMarks: `${tag}:replay`,
     queueName: 'push',
+    quarantine: `${tag}:quarantine`,
   };
 }
 

@@ -1,0 +1,97 @@
+// Entry of the matcher thread: parse → match → normalize through the same createPipeline().process
+// the golden tests drive, on batches of candidate lines from the receive thread (relayed by the
+// main thread, which keeps each batch until it is answered). The heartbeat says which line and
+// pattern are running, so the main thread can end this thread when one line runs away.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { IdentityConfig } from '../config/schema.js';
+import { loadLibrary, type Library } from '../match/library.js';
+import { createMetrics } from '../ops/metrics.js';
+import { createPipeline, type Pipeline } from '../pipeline.js';
+import { systemClock, type VpnEvent } from '../types.js';
+import { createChannel, type Endpoint, type Message } from './channel.js';
+import { unpackBatch, type WireBatch } from './handoff.js';
+import { createHeartbeat } from './heartbeat.js';
+import { threadLogger } from './log.js';
+import { toWireError } from './spawn.js';
+import { summarize, watchedLibrary } from './watched-library.js';
+
+export interface MatcherThreadData {
+  readonly dirs: readonly string[];
+  readonly identity: IdentityConfig;
+  readonly nearMissLogPerMinute: number;
+  readonly maxFieldBytes: number;
+  readonly quarantined: readonly string[];
+  readonly heartbeat: SharedArrayBuffer;
+  readonly logLevel: string;
+  /** Test-only: a module whose default export rewrites the loaded library (e.g. adds a hostile pattern). */
+  readonly libraryHook?: string;
+}
+
+const port = parentPort as unknown as Endpoint;
+const data = workerData as MatcherThreadData;
+const channel = createChannel(port);
+const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
+const metrics = createMetrics();
+const heartbeat = createHeartbeat(data.heartbeat);
+const quarantined = new Set(data.quarantined);
+
+async function load(): Promise<Library> {
+  const lib = await loadLibrary(data.dirs);
+  if (!data.libraryHook) return lib;
+  const hook = (await import(data.libraryHook)) as { default: (l: Library) => Library };
+  return hook.default(lib);
+}
+
+function serve(pipeline: Pipeline, initial: Library): void {
+  let library = initial;
+  const install = (lib: Library) => {
+    library = lib;
+    pipeline.setLibrary(watchedLibrary(lib, quarantined, heartbeat));
+  };
+  channel.on('batch', (m: Message & { batch: WireBatch; skip?: number[] }) => {
+    const events: VpnEvent[] = [];
+    const raws = unpackBatch(m.batch);
+    for (let i = 0; i < raws.length; i++) {
+      if (m.skip?.includes(i)) continue;
+      heartbeat.begin(m.batch.seq, i);
+      const outcome = pipeline.process(raws[i]!);
+      heartbeat.end();
+      if (outcome.type === 'event') events.push(outcome.event);
+    }
+    port.postMessage({ t: 'done', seq: m.batch.seq, events });
+  });
+  channel.on('reload', (m: Message) => {
+    load().then(
+      (lib) => {
+        install(lib);
+        channel.reply(m, { t: 'reloaded', summary: summarize(lib, quarantined) } as Message);
+      },
+      (e: unknown) => channel.reply(m, { t: 'reloaded', error: toWireError(e) } as Message),
+    );
+  });
+  channel.on('quarantine', (m: Message & { keys: string[] }) => {
+    for (const k of m.keys) quarantined.add(k);
+    install(library);
+  });
+  channel.on('metrics', (m: Message) => {
+    pipeline.flushMetrics();
+    void metrics.registry.getMetricsAsJSON().then((json) => channel.reply(m, { t: 'metrics', json } as Message));
+  });
+}
+
+load().then(
+  (lib) => {
+    const pipeline = createPipeline({
+      library: watchedLibrary(lib, quarantined, heartbeat),
+      identity: data.identity,
+      metrics,
+      logger,
+      clock: systemClock,
+      nearMissLogPerMinute: data.nearMissLogPerMinute,
+      maxFieldBytes: data.maxFieldBytes,
+    });
+    serve(pipeline, lib);
+    port.postMessage({ t: 'ready', summary: summarize(lib, quarantined) });
+  },
+  (e: unknown) => port.postMessage({ t: 'failed', error: toWireError(e) }),
+);

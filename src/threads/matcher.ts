@@ -1,0 +1,220 @@
+// Main-thread supervisor of the matcher thread. It keeps every batch until the matcher answers
+// it, watches the heartbeat, and when one line runs past patterns.matchTimeoutMs it ends the
+// thread, abandons that line (counted), quarantines the pattern that ran away, starts a new
+// matcher and gives it the unanswered batches again. Ingest keeps flowing meanwhile: the receive
+// thread goes on receiving and the batches wait here (bounded by ingest.handoffMaxLines).
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Clock, VpnEvent } from '../types.js';
+import { createChannel, type Channel, type Message } from './channel.js';
+import { unpackBatch, type WireBatch } from './handoff.js';
+import { createHeartbeat, createWatchdog, type HeartbeatState } from './heartbeat.js';
+import { replayLog, type LogRecord } from './log.js';
+import type { MatcherThreadData } from './matcher-thread.js';
+import type { MetricsSnapshot } from './metrics.js';
+import { createQuarantineBook, type QuarantineEntry, type QuarantineStore } from './quarantine.js';
+import { firstMessage, fromWireError, siblingModule, spawnThread, type WireError } from './spawn.js';
+import type { LibrarySummary } from './watched-library.js';
+
+export interface MatcherDeps {
+  readonly data: Omit<MatcherThreadData, 'heartbeat' | 'quarantined'>;
+  readonly matchTimeoutMs: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The injected clock (quarantine records' time). */
+  readonly clock: Clock;
+  /** Real monotonic milliseconds for the watchdog (a runaway is measured in real time). */
+  readonly monotonicNow: () => number;
+  readonly store?: QuarantineStore;
+  readonly onDone: (batch: WireBatch, events: readonly VpnEvent[]) => void;
+}
+
+export interface MatcherSupervisor {
+  /** Starts the first matcher; rejects with its library's load error (PTIM_ERR_PATTERN). */
+  start(): Promise<LibrarySummary>;
+  submit(batch: WireBatch): void;
+  /** Reloads the library in the matcher thread (PtimError PTIM_ERR_PATTERN when it is refused). */
+  reload(): Promise<LibrarySummary>;
+  /** Seq of the oldest batch not answered yet. */
+  oldestPending(): number | undefined;
+  /** Quarantine records found in the store at start (persisted by an earlier run or replica). */
+  restore(): Promise<void>;
+  ready(): boolean;
+  quarantined(): readonly QuarantineEntry[];
+  snapshots(timeoutMs: number): Promise<MetricsSnapshot[]>;
+  close(): Promise<void>;
+}
+
+const RELOAD_MS = 120_000;
+const SNAPSHOT_EVERY_MS = 2000;
+
+/** One matcher thread and what the supervisor knows of it. */
+interface MatcherThread {
+  readonly worker: Worker;
+  readonly channel: Channel;
+  ready: boolean;
+  /** Its last metrics snapshot. */
+  last?: MetricsSnapshot;
+}
+
+type Reply = Message & { summary?: LibrarySummary; error?: WireError; json?: MetricsSnapshot };
+
+/** Starts a matcher thread; `ready` resolves with its library summary or rejects with its load error. */
+function openMatcherThread(data: MatcherThreadData, logger: Logger) {
+  const worker = spawnThread(siblingModule(import.meta.url, 'matcher-thread'), { workerData: data });
+  const channel = createChannel(worker);
+  const thread: MatcherThread = { worker, channel, ready: false };
+  channel.on('log', (m: LogRecord) => replayLog(logger, 'matcher', m));
+  worker.on('error', (err) => logger.error({ err }, 'matcher thread failed'));
+  worker.on('exit', () => channel.abandon());
+  const ready = firstMessage(worker, channel, ['ready', 'failed']).then((m: Reply) => {
+    if (m.t === 'failed') throw fromWireError(m.error!, 'PTIM_ERR_PATTERN');
+    thread.ready = true;
+    return m.summary!;
+  });
+  return { thread, ready };
+}
+
+async function snapshotOf(t: MatcherThread | undefined, timeoutMs: number): Promise<MetricsSnapshot | undefined> {
+  if (!t?.ready) return t?.last;
+  const reply = await t.channel.request<Reply>({ t: 'metrics' }, timeoutMs);
+  if (reply?.json) t.last = reply.json;
+  return t.last;
+}
+
+/** Batches handed to the matcher and not answered yet, with the lines to skip when sent again. */
+function createPendingBatches() {
+  const pending = new Map<number, { batch: WireBatch; skip: number[] }>();
+  const send = (t: MatcherThread, seq: number) => {
+    const e = pending.get(seq);
+    if (e) t.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
+  };
+  return {
+    add(batch: WireBatch, to: MatcherThread | undefined) {
+      pending.set(batch.seq, { batch, skip: [] });
+      if (to?.ready) send(to, batch.seq);
+    },
+    /** The answered batch, no longer pending. */
+    take(seq: number): WireBatch | undefined {
+      const e = pending.get(seq);
+      pending.delete(seq);
+      return e?.batch;
+    },
+    /** Marks a line to skip from now on; returns its bytes. */
+    abandon(seq: number, line: number): Buffer | undefined {
+      const e = pending.get(seq);
+      e?.skip.push(line);
+      return e ? unpackBatch(e.batch)[line]?.bytes : undefined;
+    },
+    sendAll(to: MatcherThread) {
+      for (const seq of pending.keys()) send(to, seq);
+    },
+    oldest: () => pending.keys().next().value,
+  };
+}
+
+async function reloadIn(t: MatcherThread | undefined): Promise<LibrarySummary> {
+  const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
+  if (!reply) throw fromWireError({ message: 'the matcher thread is restarting; reload again' }, 'PTIM_ERR_PATTERN');
+  if (reply.error) throw fromWireError(reply.error, 'PTIM_ERR_PATTERN');
+  return reply.summary!;
+}
+
+export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
+  const { logger, metrics } = deps;
+  const heartbeat = createHeartbeat();
+  const inflight = createPendingBatches();
+  const book = createQuarantineBook(deps);
+  const retired: MetricsSnapshot[] = [];
+  let current: MatcherThread | undefined;
+  let summary: LibrarySummary | undefined;
+  let closed = false;
+  let timers: NodeJS.Timeout[] = [];
+
+  async function spawn(): Promise<LibrarySummary> {
+    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: book.keys() }, logger);
+    current = thread;
+    thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
+      if (current !== thread) return;
+      const batch = inflight.take(m.seq);
+      if (batch) deps.onDone(batch, m.events);
+    });
+    thread.worker.on('exit', (code) => {
+      if (current !== thread || closed) return;
+      logger.error({ code }, 'matcher thread exited; starting a new one');
+      void restart(thread);
+    });
+    summary = await ready;
+    inflight.sendAll(thread);
+    return summary;
+  }
+
+  async function restart(old: MatcherThread): Promise<void> {
+    // Counters of the ended thread stay in /metrics as of its last report; its gauges do not.
+    if (old.last) retired.push(old.last.filter((m) => String(m.type) === 'counter'));
+    heartbeat.end();
+    metrics.matcherRestarts.inc();
+    for (let attempt = 1; !closed; attempt++) {
+      try {
+        await spawn();
+        return;
+      } catch (e) {
+        logger.error({ err: e, attempt }, 'matcher thread could not start; retrying');
+        await new Promise((res) => setTimeout(res, Math.min(30_000, 1000 * attempt)).unref());
+      }
+    }
+  }
+
+  function onRunaway(state: HeartbeatState): void {
+    const t = current;
+    if (!t?.ready || closed) return;
+    current = undefined;
+    const line = inflight.abandon(state.seq, state.line);
+    metrics.matchTimeouts.inc();
+    const pattern = summary?.patterns[state.pattern];
+    if (pattern) book.record(pattern, line);
+    void t.worker.terminate().then(() => restart(t));
+  }
+
+  const watchdog = createWatchdog({ timeoutMs: deps.matchTimeoutMs, read: heartbeat.read, now: deps.monotonicNow, onRunaway });
+
+  return {
+    async start() {
+      const s = await spawn();
+      timers = [
+        setInterval(() => watchdog.tick(), Math.max(5, Math.floor(deps.matchTimeoutMs / 5))),
+        setInterval(() => void snapshotOf(current, SNAPSHOT_EVERY_MS), SNAPSHOT_EVERY_MS),
+      ];
+      for (const t of timers) t.unref();
+      return s;
+    },
+    submit: (batch) => inflight.add(batch, current),
+    async reload() {
+      summary = await reloadIn(current);
+      return summary;
+    },
+    oldestPending: () => inflight.oldest(),
+    async restore() {
+      // Without the stored records the bridge still runs; a pattern may then run away once more.
+      const fresh = await book.restore().catch((err: unknown) => {
+        logger.error({ err }, 'could not read the stored pattern quarantine');
+        return [] as string[];
+      });
+      if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
+    },
+    ready: () => current?.ready === true,
+    quarantined: () => book.entries(),
+    async snapshots(timeoutMs) {
+      const s = await snapshotOf(current, timeoutMs);
+      return [...retired, ...(s ? [s] : [])];
+    },
+    async close() {
+      closed = true;
+      for (const t of timers) clearInterval(t);
+      const t = current;
+      current = undefined;
+      await t?.worker.terminate();
+    },
+  };
+}

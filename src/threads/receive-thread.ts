@@ -1,0 +1,127 @@
+// Entry of the receive thread: the syslog sockets (UDP, TCP, TLS), framing and the prefilter run
+// here, away from Redis, HTTP and GC pauses of the main thread. Noise is counted and dropped here;
+// candidate lines go to the matcher in batches through the bounded hand-off. It stamps each line
+// with the real time it was framed (the main thread maps it onto the injected clock).
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import { readKernelDrops, dropsDelta } from '../ingest/kernel-drops.js';
+import { createReceivers, type IngestDeps, type Receivers } from '../ingest/receivers.js';
+import { rateLimiter } from '../log.js';
+import { createPrefilter } from '../match/prefilter.js';
+import { createMetrics } from '../ops/metrics.js';
+import { systemClock, type RawMessage } from '../types.js';
+import { createChannel, type Endpoint, type Message } from './channel.js';
+import { createHandoff } from './handoff.js';
+import { threadLogger } from './log.js';
+import { withLocalCounters } from './local-counters.js';
+import { toWireError } from './spawn.js';
+
+export interface ReceiveThreadData {
+  readonly config: Pick<Config, 'ingest' | 'firewalls'>;
+  readonly literals: readonly string[];
+  readonly timing?: IngestDeps['timing'];
+  readonly logLevel: string;
+}
+
+const BATCH_LINES = 256;
+const KERNEL_POLL_MS = 5000;
+
+const port = parentPort as unknown as Endpoint & { postMessage(m: unknown, t?: readonly ArrayBuffer[]): void };
+const data = workerData as ReceiveThreadData;
+const channel = createChannel(port);
+const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
+const registryMetrics = createMetrics();
+// The per-line counters (received, bytes, prefilter skips) are settled before each snapshot.
+const { metrics, settle } = withLocalCounters(registryMetrics, ['received', 'receivedBytes', 'prefilter']);
+const clock = systemClock;
+
+let prefilter = createPrefilter(data.literals);
+const skipped = metrics.prefilter.labels({ result: 'skipped' });
+
+const handoff = createHandoff({
+  maxLines: data.config.ingest.handoffMaxLines,
+  batchLines: BATCH_LINES,
+  post: (batch) => port.postMessage({ t: 'batch', batch }, [batch.data.buffer as ArrayBuffer]),
+  schedule: (f) => setImmediate(f),
+});
+const overflowLog = rateLimiter(data.config.ingest.droppedLogPerMinute, () => clock.now());
+
+function sink(raw: RawMessage): void {
+  if (!prefilter(raw.bytes)) {
+    skipped.inc();
+    return;
+  }
+  if (handoff.offer(raw)) return;
+  metrics.dropped.inc({ transport: raw.transport, reason: 'queue_full' });
+  const r = overflowLog();
+  if (r.allowed)
+    logger.warn(
+      {
+        transport: raw.transport,
+        source: raw.sourceIp,
+        queued: handoff.depth(),
+        suppressed: r.suppressed,
+        setting: 'ingest.handoffMaxLines',
+      },
+      'hand-off queue to the matcher is full: candidate line dropped (the matcher is stalled or too slow)',
+    );
+}
+
+// Kernel receive-queue drops of this thread's UDP sockets, as a counter that only grows.
+let kernelDrops = 0;
+const kernelCounter = metrics.kernelDrops.labels({ transport: 'udp' });
+kernelCounter.inc(0); // the series exists (at 0) from the start, so an alert can watch it
+async function pollKernelDrops(receivers: Receivers): Promise<void> {
+  const ports = receivers
+    .addresses()
+    .filter((a) => a.transport === 'udp')
+    .map((a) => a.port);
+  if (ports.length === 0) return;
+  const now = await readKernelDrops(ports);
+  if (now === undefined) return;
+  const delta = dropsDelta(kernelDrops, now);
+  kernelDrops = now;
+  if (delta <= 0) return;
+  kernelCounter.inc(delta);
+  logger.warn(
+    { transport: 'udp', dropped: delta, total: now, setting: 'ingest.udp.receiveBufferBytes' },
+    'the kernel dropped UDP syslog datagrams: the receive queue was full (raise ingest.udp.receiveBufferBytes and net.core.rmem_max)',
+  );
+}
+
+function serve(receivers: Receivers): void {
+  let poll: NodeJS.Timeout | undefined;
+  channel.on('start', (m: Message) => {
+    receivers.start().then(
+      () => {
+        poll = setInterval(() => void pollKernelDrops(receivers), KERNEL_POLL_MS);
+        channel.reply(m, { t: 'started', addresses: receivers.addresses() } as Message);
+      },
+      (e: unknown) => channel.reply(m, { t: 'failed', error: toWireError(e) } as Message),
+    );
+  });
+  channel.on('stop', (m: Message) => {
+    clearInterval(poll);
+    void receivers.stop().then(() => channel.reply(m, { t: 'stopped', seq: handoff.flush() } as Message));
+  });
+  channel.on('flush', (m: Message) => channel.reply(m, { t: 'flushed', seq: handoff.flush() } as Message));
+  channel.on('ack', (m: Message & { lines: number }) => handoff.ack(m.lines));
+  channel.on('literals', (m: Message & { literals: string[] }) => {
+    prefilter = createPrefilter(m.literals);
+  });
+  channel.on('metrics', (m: Message) => {
+    settle();
+    metrics.handoffDepth.set(handoff.depth());
+    void pollKernelDrops(receivers)
+      .catch(() => undefined)
+      .then(() => metrics.registry.getMetricsAsJSON())
+      .then((json) => channel.reply(m, { t: 'metrics', json } as Message));
+  });
+}
+
+try {
+  serve(createReceivers(data.config, { sink, clock, metrics, logger, timing: data.timing }));
+  port.postMessage({ t: 'created' });
+} catch (e) {
+  port.postMessage({ t: 'failed', error: toWireError(e) });
+}

@@ -1,0 +1,181 @@
+// The threading model's parts that need no thread: the bounded hand-off and its batches, the
+// heartbeat watchdog's decision, the clock mapping of receive times, the quarantine record's
+// line shape, and the kernel-drops reader's parsing.
+import { describe, expect, it } from 'vitest';
+import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js';
+import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
+import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
+import { createDeliveryGate, toClock } from '../../../src/threads/ingest.js';
+import { withLocalCounters } from '../../../src/threads/local-counters.js';
+import { createMetrics } from '../../../src/ops/metrics.js';
+import { describeQuarantine, lineShape, patternKey } from '../../../src/threads/quarantine.js';
+import type { RawMessage, VpnEvent } from '../../../src/types.js';
+
+const raw = (text: string, receivedAt = 1000): RawMessage => ({
+  bytes: Buffer.from(text),
+  transport: 'udp',
+  sourceIp: '192.0.2.1',
+  sourcePort: 514,
+  receivedAt,
+  truncated: false,
+});
+
+describe('hand-off batches', () => {
+  it('pack and unpack keep every line and its metadata', () => {
+    const lines = [raw('one'), { ...raw('two', 2000), firewall: 'fw1' }, raw('')];
+    const back = unpackBatch(packBatch(7, lines));
+    expect(back.map((r) => r.bytes.toString())).toEqual(['one', 'two', '']);
+    expect(back[1]).toMatchObject({ receivedAt: 2000, firewall: 'fw1', transport: 'udp', sourcePort: 514 });
+    expect(back[0]!.firewall).toBeUndefined();
+  });
+
+  it('batches at batchLines or at the end of the turn, and refuses past maxLines until acked', () => {
+    const sent: WireBatch[] = [];
+    const turns: (() => void)[] = [];
+    const h = createHandoff({ maxLines: 5, batchLines: 3, post: (b) => sent.push(b), schedule: (f) => turns.push(f) });
+    for (const t of ['a', 'b', 'c', 'd']) expect(h.offer(raw(t))).toBe(true);
+    expect(sent.map((b) => b.lines.length)).toEqual([3]);
+    turns.shift()!();
+    expect(sent.map((b) => [b.seq, b.lines.length])).toEqual([
+      [1, 3],
+      [2, 1],
+    ]);
+    expect(h.offer(raw('e'))).toBe(true);
+    expect(h.offer(raw('f'))).toBe(false);
+    expect(h.depth()).toBe(5);
+    h.ack(3);
+    expect(h.offer(raw('f'))).toBe(true);
+    expect(h.flush()).toBe(3);
+  });
+});
+
+describe('watchdog', () => {
+  it('fires once when the same line stays busy for the timeout, never for moving or idle lines', () => {
+    const hb = createHeartbeat();
+    let now = 0;
+    const fired: number[] = [];
+    const w = createWatchdog({ timeoutMs: 100, read: hb.read, now: () => now, onRunaway: (s) => fired.push(s.line) });
+    hb.begin(1, 0);
+    w.tick();
+    now = 60;
+    hb.end();
+    hb.begin(1, 1);
+    w.tick();
+    now = 150;
+    w.tick();
+    expect(fired).toEqual([]);
+    now = 160;
+    hb.pattern(2);
+    w.tick();
+    expect(fired).toEqual([1]);
+    expect(hb.read()).toMatchObject({ busy: true, seq: 1, line: 1, pattern: 2 });
+    hb.end();
+    now = 1000;
+    w.tick();
+    expect(fired).toEqual([1]);
+  });
+});
+
+describe('receive time on the injected clock', () => {
+  const event = { receivedAt: 10_000 } as VpnEvent;
+  it('is the line’s real age before the injected now', () => {
+    const real = { now: () => 10_250 };
+    expect(toClock({ now: () => 500_000 }, real)(event).receivedAt).toBe(499_750);
+  });
+  it('is untouched under the real clock', () => {
+    const real = { now: () => 10_250 };
+    expect(toClock(real, real)(event)).toBe(event);
+  });
+});
+
+describe('quarantine records', () => {
+  it('give the line’s shape, not its content', () => {
+    expect(lineShape(Buffer.from('aaaa!'))).toBe('A4P1');
+    expect(lineShape(Buffer.from('user=bob 10.0.0.1'))).toBe('A4P1A3S1D2P1D1P1D1P1D1');
+    expect(lineShape(Buffer.alloc(10_000, 0x61)).length).toBeLessThanOrEqual(121);
+  });
+  it('are listed by check as still applying or not, by key', () => {
+    const e = {
+      patternId: 'p',
+      regexHash: 'h1',
+      at: '2026-01-01T00:00:00.000Z',
+      lineBytes: 41,
+      lineShape: 'A40P1',
+      matchTimeoutMs: 250,
+    };
+    const lines = describeQuarantine(
+      [
+        { ...e, key: 'p:h1' },
+        { ...e, key: 'p:h0', regexHash: 'h0' },
+      ],
+      new Set(['p:h1']),
+    );
+    expect(lines[0]).toMatch(/^pattern quarantine: p \(regex h1\) QUARANTINED .* 41-byte line shaped A40P1 ran past 250 ms$/);
+    expect(lines[1]).toContain('tried again');
+    expect(describeQuarantine([], new Set())).toEqual(['pattern quarantine: none']);
+  });
+  it('key a pattern by id and regex, so an edited regex is a new key', () => {
+    const a = patternKey({ id: 'p', regexSource: 'x+' });
+    expect(a).toMatch(/^p:[0-9a-f]{16}$/);
+    expect(patternKey({ id: 'p', regexSource: 'x+y' })).not.toBe(a);
+  });
+});
+
+describe('kernel drops', () => {
+  const text = [
+    '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    ' 1234: 0100007F:14DA 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 424242 2 0000000000000000 17',
+    ' 1235: 00000000:0202 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0',
+  ].join('\n');
+  it('reads port, inode and drops of each socket', () => {
+    expect(parseProcNetUdp(text)).toEqual([
+      { localPort: 5338, inode: 424242, drops: 17 },
+      { localPort: 514, inode: 99, drops: 0 },
+    ]);
+  });
+  it('counts a figure that went down (sockets re-created) as new', () => {
+    expect(dropsDelta(10, 15)).toBe(5);
+    expect(dropsDelta(10, 3)).toBe(3);
+  });
+});
+
+describe('delivery gate', () => {
+  it('keeps at most `window` events in the engine, in order, and acknowledges a batch once applied', async () => {
+    const applying: { events: readonly VpnEvent[]; done: () => void }[] = [];
+    const acked: number[] = [];
+    const gate = createDeliveryGate(
+      (events) => new Promise<void>((done) => applying.push({ events, done })),
+      3,
+      (b) => acked.push(b.seq),
+    );
+    const batch = (seq: number) => packBatch(seq, []);
+    const ev = (n: number) => Array.from({ length: n }, () => ({}) as VpnEvent);
+    gate.push(batch(1), ev(2));
+    gate.push(batch(2), ev(2));
+    gate.push(batch(3), ev(0));
+    expect(applying.map((a) => a.events.length)).toEqual([2]);
+    expect(gate.handed()).toBe(1);
+    applying.shift()!.done();
+    await new Promise((r) => setImmediate(r));
+    expect(acked).toEqual([1]);
+    expect(gate.handed()).toBe(3);
+    expect(applying.map((a) => a.events.length)).toEqual([2, 0]);
+  });
+});
+
+describe('local counters', () => {
+  it('count per line in plain numbers and reach prom-client when settled', async () => {
+    const base = createMetrics();
+    const { metrics, settle } = withLocalCounters(base, ['received']);
+    const udp = metrics.received.labels({ transport: 'udp' });
+    udp.inc();
+    udp.inc(2);
+    const value = async () => (await base.received.get()).values.find((v) => v.labels.transport === 'udp')?.value ?? 0;
+    expect(await value()).toBe(0);
+    settle();
+    expect(await value()).toBe(3);
+    settle();
+    expect(await value()).toBe(3);
+    expect(metrics.registry).toBe(base.registry);
+  });
+});
