@@ -67,6 +67,18 @@ export interface VpnEvent {
   readonly patternId: string;
   readonly receivedAt: EpochMs;
   readonly deviceTime?: string;
+  /**
+   * The line it came from, for the operator's per-IP history only (the session engine ignores it):
+   * set where the matcher thread hands events on, since the raw line never leaves that thread.
+   */
+  readonly line?: LineSource;
+}
+
+/** Where a line came from and its first characters (HISTORY_TEXT_CHARS). */
+export interface LineSource {
+  readonly transport: Transport;
+  readonly sourceIp: string;
+  readonly text: string;
 }
 
 export type IdentityEventKind = 'connect' | 'rekey' | 'disconnect';

@@ -28,6 +28,11 @@ export const FILE_SETTINGS: readonly FileSetting[] = [
   ]),
   { path: ['ops', 'tls', 'certFile'], when: opsTlsEnabled },
   { path: ['ops', 'tls', 'keyFile'], when: opsTlsEnabled },
+  { path: ['redis', 'passwordFile'] },
+  { path: ['redis', 'sentinel', 'passwordFile'] },
+  { path: ['redis', 'tls', 'caFile'] },
+  { path: ['redis', 'tls', 'certFile'] },
+  { path: ['redis', 'tls', 'keyFile'] },
 ];
 
 export interface FileProblem {

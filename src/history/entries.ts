@@ -12,7 +12,7 @@ export type HistoryEntry =
       readonly user: string;
       readonly firewall: string;
       readonly patternId: string;
-      /** Where the line came from and its text (cut at HISTORY_TEXT_CHARS), when the recording stage had the raw line. */
+      /** Where the line came from and its text (cut at HISTORY_TEXT_CHARS), when the event carried them. */
       readonly transport?: string;
       readonly sourceIp?: string;
       readonly text?: string;

@@ -36,7 +36,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
   const tap: HistoryTap = {
     recorder: rec,
     line(event, correlationId) {
-      // The matcher thread hands over events, not raw lines: the entry names the event's firewall and pattern.
+      // The raw line stays in the matcher thread; the event carries its source and first characters.
       for (const ip of event.ips)
         rec.record(ip, {
           type: 'line',
@@ -46,6 +46,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
           user: event.user,
           firewall: event.firewall,
           patternId: event.patternId,
+          ...(event.line ?? {}),
         });
     },
     decision(r, ctx) {

@@ -7,7 +7,8 @@ import type { IdentityConfig } from '../config/schema.js';
 import { loadLibrary, type Library } from '../match/library.js';
 import { createMetrics } from '../ops/metrics.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
-import { systemClock, type VpnEvent } from '../types.js';
+import { HISTORY_TEXT_CHARS } from '../history/entries.js';
+import { systemClock, type RawMessage, type VpnEvent } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { unpackBatch, type WireBatch } from './handoff.js';
 import { createHeartbeat } from './heartbeat.js';
@@ -42,6 +43,12 @@ async function load(): Promise<Library> {
   return hook.default(lib);
 }
 
+/** The event with its line's source and first characters, for the per-IP history on the main thread. */
+function withLine(event: VpnEvent, raw: RawMessage): VpnEvent {
+  const text = raw.bytes.toString('latin1', 0, Math.min(raw.bytes.length, HISTORY_TEXT_CHARS));
+  return { ...event, line: { transport: raw.transport, sourceIp: raw.sourceIp, text } };
+}
+
 function serve(pipeline: Pipeline, initial: Library): void {
   let library = initial;
   const install = (lib: Library) => {
@@ -56,7 +63,7 @@ function serve(pipeline: Pipeline, initial: Library): void {
       heartbeat.begin(m.batch.seq, i);
       const outcome = pipeline.process(raws[i]!);
       heartbeat.end();
-      if (outcome.type === 'event') events.push(outcome.event);
+      if (outcome.type === 'event') events.push(withLine(outcome.event, raws[i]!));
     }
     port.postMessage({ t: 'done', seq: m.batch.seq, events });
   });
