@@ -67,6 +67,14 @@ export interface VpnEvent {
   readonly patternId: string;
   readonly receivedAt: EpochMs;
   readonly deviceTime?: string;
+  /** Set by the session journal: lets Redis recognise an event it already applied when it is replayed. */
+  readonly journal?: JournalRef;
+}
+
+/** Where an event sits in a session journal: ids only grow within one journal `instance`. */
+export interface JournalRef {
+  readonly instance: string;
+  readonly id: number;
 }
 
 export type IdentityEventKind = 'connect' | 'rekey' | 'disconnect';

@@ -251,6 +251,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
             tunnelId: event.tunnelId,
             receivedAt: event.receivedAt,
             correlationId,
+            journal: event.journal,
           };
           const item: Item = { n: nextN++, key: ipKey(ip, cfg.ipScope), input };
           if (closed) drop(item, 'engine closed');

@@ -21,6 +21,7 @@ local corr = ARGV[13]
 local windowMs = tonumber(ARGV[14])
 local idleMs = tonumber(ARGV[15])
 local forwardOrphan = ARGV[16] == '1'
+local journal, journalId = ARGV[17], ARGV[18]
 
 local function opt(v) if v == nil or v == '' or v == false then return nil end return v end
 
@@ -129,7 +130,20 @@ local function run()
   return redis.error_reply('ptim: unknown op ' .. tostring(op))
 end
 
-local decision = run()
+-- A journal replay after a crash re-sends events Redis may already have applied: each journal
+-- (instance) leaves, per IP, the last id it applied beside the IP's seq, and an id at or below it
+-- is the same event again. Ids only grow within an instance, and events of one IP come in order.
+local function replayed()
+  if op == 'expire' or not journalId or journalId == '' then return false end
+  local field = ipk .. '#j:' .. journal
+  local last = redis.call('HGET', seqKey, field)
+  if last and tonumber(last) >= tonumber(journalId) then return true end
+  redis.call('HSET', seqKey, field, journalId)
+  return false
+end
+
+local decision
+if replayed() then decision = 'replayed' else decision = run() end
 if type(decision) == 'table' then return decision end
 local seq = tonumber(redis.call('HGET', seqKey, ipk) or 0)
 local reply = { decision, seq, redis.call('ZCARD', idxKey) }
@@ -171,12 +185,17 @@ export function scriptArgs(keyPrefix: string, key: string, input: SessionInput, 
     String(cfg.duplicateWindowSecs * 1000),
     String(cfg.sessionIdleSecs * 1000),
     cfg.forwardOrphanDown ? '1' : '0',
+    l?.journal?.instance ?? '',
+    l?.journal ? String(l.journal.id) : '',
   ];
   return [...keys, ...argv];
 }
 
+/** The script's answer to an event a journal replays after Redis had applied it: nothing changed. */
+export const REPLAYED = 'replayed';
+
 export interface ScriptResult {
-  readonly decision: Decision;
+  readonly decision: Decision | typeof REPLAYED;
   /** The IP's seq after the call (last emitted, or unchanged). */
   readonly seq: number;
   /** Sessions in state up after the call (ZCARD of the session index), for the gauge. */
@@ -184,7 +203,7 @@ export interface ScriptResult {
   readonly events: IdentityEvent[];
 }
 
-const decisionSet: ReadonlySet<string> = new Set(DECISIONS);
+const decisionSet: ReadonlySet<string> = new Set([...DECISIONS, REPLAYED]);
 
 /** Reads the script's reply; throws only on a reply the script cannot have produced. */
 export function parseScriptReply(reply: unknown): ScriptResult {
@@ -193,7 +212,7 @@ export function parseScriptReply(reply: unknown): ScriptResult {
   }
   const [decision, seq, active, ...events] = reply as [string, number, number, ...string[]];
   return {
-    decision: decision as Decision,
+    decision: decision as ScriptResult['decision'],
     seq: Number(seq),
     active: Number(active),
     events: events.map((e) => JSON.parse(e) as IdentityEvent),
