@@ -19,6 +19,8 @@ import { checkRedis, connectRedis, createRedisConnection } from './queue/redis-c
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
 import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
+import { openJournaledEngine, type JournaledEngine } from './sessions/journaled.js';
+import { budget, within } from './ops/grace.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
 import type { Clock, RawMessage } from './types.js';
 
@@ -134,6 +136,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   let receivers: Receivers | undefined;
   let pipeline: Pipeline | undefined;
   let engine: SessionEngine | undefined;
+  let inner: SessionEngine | undefined;
+  let journaled: JournaledEngine | undefined;
   let reloader: LibraryReloader | undefined;
   let relay: OutboxRelay | undefined;
   let depth: QueueDepthPoller | undefined;
@@ -144,7 +148,18 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   if (has(config, 'ingest') && pre.library) {
     const engineRedis = connection('producer');
-    engine = createSessionEngine({ redis: engineRedis, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    // A short close: the bounded shutdown (shutdownGraceSecs) must not wait 5 s for a Redis that is gone.
+    inner = createSessionEngine({
+      redis: engineRedis,
+      cfg: config.sessions,
+      keyPrefix,
+      metrics,
+      logger,
+      clock,
+      closeTimeoutMs: 1000,
+    });
+    if (config.sessions.journalDir) journaled = await openJournaledEngine(inner, config.sessions, { logger, metrics, clock });
+    engine = journaled ?? inner;
     pipeline = createPipeline({
       library: pre.library,
       identity: config.identity,
@@ -221,6 +236,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: e.ready(), detail: e.ready() ? undefined : 'Redis calls failing: events buffered in memory' }),
       });
     }
+    if (journaled) {
+      const j = journaled;
+      list.push({ name: 'session-journal', required: false, check: () => j.status() });
+    }
     if (has(config, 'worker')) {
       list.push({
         name: 'jims',
@@ -253,6 +272,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       const info = await checkRedis(command, { allowEviction: config.redis.allowEviction, logger });
       logger.info({ redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled }, 'redis checked');
       for (const r of connections) if (r !== command) await connectRedis(r, config.redis.url, config.redis.connectTimeoutSecs);
+      journaled?.start();
       metrics.patternsLoaded.set(pre.library?.patterns.length ?? 0);
 
       if (config.ops.enabled) {
@@ -286,21 +306,40 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     },
 
     async stop() {
-      logger.info('stopping: no new syslog; applying what was received; letting pushes finish');
+      // Every step gets what is left of shutdownGraceSecs, so the process ends on time even with
+      // Redis or JIMS gone; what Redis has not applied stays in the journal, pushes stay queued.
+      const left = budget(config.shutdownGraceSecs * 1000, () => performance.now());
+      const reserveMs = Math.min(2000, config.shutdownGraceSecs * 250);
+      logger.info(
+        { graceSecs: config.shutdownGraceSecs },
+        'stopping: no new syslog; applying what was received; letting pushes finish',
+      );
       process.off('SIGHUP', onSighup);
       reloader?.close();
-      await receivers?.stop();
+      await within(receivers?.stop(), left(reserveMs));
       if (engine) {
-        await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
-        await engine.close();
+        await within(engine.drain(), Math.min(5000, left(reserveMs)));
+        const kept = await journaled?.closeJournal();
+        if (kept)
+          logger.warn(
+            { events: kept, dir: config.sessions.journalDir },
+            'session events Redis has not applied stay in the journal for the next start',
+          );
+        await within(inner?.close(), left(reserveMs / 2));
       }
-      await sweeper?.stop();
-      depth?.stop();
-      await relay?.stop();
-      await workers?.close();
-      await jims?.close();
-      await ops?.close();
-      await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
+      const rest = async () => {
+        await sweeper?.stop();
+        depth?.stop();
+        await relay?.stop();
+        await workers?.close();
+        await jims?.close();
+      };
+      if (!(await within(rest(), left(reserveMs / 2)))) {
+        logger.warn('shutdown grace running out: not waiting for Redis or JIMS (pushes in flight stay queued and are retried)');
+      }
+      await within(ops?.close(), left(reserveMs / 4));
+      await within(Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect()))), left(reserveMs / 4));
+      for (const r of connections) r.disconnect();
       logger.info('stopped');
     },
 

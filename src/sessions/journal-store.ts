@@ -127,8 +127,10 @@ export class JournalStore {
   private async openActive(): Promise<void> {
     const path = join(this.opts.dir, segmentName(this.nextSegment++));
     const fh = await open(path, 'w');
-    await fh.write(SEGMENT_MAGIC);
-    const seg: Segment = { path, size: SEGMENT_MAGIC.length, ids: [] };
+    // Each segment starts with the last ack, so deleting older segments never loses it.
+    const head = this.acked > 0 ? Buffer.concat([SEGMENT_MAGIC, encodeRecord({ type: 'ack', id: this.acked })]) : SEGMENT_MAGIC;
+    await fh.write(head);
+    const seg: Segment = { path, size: head.length, ids: [] };
     if (this.opts.fsync) {
       await fh.datasync();
       syncDir(this.opts.dir);
@@ -198,7 +200,7 @@ export class JournalStore {
     const lost: number[] = [];
     while (this.bytes() + need > this.opts.maxBytes) {
       if (this.segments[0] === this.active!.seg) {
-        if (this.active!.seg.size <= SEGMENT_MAGIC.length) break;
+        if (this.active!.seg.ids.length === 0) break;
         await this.rotate();
         continue;
       }
