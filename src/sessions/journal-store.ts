@@ -25,7 +25,7 @@ export interface JournalStoreOptions {
   readonly dir: string;
   /** Bound on all segment files together; when a write would pass it, the oldest segments go. */
   readonly maxBytes: number;
-  /** Rotate the active segment past this size. Default: maxBytes / 8, between 64 KiB and 16 MiB. */
+  /** Rotate the active segment past this size. Default: maxBytes / 8, between 8 KiB and 16 MiB. */
   readonly segmentBytes?: number;
   /** fdatasync after every write (and the directory after a new segment). */
   readonly fsync: boolean;
@@ -77,7 +77,7 @@ export class JournalStore {
     instance: string,
   ) {
     this.instance = instance;
-    this.segmentBytes = opts.segmentBytes ?? Math.min(16 << 20, Math.max(64 << 10, Math.floor(opts.maxBytes / 8)));
+    this.segmentBytes = opts.segmentBytes ?? Math.min(16 << 20, Math.max(8 << 10, Math.floor(opts.maxBytes / 8)));
   }
 
   /**

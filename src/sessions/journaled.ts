@@ -6,6 +6,7 @@
 // events after the last acknowledgement are replayed; Redis recognises any it had already applied
 // by their journal id (script.ts), so a replay after a crash changes nothing twice.
 import type { SessionsConfig } from '../config/schema.js';
+import { PtimError } from '../errors.js';
 import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
@@ -291,6 +292,8 @@ export async function openJournaledEngine(
     dir: cfg.journalDir,
     maxBytes: cfg.journalMaxBytes,
     fsync: cfg.journalFsync !== 'never',
+  }).catch((e: unknown) => {
+    throw new PtimError('PTIM_ERR_JOURNAL', `session journal ${cfg.journalDir}: ${(e as Error).message}`);
   });
   for (const c of corruptions) {
     deps.metrics.journalCorrupt.inc();
