@@ -159,6 +159,11 @@ export class JournalStore {
     return this.segments.reduce((s, x) => s + x.size, 0);
   }
 
+  /** The highest event id stored (0 when none). */
+  lastEventId(): number {
+    return Math.max(0, ...this.segments.map((s) => s.ids.at(-1) ?? 0));
+  }
+
   /** Events stored and not acknowledged. */
   pending(): number {
     let n = 0;

@@ -170,7 +170,7 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
     const gate = errorLog();
     if (gate.allowed) {
       logger.warn(
-        { dropped: lost, maxBytes: store.bytes(), suppressedLogs: gate.suppressed },
+        { dropped: lost, journalBytes: store.bytes(), suppressedLogs: gate.suppressed },
         'session journal full: dropped the oldest events',
       );
     }
@@ -239,6 +239,7 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
   return {
     start() {
       backlog = store.pending() > 0;
+      lastId = Math.max(lastId, store.lastEventId()); // drain() waits for the replay too
       if (backlog)
         logger.info({ events: store.pending(), bytes: store.bytes() }, 'session journal: replaying events Redis had not applied');
       if (opts.fsync !== 'always') timer = setInterval(() => void flush(), opts.intervalMs).unref();

@@ -145,8 +145,9 @@ describe('journal in front of the session engine', () => {
     expect(j.status()).toMatchObject({ ok: false, detail: expect.stringMatching(/journal full: \d+ oldest/) });
     fake.setUp(true);
     await j.drain();
-    // The newest survived: the last events reached the engine.
+    // The newest survived: the last events reached the engine; every event reached it or was counted.
     expect(fake.received.at(-1)!.user).toMatch(/^user-1999-/);
+    expect(fake.received.length + (await value(metrics, 'ptim_session_journal_dropped_total'))).toBe(2000);
     await j.closeJournal();
   });
 });
