@@ -19,7 +19,15 @@ import {
 } from 'node:fs';
 import { open, rm, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { decodeRecords, encodeRecord, encodedLength, hasSegmentMagic, SEGMENT_MAGIC, type CorruptReason } from './journal.js';
+import {
+  decodeRecords,
+  encodeRecord,
+  encodedLength,
+  hasSegmentMagic,
+  MAX_BODY_BYTES,
+  SEGMENT_MAGIC,
+  type CorruptReason,
+} from './journal.js';
 
 export interface JournalStoreOptions {
   readonly dir: string;
@@ -53,7 +61,9 @@ interface Segment {
 
 const SEGMENT_RE = /^seg-(\d{16})\.jnl$/;
 const segmentName = (seq: number) => `seg-${String(seq).padStart(16, '0')}.jnl`;
-const READ_CHUNK_BYTES = 1 << 20;
+/** First read size per call of `read()`: about `max` typical records, so small reads stay small. */
+const READ_BYTES_PER_EVENT = 512;
+const MIN_READ_BYTES = 16 << 10;
 /** Ids reserved per durable write of `next-id` (one small synchronous write per this many events). */
 const ID_BLOCK = 1 << 20;
 
@@ -243,10 +253,16 @@ export class JournalStore {
     for (const seg of this.segments) {
       if ((seg.ids.at(-1) ?? -1) <= after) continue;
       let offset = this.cursor.path === seg.path && this.cursor.after <= after ? this.cursor.offset : SEGMENT_MAGIC.length;
+      let want = Math.max(MIN_READ_BYTES, (max - out.length) * READ_BYTES_PER_EVENT);
       while (out.length < max && offset < seg.size) {
-        const buf = readRange(seg.path, offset, Math.min(READ_CHUNK_BYTES, seg.size - offset));
-        const r = decodeRecords(buf);
-        if (r.end === 0) break; // a record larger than the chunk cannot be: written records are intact
+        const length = Math.min(want, seg.size - offset);
+        const r = decodeRecords(readRange(seg.path, offset, length));
+        if (r.records.length === 0) {
+          // One record larger than the read (never corrupt: the segment was checked at open).
+          if (length === seg.size - offset || want > MAX_BODY_BYTES + 64) break;
+          want *= 2;
+          continue;
+        }
         let used = 0;
         for (const rec of r.records) {
           if (out.length >= max) break;

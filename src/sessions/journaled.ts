@@ -56,6 +56,18 @@ interface Payload {
 /** Records fed to the engine per read of the journal. */
 const FEED_BATCH = 128;
 
+/** Index of the first record with an id above `id` (lists are in id order): no rescans while a backlog drains. */
+function firstAfter(list: readonly Rec[], id: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.id <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 const encode = (r: Rec): Buffer => Buffer.from(JSON.stringify({ e: r.event, c: r.correlationId } satisfies Payload));
 
 function decode(s: StoredEvent): Rec {
@@ -141,7 +153,7 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
     if (out.length > 0) metrics.journalReplayed.inc(out.length);
     const after = out.at(-1)?.id ?? submitted;
     for (const list of [writingBatch, unwritten]) {
-      for (const r of list) if (out.length < max && r.id > after) out.push(r);
+      for (let i = firstAfter(list, after); i < list.length && out.length < max; i++) out.push(list[i]!);
     }
     return out;
   };

@@ -177,6 +177,17 @@ describe('journal store', () => {
     await store.close();
   });
 
+  it('reads a record larger than one read', async () => {
+    const dir = tempDir();
+    const { store } = await JournalStore.open({ dir, maxBytes: 1 << 30, fsync: false });
+    const big = { id: store.allocate(), payload: Buffer.alloc(200_000, 'b') };
+    const small = { id: store.allocate(), payload: Buffer.from('s') };
+    await store.append([big, small]);
+    expect(store.read(0, 1)).toEqual([big]);
+    expect(store.read(big.id, 1)).toEqual([small]);
+    await store.close();
+  });
+
   it('when full, drops the oldest segments and reports their unacknowledged ids', async () => {
     const dir = tempDir();
     const maxBytes = 64 * 1024;
