@@ -93,7 +93,10 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
   let lastId = submitted;
   /** Some known events are not yet submitted (the engine was full, or a replay is under way). */
   let backlog = false;
-  let ackWatch = false;
+  /** Highest submission a `drain()` was started for, and how many are outstanding. */
+  let drainTarget = submitted;
+  let drainsOut = 0;
+  const checkpointStep = Math.max(1, Math.floor(window / 4));
   let closed = false;
   let dropped = 0;
   let writeFailing = false;
@@ -132,13 +135,19 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
     settleWaiters();
   };
 
-  /** Keeps one `drain()` outstanding while anything submitted is not known applied. */
+  /**
+   * Keeps `drain()`s outstanding at checkpoints a quarter window apart while anything submitted is
+   * not known applied: acknowledgements (and room for more) come while the engine still has work,
+   * so it never runs dry waiting for one drain of everything.
+   */
   const watchApplied = () => {
-    if (ackWatch || closed || acked >= submitted) return;
-    ackWatch = true;
+    if (closed || submitted <= drainTarget) return;
+    if (drainsOut > 0 && submitted - drainTarget < checkpointStep) return;
     const target = submitted;
+    drainTarget = target;
+    drainsOut++;
     void engine.drain().then(() => {
-      ackWatch = false;
+      drainsOut--;
       if (closed) return; // close() resolves drains for events it gave up on: they stay journaled
       onApplied(target);
       pumpBacklog();
@@ -169,6 +178,7 @@ export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEn
         break;
       }
       for (const r of recs) feed(r);
+      watchApplied();
     }
     watchApplied();
   };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
 import { sendLines } from '../../../src/cli/send.js';
+import { within } from '../../../src/ops/grace.js';
 import { encodeRecord } from '../../../src/sessions/journal.js';
 import { freePort } from '../../helpers/redis.js';
 import {
@@ -254,7 +255,14 @@ it('a full journal drops the oldest events, counts them, and readiness says so; 
   });
 
   await redis.restart();
-  await bridge.applied();
+  await waitFor(async () => (await bridge.metric('ptim_session_journal_events')) === 0, {
+    timeoutMs: 60_000,
+    what: 'the journal applied',
+  }).catch(async (e: Error) => {
+    const stats = ['ptim_session_journal_events', 'ptim_session_decisions_total', 'ptim_session_buffer_events'];
+    throw new Error(`${e.message}: ${(await Promise.all(stats.map(async (m) => `${m} ${await bridge.metric(m)}`))).join(', ')}`);
+  });
+  await within(bridge.applied(), 60_000).then((done) => expect(done, 'engine drained').toBe(true));
   const dropped = await bridge.metric('ptim_session_journal_dropped_total');
   // Every event was either applied (and pushed) or counted as dropped; the newest survived.
   await waitFor(() => Object.keys(jims.sim.identities()).length === ips.length - dropped, {
