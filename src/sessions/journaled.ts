@@ -76,230 +76,244 @@ function decode(s: StoredEvent): Rec {
 }
 
 export function createJournaledEngine(opts: JournaledEngineOptions): JournaledEngine {
-  const { engine, store, metrics, logger } = opts;
-  const window = Math.max(1, opts.windowItems);
-  const errorLog = rateLimiter(6, () => opts.clock.now());
+  return new JournalFront(opts);
+}
 
+/**
+ * The layer's state in three named parts: feeding the engine in journal order within its window
+ * (`feed`, `pumpBacklog`), learning what Redis applied (`watchApplied`, `onApplied`), and the
+ * batched journal writes (`flush`, `schedule`).
+ */
+class JournalFront implements JournaledEngine {
+  private readonly engine: SessionEngine;
+  private readonly store: JournalStore;
+  private readonly window: number;
+  private readonly checkpointStep: number;
+  private readonly errorLog: ReturnType<typeof rateLimiter>;
   /** Not yet written: the next batch. */
-  let unwritten: Rec[] = [];
+  private unwritten: Rec[] = [];
   /** The batch being written (still needed in memory until it is on disk). */
-  let writingBatch: Rec[] = [];
-  let writing: Promise<void> | undefined;
+  private writingBatch: Rec[] = [];
+  private writing: Promise<void> | undefined;
   /** Submitted to the engine, not yet known applied: id and how many items the engine holds for it. */
-  const inflight: { id: number; items: number }[] = [];
-  let inflightItems = 0;
-  let submitted = store.ackedThrough();
-  let acked = submitted;
-  let lastId = submitted;
+  private readonly inflight: { id: number; items: number }[] = [];
+  private inflightItems = 0;
+  private submitted: number;
+  private acked: number;
+  private lastId: number;
   /** Some known events are not yet submitted (the engine was full, or a replay is under way). */
-  let backlog = false;
+  private backlog = false;
   /** Highest submission a `drain()` was started for, and how many are outstanding. */
-  let drainTarget = submitted;
-  let drainsOut = 0;
-  const checkpointStep = Math.max(1, Math.floor(window / 4));
-  let closed = false;
-  let dropped = 0;
-  let writeFailing = false;
-  let timer: NodeJS.Timeout | undefined;
-  let immediate: NodeJS.Immediate | undefined;
-  let waiters: { target: number; resolve: () => void }[] = [];
+  private drainTarget: number;
+  private drainsOut = 0;
+  private closed = false;
+  private dropped = 0;
+  private writeFailing = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private waiters: { target: number; resolve: () => void }[] = [];
 
-  const gauges = () => {
-    metrics.journalBytes.set(store.bytes());
-    metrics.journalEvents.set(store.pending());
-  };
+  constructor(private readonly opts: JournaledEngineOptions) {
+    this.engine = opts.engine;
+    this.store = opts.store;
+    this.window = Math.max(1, opts.windowItems);
+    this.checkpointStep = Math.max(1, Math.floor(this.window / 4));
+    this.errorLog = rateLimiter(6, () => opts.clock.now());
+    this.submitted = this.acked = this.lastId = this.drainTarget = this.store.ackedThrough();
+  }
 
-  const feed = (r: Rec) => {
-    const items = r.event.ips.length;
-    engine.submit({ ...r.event, journal: { instance: store.instance, id: r.id } }, r.correlationId);
-    submitted = r.id;
-    inflight.push({ id: r.id, items });
-    inflightItems += items;
-  };
-
-  const settleWaiters = () => {
-    if (waiters.length === 0) return;
-    const still: typeof waiters = [];
-    for (const w of waiters) {
-      if (acked >= w.target) w.resolve();
-      else still.push(w);
+  start(): void {
+    const { store, logger } = this.opts;
+    this.backlog = store.pending() > 0;
+    this.lastId = Math.max(this.lastId, store.lastEventId()); // drain() waits for the replay too
+    if (this.backlog) {
+      logger.info({ events: store.pending(), bytes: store.bytes() }, 'session journal: replaying events Redis had not applied');
     }
-    waiters = still;
-  };
+    if (this.opts.fsync !== 'always') this.timer = setInterval(() => void this.flush(), this.opts.intervalMs).unref();
+    this.gauges();
+    this.pumpBacklog();
+  }
 
-  const onApplied = (through: number) => {
-    acked = Math.max(acked, through);
-    let n = 0;
-    while (n < inflight.length && inflight[n]!.id <= through) inflightItems -= inflight[n++]!.items;
-    inflight.splice(0, n);
-    settleWaiters();
-  };
+  submit(event: VpnEvent, correlationId: string): void {
+    const r: Rec = { id: this.store.allocate(), event, correlationId };
+    this.lastId = r.id;
+    this.unwritten.push(r);
+    if (!this.backlog && !this.closed && this.inflightItems + event.ips.length <= this.window) this.feed(r);
+    else this.backlog = true;
+    this.watchApplied();
+    if (this.opts.fsync === 'always') this.schedule();
+  }
+
+  drain(): Promise<void> {
+    const target = this.lastId;
+    if (this.acked >= target) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+  }
+
+  ready(): boolean {
+    return this.engine.ready();
+  }
+
+  status(): JournalStatus {
+    if (this.writeFailing) return { ok: false, detail: 'journal writes failing: events held in memory only' };
+    if (this.dropped > 0) return { ok: false, detail: `journal full: ${this.dropped} oldest event(s) dropped since start` };
+    return { ok: true };
+  }
+
+  async closeJournal(): Promise<number> {
+    this.closed = true;
+    clearInterval(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    await this.writing;
+    await this.flush(); // everything Redis has not applied, with the last ack
+    await this.store.close();
+    for (const w of this.waiters) w.resolve();
+    this.waiters = [];
+    this.gauges();
+    return this.store.pending();
+  }
+
+  async close(): Promise<void> {
+    await this.closeJournal();
+    await this.engine.close();
+  }
+
+  private gauges(): void {
+    this.opts.metrics.journalBytes.set(this.store.bytes());
+    this.opts.metrics.journalEvents.set(this.store.pending());
+  }
+
+  private feed(r: Rec): void {
+    const items = r.event.ips.length;
+    this.engine.submit({ ...r.event, journal: { instance: this.store.instance, id: r.id } }, r.correlationId);
+    this.submitted = r.id;
+    this.inflight.push({ id: r.id, items });
+    this.inflightItems += items;
+  }
+
+  /** Next events after `submitted`, in id order: from disk, then the batch being written, then memory. */
+  private nextBacklog(max: number): Rec[] {
+    const out = this.store.read(this.submitted, max).map(decode);
+    if (out.length > 0) this.opts.metrics.journalReplayed.inc(out.length);
+    const after = out.at(-1)?.id ?? this.submitted;
+    for (const list of [this.writingBatch, this.unwritten]) {
+      for (let i = firstAfter(list, after); i < list.length && out.length < max; i++) out.push(list[i]!);
+    }
+    return out;
+  }
+
+  private pumpBacklog(): void {
+    while (this.backlog && !this.closed) {
+      const room = this.window - this.inflightItems;
+      if (room <= 0) break;
+      // Each record holds at most two IPs (one per family): half the room never overfills the engine.
+      const recs = this.nextBacklog(Math.max(1, Math.min(FEED_BATCH, Math.floor(room / 2))));
+      if (recs.length === 0) {
+        this.backlog = false;
+        break;
+      }
+      for (const r of recs) this.feed(r);
+      this.watchApplied();
+    }
+    this.watchApplied();
+  }
 
   /**
    * Keeps `drain()`s outstanding at checkpoints a quarter window apart while anything submitted is
    * not known applied: acknowledgements (and room for more) come while the engine still has work,
    * so it never runs dry waiting for one drain of everything.
    */
-  const watchApplied = () => {
-    if (closed || submitted <= drainTarget) return;
-    if (drainsOut > 0 && submitted - drainTarget < checkpointStep) return;
-    const target = submitted;
-    drainTarget = target;
-    drainsOut++;
-    void engine.drain().then(() => {
-      drainsOut--;
-      if (closed) return; // close() resolves drains for events it gave up on: they stay journaled
-      onApplied(target);
-      pumpBacklog();
-      watchApplied();
-      if (opts.fsync === 'always') schedule();
-    });
-  };
-
-  /** Next events after `submitted`, in id order: from disk, then the batch being written, then memory. */
-  const nextBacklog = (max: number): Rec[] => {
-    const out = store.read(submitted, max).map(decode);
-    if (out.length > 0) metrics.journalReplayed.inc(out.length);
-    const after = out.at(-1)?.id ?? submitted;
-    for (const list of [writingBatch, unwritten]) {
-      for (let i = firstAfter(list, after); i < list.length && out.length < max; i++) out.push(list[i]!);
-    }
-    return out;
-  };
-
-  const pumpBacklog = () => {
-    while (backlog && !closed) {
-      const room = window - inflightItems;
-      if (room <= 0) break;
-      // Each record holds at most two IPs (one per family): half the room never overfills the engine.
-      const recs = nextBacklog(Math.max(1, Math.min(FEED_BATCH, Math.floor(room / 2))));
-      if (recs.length === 0) {
-        backlog = false;
-        break;
-      }
-      for (const r of recs) feed(r);
-      watchApplied();
-    }
-    watchApplied();
-  };
-
-  const countLost = (ids: readonly number[]) => {
-    // Events the engine already holds will still be applied; the others are gone.
-    const lost = ids.filter((id) => id > submitted).length;
-    if (lost === 0) return;
-    dropped += lost;
-    metrics.journalDropped.inc(lost);
-    const gate = errorLog();
-    if (gate.allowed) {
-      logger.warn(
-        { dropped: lost, journalBytes: store.bytes(), suppressedLogs: gate.suppressed },
-        'session journal full: dropped the oldest events',
-      );
-    }
-  };
-
-  /** One write: the events Redis has not applied yet, plus an ack when it moved. */
-  const flush = (): Promise<void> => {
-    if (writing) return writing;
-    const batch = unwritten.filter((r) => r.id > acked);
-    unwritten = [];
-    const ack = acked > store.ackedThrough() && store.pending() > 0 ? acked : undefined;
-    if (batch.length === 0 && ack === undefined) return Promise.resolve();
-    writingBatch = batch;
-    writing = store
-      .append(
-        batch.map((r) => ({ id: r.id, payload: encode(r) })),
-        ack,
-      )
-      .then(
-        (lost) => {
-          writeFailing = false;
-          metrics.journalWritten.inc(batch.length);
-          countLost(lost);
-        },
-        (e: unknown) => {
-          writeFailing = true;
-          metrics.journalWriteErrors.inc();
-          unwritten = batch.concat(unwritten);
-          const gate = errorLog();
-          if (gate.allowed)
-            logger.error({ err: e, events: batch.length, suppressedLogs: gate.suppressed }, 'session journal write failed');
-        },
-      )
-      .finally(() => {
-        writingBatch = [];
-        writing = undefined;
-        gauges();
-      });
-    return writing;
-  };
-
-  function schedule() {
-    if (immediate || closed) return;
-    immediate = setImmediate(() => {
-      immediate = undefined;
-      void flush().then(() => {
-        if (unwritten.length > 0) schedule();
-      });
+  private watchApplied(): void {
+    if (this.closed || this.submitted <= this.drainTarget) return;
+    if (this.drainsOut > 0 && this.submitted - this.drainTarget < this.checkpointStep) return;
+    const target = this.submitted;
+    this.drainTarget = target;
+    this.drainsOut++;
+    void this.engine.drain().then(() => {
+      this.drainsOut--;
+      if (this.closed) return; // close() resolves drains for events it gave up on: they stay journaled
+      this.onApplied(target);
+      this.pumpBacklog();
+      this.watchApplied();
+      if (this.opts.fsync === 'always') this.schedule();
     });
   }
 
-  const closeJournal = async (): Promise<number> => {
-    closed = true;
-    clearInterval(timer);
-    if (immediate) clearImmediate(immediate);
-    immediate = undefined;
-    await writing;
-    await flush(); // everything Redis has not applied, with the last ack
-    await store.close();
-    for (const w of waiters) w.resolve();
-    waiters = [];
-    gauges();
-    return store.pending();
-  };
+  private onApplied(through: number): void {
+    this.acked = Math.max(this.acked, through);
+    let n = 0;
+    while (n < this.inflight.length && this.inflight[n]!.id <= through) this.inflightItems -= this.inflight[n++]!.items;
+    this.inflight.splice(0, n);
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.acked >= w.target) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
 
-  return {
-    start() {
-      backlog = store.pending() > 0;
-      lastId = Math.max(lastId, store.lastEventId()); // drain() waits for the replay too
-      if (backlog)
-        logger.info({ events: store.pending(), bytes: store.bytes() }, 'session journal: replaying events Redis had not applied');
-      if (opts.fsync !== 'always') timer = setInterval(() => void flush(), opts.intervalMs).unref();
-      gauges();
-      pumpBacklog();
-    },
+  /** One write: the events Redis has not applied yet, plus an ack when it moved. */
+  private flush(): Promise<void> {
+    if (this.writing) return this.writing;
+    const batch = this.unwritten.filter((r) => r.id > this.acked);
+    this.unwritten = [];
+    const ack = this.acked > this.store.ackedThrough() && this.store.pending() > 0 ? this.acked : undefined;
+    if (batch.length === 0 && ack === undefined) return Promise.resolve();
+    this.writingBatch = batch;
+    const events = batch.map((r) => ({ id: r.id, payload: encode(r) }));
+    this.writing = this.store
+      .append(events, ack)
+      .then(
+        (lost) => this.written(batch.length, lost),
+        (e: unknown) => this.writeFailed(batch, e),
+      )
+      .finally(() => {
+        this.writingBatch = [];
+        this.writing = undefined;
+        this.gauges();
+      });
+    return this.writing;
+  }
 
-    submit(event, correlationId) {
-      const r: Rec = { id: store.allocate(), event, correlationId };
-      lastId = r.id;
-      unwritten.push(r);
-      if (!backlog && !closed && inflightItems + event.ips.length <= window) feed(r);
-      else backlog = true;
-      watchApplied();
-      if (opts.fsync === 'always') schedule();
-    },
+  private written(events: number, lost: readonly number[]): void {
+    this.writeFailing = false;
+    this.opts.metrics.journalWritten.inc(events);
+    // Events the engine already holds will still be applied; the others are gone.
+    const gone = lost.filter((id) => id > this.submitted).length;
+    if (gone === 0) return;
+    this.dropped += gone;
+    this.opts.metrics.journalDropped.inc(gone);
+    const gate = this.errorLog();
+    if (gate.allowed) {
+      this.opts.logger.warn(
+        { dropped: gone, journalBytes: this.store.bytes(), suppressedLogs: gate.suppressed },
+        'session journal full: dropped the oldest events',
+      );
+    }
+  }
 
-    drain() {
-      const target = lastId;
-      if (acked >= target) return Promise.resolve();
-      return new Promise<void>((resolve) => waiters.push({ target, resolve }));
-    },
+  private writeFailed(batch: Rec[], e: unknown): void {
+    this.writeFailing = true;
+    this.opts.metrics.journalWriteErrors.inc();
+    this.unwritten = batch.concat(this.unwritten);
+    const gate = this.errorLog();
+    if (gate.allowed) {
+      this.opts.logger.error({ err: e, events: batch.length, suppressedLogs: gate.suppressed }, 'session journal write failed');
+    }
+  }
 
-    ready: () => engine.ready(),
-
-    status() {
-      if (writeFailing) return { ok: false, detail: 'journal writes failing: events held in memory only' };
-      if (dropped > 0) return { ok: false, detail: `journal full: ${dropped} oldest event(s) dropped since start` };
-      return { ok: true };
-    },
-
-    closeJournal,
-
-    async close() {
-      await closeJournal();
-      await engine.close();
-    },
-  };
+  /** `always`: one write per event-loop turn that received events. */
+  private schedule(): void {
+    if (this.immediate || this.closed) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      void this.flush().then(() => {
+        if (this.unwritten.length > 0) this.schedule();
+      });
+    });
+  }
 }
 
 /**
