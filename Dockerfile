@@ -22,6 +22,8 @@ COPY patterns ./patterns
 # The operator console's pages and script (served from the package, never a CDN).
 COPY web ./web
 COPY deploy/config.yaml /etc/ptim-bridge/config.yaml
+# The session journal's directory (sessions.journalDir): a volume mounted here inherits this owner.
+RUN mkdir -p /var/lib/ptim-bridge/journal && chown -R node:node /var/lib/ptim-bridge
 USER node
 # Unprivileged ports inside the container; compose maps 514 → 5514.
 EXPOSE 5514/udp 5514/tcp 6514/tcp 9514/tcp

@@ -27,8 +27,10 @@ import { keyspace } from './redis/keys.js';
 import { replicaAckOf } from './redis/replication.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
 import { createPushWorkers, type PushWorkers } from './queue/worker.js';
-import { createSessionEngine, type SessionEngine } from './sessions/engine.js';
+import { createSessionEngine, type EngineFront, type SessionEngine } from './sessions/engine.js';
+import { openJournaledEngine, type JournaledEngine } from './sessions/journaled.js';
 import { countSessions } from './sessions/query.js';
+import { budget, within } from './ops/grace.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
 import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
 import { mergeMetrics } from './threads/metrics.js';
@@ -57,7 +59,7 @@ export interface App {
   drain(): Promise<void>;
   /** Every thread's metrics in one registry (what /metrics serves). */
   metricsRegistry(): Promise<Registry>;
-  readonly engine?: SessionEngine;
+  readonly engine?: EngineFront;
 }
 
 export interface PreflightResult {
@@ -147,7 +149,7 @@ async function buildIngest(
   config: Config,
   deps: AppDeps,
   command: RedisClient,
-  engine: () => SessionEngine | undefined,
+  engine: () => EngineFront | undefined,
   history: HistoryTap,
 ) {
   const { logger, metrics, clock } = deps;
@@ -216,7 +218,9 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const history = createHistoryTap({ redis: command, keyPrefix, cfg: config.ops.console.history, metrics, logger, clock });
 
   let ingest: ThreadedIngest | undefined;
-  let engine: SessionEngine | undefined;
+  let engine: EngineFront | undefined;
+  let inner: SessionEngine | undefined;
+  let journaled: JournaledEngine | undefined;
   let reloader: LibraryReloader | undefined;
   let proofs: PatternProofs | undefined;
   let relay: OutboxRelay | undefined;
@@ -246,9 +250,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     throw PtimError.combine(errors);
   }
   for (const w of pre.warnings) logger.warn(w);
-  if (ingest) lowerDeliveryPriority(config.ingest.deliveryNice, logger);
-  if (ingest)
-    engine = createSessionEngine({
+  if (ingest) {
+    lowerDeliveryPriority(config.ingest.deliveryNice, logger);
+    // A short close: the bounded shutdown (shutdownGraceSecs) must not wait 5 s for a Redis that is gone.
+    inner = createSessionEngine({
       redis: connection('producer'),
       cfg: config.sessions,
       keyPrefix,
@@ -256,7 +261,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       logger,
       clock,
       replicaAck,
+      closeTimeoutMs: 1000,
     });
+    if (config.sessions.journalDir) journaled = await openJournaledEngine(inner, config.sessions, { logger, metrics, clock });
+    engine = journaled ?? inner;
+  }
 
   if (has(config, 'relay')) {
     relay = createOutboxRelay({
@@ -321,6 +330,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         check: () => ({ ok: e.ready(), detail: e.ready() ? undefined : 'Redis calls failing: events buffered in memory' }),
       });
     }
+    if (journaled) {
+      const j = journaled;
+      list.push({ name: 'session-journal', required: false, check: () => j.status() });
+    }
     if (has(config, 'worker')) {
       list.push({
         name: 'jims',
@@ -362,6 +375,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         'redis checked',
       );
       for (const r of connections) if (r !== command) await connect(r);
+      journaled?.start();
       // Decisions keep the gauge current from here on; until the first one it would read 0.
       if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
       proofs?.start(redisVerdicts(command, keyPrefix));
@@ -405,24 +419,48 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     },
 
     async stop() {
-      logger.info('stopping: no new syslog; applying what was received; letting pushes finish');
+      // Every step gets what is left of shutdownGraceSecs, so the process ends on time even with
+      // Redis or JIMS gone; what Redis has not applied stays in the journal, pushes stay queued.
+      const left = budget(config.shutdownGraceSecs * 1000, () => performance.now());
+      const reserveMs = Math.min(2000, config.shutdownGraceSecs * 250);
+      logger.info(
+        { graceSecs: config.shutdownGraceSecs },
+        'stopping: no new syslog; applying what was received; letting pushes finish',
+      );
       process.off('SIGHUP', onSighup);
       reloader?.close();
       proofs?.close();
-      await ingest?.stop();
-      await ingest?.close();
+      await within(
+        (async () => {
+          await ingest?.stop();
+          await ingest?.close();
+        })(),
+        left(reserveMs),
+      );
       if (engine) {
-        await Promise.race([engine.drain(), new Promise((r) => setTimeout(r, 5000).unref())]);
-        await engine.close();
+        await within(engine.drain(), Math.min(5000, left(reserveMs)));
+        const kept = await journaled?.closeJournal();
+        if (kept)
+          logger.warn(
+            { events: kept, dir: config.sessions.journalDir },
+            'session events Redis has not applied stay in the journal for the next start',
+          );
+        await within(inner?.close(), left(reserveMs / 2));
       }
-      await sweeper?.stop();
-      depth?.stop();
-      await relay?.stop();
-      await workers?.close();
-      await jims?.close();
-      await ops?.close();
-      await history.stop();
-      await Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect())));
+      const rest = async () => {
+        await sweeper?.stop();
+        depth?.stop();
+        await relay?.stop();
+        await workers?.close();
+        await jims?.close();
+      };
+      if (!(await within(rest(), left(reserveMs / 2)))) {
+        logger.warn('shutdown grace running out: not waiting for Redis or JIMS (pushes in flight stay queued and are retried)');
+      }
+      await within(ops?.close(), left(reserveMs / 4));
+      await within(history.stop(), left(reserveMs / 4));
+      await within(Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect()))), left(reserveMs / 4));
+      for (const r of connections) r.disconnect();
       logger.info('stopped');
     },
 

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
     "Redis Cluster is misconfigured: a Cluster node without redis.cluster, or the keys' slot is not served.",
   PTIM_ERR_REDIS_SERVER_MISSING: 'The demo needs redis-server on PATH (or a redis.url).',
   PTIM_ERR_USAGE: 'The command line is invalid.',
+  PTIM_ERR_JOURNAL: 'The session journal directory cannot be created, read or written.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

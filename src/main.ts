@@ -32,8 +32,11 @@ async function config(cmd: Command): Promise<Config> {
   return (await loadConfig({ file })).config;
 }
 
-/** Runs `stop` once on SIGTERM/SIGINT, then exits; a second signal exits at once. */
-function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+/**
+ * Runs `stop` once on SIGTERM/SIGINT, then exits; a second signal exits at once, and so does the
+ * end of `graceMs` (stop() budgets its own steps to end before it: this is the backstop).
+ */
+function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 10_000): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -42,6 +45,10 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown grace period over: exiting now');
+      process.exit(1);
+    }, graceMs).unref();
     stop().then(
       () => process.exit(0),
       (e) => {
@@ -72,7 +79,7 @@ program
     const metrics = createMetrics(undefined, { processMetrics: true });
     const app = await createApp(cfg, { logger, metrics, clock: systemClock });
     await app.start();
-    onShutdown(logger, () => app.stop());
+    onShutdown(logger, () => app.stop(), cfg.shutdownGraceSecs * 1000);
   });
 
 program

@@ -72,6 +72,8 @@ export interface VpnEvent {
    * set where the matcher thread hands events on, since the raw line never leaves that thread.
    */
   readonly line?: LineSource;
+  /** Set by the session journal: lets Redis recognise an event it already applied when it is replayed. */
+  readonly journal?: JournalRef;
 }
 
 /** Where a line came from and its first characters (HISTORY_TEXT_CHARS). */
@@ -79,6 +81,12 @@ export interface LineSource {
   readonly transport: Transport;
   readonly sourceIp: string;
   readonly text: string;
+}
+
+/** Where an event sits in a session journal: ids only grow within one journal `instance`. */
+export interface JournalRef {
+  readonly instance: string;
+  readonly id: number;
 }
 
 export type IdentityEventKind = 'connect' | 'rekey' | 'disconnect';

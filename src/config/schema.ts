@@ -173,6 +173,18 @@ export const sessionsSchema = z
     bufferMaxEvents: positiveInt.default(10000),
     /** Optional routing context that scopes IPs (overlapping pools in different contexts). */
     ipScope: z.string().default(''),
+    /** Directory of the local journal of events Redis has not applied yet ('' = no journal: memory only). */
+    journalDir: z.string().default(''),
+    /** Bound on the journal's files; when full the oldest events are dropped and counted. */
+    journalMaxBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .default(128 * 1024 * 1024),
+    /** always: write + fsync every event-loop turn; interval: every journalWriteIntervalMs; never: write, the OS syncs. */
+    journalFsync: z.enum(['always', 'interval', 'never']).default('interval'),
+    /** Events are collected this long and written in one write (interval and never). */
+    journalWriteIntervalMs: positiveInt.max(10_000).default(100),
   })
   .strict();
 
@@ -449,6 +461,8 @@ export const configSchema = z
     queue: queueSchema.default(queueSchema.parse({})),
     jims: jimsSchema.default(jimsSchema.parse({})),
     ops: opsSchema.default(opsSchema.parse({})),
+    /** SIGTERM/SIGINT end the process within this time, whatever Redis and JIMS do (docker stop waits 10 s). */
+    shutdownGraceSecs: positiveInt.max(3600).default(10),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()

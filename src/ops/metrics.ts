@@ -66,12 +66,20 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     matcherRestarts: counter('ptim_matcher_restarts_total', 'Matcher threads started again (after a runaway or a crash)'),
 
     // sessions
-    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | error (script rejected the event) */
+    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | replayed (a journal replay of an event Redis had applied) | error (script rejected the event) */
     decisions: counter('ptim_session_decisions_total', 'Session engine decisions', ['decision']),
     identityEvents: counter('ptim_identity_events_total', 'Identity events written to the outbox', ['kind']),
     sessionsActive: gauge('ptim_sessions_active', 'IPs currently mapped to a user'),
     bufferDepth: gauge('ptim_session_buffer_events', 'VPN events held in memory while Redis is unreachable'),
     bufferDropped: counter('ptim_session_buffer_dropped_total', 'VPN events dropped because the memory buffer was full'),
+    journalBytes: gauge('ptim_session_journal_bytes', 'Bytes of the session journal on disk'),
+    journalEvents: gauge('ptim_session_journal_events', 'Journaled VPN events Redis has not applied yet'),
+    journalWritten: counter('ptim_session_journal_written_total', 'VPN events written to the session journal'),
+    journalReplayed: counter('ptim_session_journal_replayed_total', 'VPN events read back from the session journal'),
+    journalDropped: counter('ptim_session_journal_dropped_total', 'Oldest VPN events dropped because the journal was full'),
+    /** Corrupt or torn records (and bad segment headers) cut off when the journal was opened. */
+    journalCorrupt: counter('ptim_session_journal_corrupt_total', 'Corrupt or truncated journal tails skipped at start'),
+    journalWriteErrors: counter('ptim_session_journal_write_errors_total', 'Failed session journal writes (retried)'),
 
     // queue and delivery
     relayed: counter('ptim_outbox_relayed_total', 'Outbox entries moved into the push queue'),

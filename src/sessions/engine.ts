@@ -61,6 +61,9 @@ export interface SessionEngine {
   onApplied(listener: (through: number) => void): () => void;
 }
 
+/** What the ingest side needs of an engine: the engine itself, or the journal in front of it. */
+export type EngineFront = Pick<SessionEngine, 'submit' | 'drain' | 'ready' | 'close'>;
+
 interface Item {
   /** Submission number: the FIFO order, what `drain()` waits on and what the script's applied mark holds. */
   readonly n: number;
@@ -90,6 +93,7 @@ export function eventInputs(event: VpnEvent, correlationId: string): { inputs: L
       tunnelId: event.tunnelId,
       receivedAt: event.receivedAt,
       correlationId,
+      ...(event.journal ? { journal: event.journal } : {}),
     });
   }
   return { inputs, badIps };

@@ -2,7 +2,7 @@
 // The Lua script in script.ts is the production implementation; this model is what tests and
 // the property test compare it with, so the two must agree decision for decision.
 import type { SessionsConfig } from '../config/schema.js';
-import type { EpochMs, IdentityEvent } from '../types.js';
+import type { EpochMs, IdentityEvent, JournalRef } from '../types.js';
 
 export type SessionRules = Pick<SessionsConfig, 'duplicateWindowSecs' | 'sessionIdleSecs' | 'forwardOrphanDown'>;
 
@@ -41,6 +41,8 @@ export interface LineInput extends Holder {
   readonly tunnelId?: string;
   readonly receivedAt: EpochMs;
   readonly correlationId: string;
+  /** Only the Redis side reads it: a replayed event is skipped, not re-decided (script.ts). */
+  readonly journal?: JournalRef;
 }
 
 export interface ExpireInput {

@@ -41,6 +41,8 @@ export const INPUT_ARGS = [
   'tunnelId',
   'receivedAt',
   'correlationId',
+  'journal',
+  'journalId',
 ] as const;
 
 export type CallKeys = Record<(typeof CALL_KEYS)[number], string>;
@@ -200,6 +202,18 @@ local function apply(I)
   return reply
 end
 
+-- A journal replay after a crash re-sends events Redis may already have applied: each journal
+-- (instance) leaves, per IP, the last id it applied beside the IP's seq, and an id at or below it
+-- is the same event again. Ids only grow within an instance, and events of one IP come in order.
+local function replayed(I)
+  if I.op == 'expire' or I.journalId == '' then return false end
+  local field = I.ipKey .. '#j:' .. I.journal
+  local prev = redis.call('HGET', seqKey, field)
+  if prev and tonumber(prev) >= tonumber(I.journalId) then return true end
+  redis.call('HSET', seqKey, field, I.journalId)
+  return false
+end
+
 local appliedThrough = tonumber(redis.call('GET', appliedKey) or '-1')
 local replies, last = {}, appliedThrough
 for j = 1, inputs do
@@ -207,6 +221,9 @@ for j = 1, inputs do
   local n = tonumber(I.n)
   if n >= 0 and n <= appliedThrough then
     replies[j] = { 'skipped' }
+  elseif replayed(I) then
+    replies[j] = { 'replayed', tonumber(redis.call('HGET', seqKey, I.ipKey) or 0) }
+    if n > last then last = n end
   else
     -- One input's failure (a bug, or a value Redis refuses) is its own, not the batch's.
     local ok, r = pcall(apply, I)
@@ -260,6 +277,8 @@ export function inputArgs(item: ScriptInput, now: EpochMs): InputArgs {
     // Integers only: Lua formats numbers with 14 significant digits.
     receivedAt: String(Math.floor(l?.receivedAt ?? now)),
     correlationId: input.correlationId,
+    journal: l?.journal?.instance ?? '',
+    journalId: l?.journal ? String(l.journal.id) : '',
   };
 }
 
@@ -296,8 +315,11 @@ export function scriptArgs(keyPrefix: string, call: ScriptCall, cfg: SessionRule
   return [keys.length, ...keys, ...argv];
 }
 
+/** The script's answer to an event a journal replays after Redis had applied it: nothing changed. */
+export const REPLAYED = 'replayed';
+
 export interface ScriptResult {
-  readonly decision: Decision;
+  readonly decision: Decision | typeof REPLAYED;
   /** The IP's seq after the call (last emitted, or unchanged). */
   readonly seq: number;
   /** Sessions in state up after the call (ZCARD of the session index), for the gauge. */
@@ -313,7 +335,7 @@ export type InputReply =
   /** The script failed on this input alone; others in the call are unaffected. */
   | { readonly type: 'error'; readonly error: Error };
 
-const decisionSet: ReadonlySet<string> = new Set(DECISIONS);
+const decisionSet: ReadonlySet<string> = new Set([...DECISIONS, REPLAYED]);
 
 function parseInputReply(reply: unknown, active: number): InputReply {
   if (!Array.isArray(reply) || reply.length < 1)
@@ -326,7 +348,7 @@ function parseInputReply(reply: unknown, active: number): InputReply {
   return {
     type: 'applied',
     result: {
-      decision: decision as Decision,
+      decision: decision as ScriptResult['decision'],
       seq: Number(seq),
       active,
       events: events.map((e) => JSON.parse(e) as IdentityEvent),

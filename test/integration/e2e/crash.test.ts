@@ -2,8 +2,6 @@
 // pushes to a slow JIMS are in flight, then restarted against the same Redis (AOF) and JIMS.
 // Honest contract: every line the bridge had applied before the crash (its decisions are counted
 // only after Redis applied them) must reach JIMS; lines sent after the restart as well.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +12,6 @@ import { freePort } from '../../helpers/redis.js';
 import {
   CLIENT,
   orderViolations,
-  parseExposition,
   sameTable,
   show,
   startRedis,
@@ -28,16 +25,15 @@ import {
   type SimHandle,
   type TestRedis,
 } from './harness.js';
+import { startBridgeProcess, type BridgeProcess } from './process.js';
 
-const repo = new URL('../../../', import.meta.url).pathname;
 let redis: TestRedis;
 let jims: SimHandle;
 let dir: string;
 let configFile: string;
 let tcpPort: number;
 let opsPort: number;
-let child: ChildProcess | undefined;
-let stderr = '';
+let bridge: BridgeProcess | undefined;
 
 beforeAll(async () => {
   redis = await startRedis({ appendonly: true });
@@ -71,43 +67,18 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
+  await bridge?.dispose();
   await jims?.sim.close();
   await redis?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function startBridgeProcess(): Promise<void> {
-  stderr = '';
-  const c = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '-c', configFile], {
-    cwd: repo,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  c.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  child = c;
-  await waitFor(
-    async () => {
-      if (c.exitCode !== null) throw new Error(`bridge exited (${c.exitCode}): ${stderr}`);
-      try {
-        return (await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    { timeoutMs: 15_000, what: 'the bridge process to be ready', intervalMs: 50 },
-  );
+async function startBridge(): Promise<void> {
+  bridge = await startBridgeProcess(configFile, opsPort);
 }
 
 /** Session decisions the bridge reports: one per IP of a line, counted after Redis applied it. */
-async function decisions(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-  let n = 0;
-  for (const [k, v] of parseExposition(text)) if (k.startsWith('ptim_session_decisions_total{')) n += v;
-  return n;
-}
+const decisions = () => bridge!.metric('ptim_session_decisions_total');
 
 function lines(): LineSpec[] {
   const users = ['alice', 'bob', 'carol'];
@@ -131,23 +102,23 @@ const toLine = (l: LineSpec) => vpnLine({ kind: l.kind, user: l.user, ip: l.ip, 
 it('SIGKILL mid-stream with pushes in flight, restart: JIMS ends with what the lines imply, never older after newer', async () => {
   const all = lines();
   const firstHalf = all.slice(0, 30);
-  await startBridgeProcess();
+  await startBridge();
   await sendLines(firstHalf.map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
   await waitFor(async () => (await decisions()) >= firstHalf.length, { what: 'the first 30 lines applied' });
   // JIMS answers in 60 ms, one push per IP at a time: most of the backlog is still to be pushed.
   const before = jims.sim.counters().pushes;
-  child!.kill('SIGKILL');
-  await once(child!, 'exit');
+  bridge!.child.kill('SIGKILL');
+  await bridge!.exited();
   expect(before).toBeLessThan(firstHalf.length);
 
-  await startBridgeProcess();
+  await startBridge();
   await sendLines(all.slice(30).map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
   await waitFor(async () => (await decisions()) >= all.length - 30, { what: 'the other 30 lines applied' });
 
   const truth = truthOf(all);
   await waitFor(() => sameTable(tableOf(jims.sim), truth), { timeoutMs: 60_000, what: 'JIMS table equal to the truth' }).catch(
     (e: Error) => {
-      expect(show(tableOf(jims.sim)), `${e.message}\n${stderr}`).toEqual(show(truth));
+      expect(show(tableOf(jims.sim)), `${e.message}\n${bridge!.log().slice(-4000)}`).toEqual(show(truth));
     },
   );
   expect(orderViolations(jims.sim.operations())).toEqual([]);
