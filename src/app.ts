@@ -167,7 +167,8 @@ async function buildIngest(
         e.submit(event, correlationId);
         history.line(event, correlationId);
       }
-      return e.drain();
+      // With a journal the events are safe once written, so a Redis outage does not hold them in the hand-off.
+      return e.accepted ? e.accepted() : e.drain();
     },
     // Half the engine's buffer: a storm waits in the hand-off; the buffer stays for Redis outages.
     deliverWindow: Math.max(1, Math.floor(config.sessions.bufferMaxEvents / 2)),

@@ -62,7 +62,13 @@ export interface SessionEngine {
 }
 
 /** What the ingest side needs of an engine: the engine itself, or the journal in front of it. */
-export type EngineFront = Pick<SessionEngine, 'submit' | 'drain' | 'ready' | 'close'>;
+export type EngineFront = Pick<SessionEngine, 'submit' | 'drain' | 'ready' | 'close'> & {
+  /**
+   * Resolves once everything submitted is held durably (a journal) — sooner than `drain()`, which
+   * waits for Redis. Absent: only `drain()` says the events are safe.
+   */
+  accepted?(): Promise<void>;
+};
 
 interface Item {
   /** Submission number: the FIFO order, what `drain()` waits on and what the script's applied mark holds. */

@@ -144,6 +144,17 @@ class JournalFront implements JournaledEngine {
     if (this.opts.fsync === 'always') this.schedule();
   }
 
+  /** Every event submitted so far is in the journal (or applied): the receive side may move on. */
+  async accepted(): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      if (this.writing) await this.writing;
+      if (!this.unwritten.some((r) => r.id > this.acked)) return;
+      await this.flush();
+      // The journal cannot take them: they are safe only once Redis has them, as without a journal.
+      if (this.writeFailing) return this.drain();
+    }
+  }
+
   drain(): Promise<void> {
     const target = this.lastId;
     if (this.acked >= target) return Promise.resolve();
