@@ -1,4 +1,5 @@
-// The data shapes that flow between the stages (see ../shared/design/architecture.md).
+// The data shapes that flow between the stages (the data flow is in the README, "How it decides"
+// and "Threading model").
 // Every stage depends on this file; this file depends on nothing.
 
 /** Milliseconds since the Unix epoch. Time is always passed in, never read in pure code. */

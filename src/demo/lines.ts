@@ -1,6 +1,6 @@
 // Realistic SRX syslog lines for the demo, the `send` command, tests and benchmarks. They
-// follow the iked template of ../shared/design/syslog-formats.md (sample C10/C11) and the
-// RT_FLOW noise that makes up most of a firewall's syslog.
+// follow the iked IKE_VPN_UP/DOWN_ALARM_USER template of the SRX samples in test/fixtures
+// (srx-vpn.log) and the RT_FLOW noise that makes up most of a firewall's syslog.
 
 export interface VpnLineSpec {
   kind: 'up' | 'down';
