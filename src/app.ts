@@ -34,7 +34,7 @@ import { budget, within } from './ops/grace.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
 import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
 import { mergeMetrics } from './threads/metrics.js';
-import { createQuarantineStore } from './threads/quarantine.js';
+import { createQuarantineStore, patternKey } from './threads/quarantine.js';
 import type { Clock } from './types.js';
 
 export interface AppDeps {
@@ -235,8 +235,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     // The main thread's copy of the library (loaded by preflight) drives the background proofs;
     // the matcher thread loads and runs its own.
     if (pre.library) {
-      const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install: () => {} });
-      pr.offer(pre.library);
+      const running = pre.library;
+      // A refusal removes the pattern from the main thread's copy; the matcher thread skips it too.
+      const install = (lib: Library) => {
+        const kept = new Set(lib.patterns.map((p) => p.id));
+        ingest?.dropPatterns(running.patterns.filter((p) => !kept.has(p.id)).map(patternKey));
+      };
+      const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install });
+      pr.offer(running);
       proofs = pr;
     }
     try {

@@ -40,6 +40,8 @@ export interface ThreadedIngest {
   drain(): Promise<void>;
   reload(): Promise<LibrarySummary>;
   setLiterals(literals: readonly string[]): void;
+  /** The matcher skips these patterns (patternKey) from now on: refused by their background proof. */
+  dropPatterns(keys: readonly string[]): void;
   addresses(): ListenerAddress[];
   checks(): ReadinessCheck[];
   snapshots(): Promise<MetricsSnapshot[]>;
@@ -186,6 +188,7 @@ function assemble(
     drain: async () => matched(await recv.flush()),
     reload: () => matcher.reload(),
     setLiterals: (literals) => recv.setLiterals(literals),
+    dropPatterns: (keys) => matcher.drop(keys),
     addresses: () => recv.addresses(),
     checks: () => checks(recv, matcher),
     async snapshots() {

@@ -40,6 +40,8 @@ export interface MatcherSupervisor {
   oldestPending(): number | undefined;
   /** Quarantine records found in the store at start (persisted by an earlier run or replica). */
   restore(): Promise<void>;
+  /** Skips these patterns (patternKey) from now on, in this thread and every restarted one (a refused proof). */
+  drop(keys: readonly string[]): void;
   ready(): boolean;
   quarantined(): readonly QuarantineEntry[];
   snapshots(timeoutMs: number): Promise<MetricsSnapshot[]>;
@@ -132,8 +134,12 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
   let closed = false;
   let timers: NodeJS.Timeout[] = [];
 
+  /** Patterns refused by their background safety proof: skipped like quarantined ones, not stored as such. */
+  const dropped = new Set<string>();
+
   async function spawn(): Promise<LibrarySummary> {
-    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: book.keys() }, logger);
+    const skip = [...book.keys(), ...dropped];
+    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: skip }, logger);
     current = thread;
     thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
       if (current !== thread) return;
@@ -202,6 +208,10 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
         return [] as string[];
       });
       if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
+    },
+    drop(keys) {
+      for (const k of keys) dropped.add(k);
+      if (keys.length > 0) current?.channel.post({ t: 'quarantine', keys: [...keys] } as Message);
     },
     ready: () => current?.ready === true,
     quarantined: () => book.entries(),

@@ -40,31 +40,42 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('starts with a new pattern unproven and refuses it in the background, counted and stored', { timeout: 120_000 }, async () => {
-  const config = e2eConfig(redis, undefined, {
-    roles: ['ingest'],
-    patterns: { dirs: [path.join(dir, 'patterns')], watch: false, verdictCacheFile: path.join(dir, 'cache.json') },
-  });
-  bridge = await startBridge(config);
-  const b = bridge;
-  // Started at once with the new pattern unproven (the shipped ones were not proven again).
-  await waitFor(async () => (await b.metric('ptim_pattern_proofs_total', { result: 'refused' })) === 1, {
-    timeoutMs: 90_000,
-    what: 'the background proof to refuse the pattern',
-  });
-  expect(await b.metric('ptim_pattern_proofs_pending')).toBe(0);
-  const ready = (await (await fetch(`${b.opsUrl()}/readyz`)).json()) as {
-    status: string;
-    checks: { name: string; ok: boolean }[];
-  };
-  expect(ready.status).toBe('ready');
-  expect(ready.checks.find((c) => c.name === 'pattern-proofs')?.ok).toBe(true);
-  const r = new Redis(redis.url);
-  expect(await r.hlen(verdictHashKey(redis.keyPrefix))).toBe(1);
-  r.disconnect();
-  await b.stop();
-  bridge = undefined;
+it(
+  'runs a new pattern at once and, when its background proof refuses it, the matcher skips it',
+  { timeout: 120_000 },
+  async () => {
+    const config = e2eConfig(redis, undefined, {
+      roles: ['ingest'],
+      patterns: { dirs: [path.join(dir, 'patterns')], watch: false, verdictCacheFile: path.join(dir, 'cache.json') },
+    });
+    bridge = await startBridge(config);
+    const b = bridge;
+    // Started at once with the new pattern unproven (the shipped ones were not proven again).
+    await waitFor(async () => (await b.metric('ptim_pattern_proofs_total', { result: 'refused' })) === 1, {
+      timeoutMs: 90_000,
+      what: 'the background proof to refuse the pattern',
+    });
+    // The matcher thread skips it from now on: its own example line is a near miss.
+    const misses = await b.metric('ptim_pattern_near_miss_total');
+    await b.send(['<30>Mar  3 14:02:11 fw kmd[1]: KMD_VPN_UP_ALARM_USER: SITE-UP user=alice ip=192.0.2.1']);
+    await waitFor(async () => (await b.metric('ptim_pattern_near_miss_total')) > misses, {
+      what: 'the refused pattern no longer matching',
+    });
+    expect(await b.metric('ptim_pattern_matched_total', { pattern: 'site-bad' })).toBe(0);
+    expect(await b.metric('ptim_pattern_proofs_pending')).toBe(0);
+    const ready = (await (await fetch(`${b.opsUrl()}/readyz`)).json()) as {
+      status: string;
+      checks: { name: string; ok: boolean }[];
+    };
+    expect(ready.status).toBe('ready');
+    expect(ready.checks.find((c) => c.name === 'pattern-proofs')?.ok).toBe(true);
+    const r = new Redis(redis.url);
+    expect(await r.hlen(verdictHashKey(redis.keyPrefix))).toBe(1);
+    r.disconnect();
+    await b.stop();
+    bridge = undefined;
 
-  // The verdict is stored: the next start refuses the library, without proving anything.
-  await expect(startBridge(config)).rejects.toMatchObject({ code: 'PTIM_ERR_PATTERN' });
-});
+    // The verdict is stored: the next start refuses the library, without proving anything.
+    await expect(startBridge(config)).rejects.toMatchObject({ code: 'PTIM_ERR_PATTERN' });
+  },
+);
