@@ -170,6 +170,12 @@ export class JournalStore {
   }
 
   /** The highest event id stored (0 when none). */
+  /** The lowest event id still stored (Infinity when none): every id below it is gone or applied. */
+  oldestEventId(): number {
+    for (const s of this.segments) if (s.ids.length > 0) return s.ids[0]!;
+    return Infinity;
+  }
+
   lastEventId(): number {
     return Math.max(0, ...this.segments.map((s) => s.ids.at(-1) ?? 0));
   }

@@ -112,6 +112,8 @@ class JournalFront implements JournaledEngine {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private waiters: { target: number; resolve: () => void }[] = [];
+  /** Id ranges feeding jumped over (see `feed`); a lost id in one of them was never applied. */
+  private skipped: { from: number; to: number }[] = [];
 
   constructor(private readonly opts: JournaledEngineOptions) {
     this.engine = opts.engine;
@@ -155,10 +157,11 @@ class JournalFront implements JournaledEngine {
     }
   }
 
-  drain(): Promise<void> {
+  /** Everything submitted so far is applied, or dropped and counted (a write in flight may still report a loss). */
+  async drain(): Promise<void> {
     const target = this.lastId;
-    if (this.acked >= target) return Promise.resolve();
-    return new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    if (this.acked < target) await new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    while (this.writing) await this.writing;
   }
 
   ready(): boolean {
@@ -196,6 +199,9 @@ class JournalFront implements JournaledEngine {
   }
 
   private feed(r: Rec): void {
+    // Feeding goes in id order; ids jumped over were never fed (lost from disk before their turn,
+    // or never allocated): remembered so that a loss reported later is still counted.
+    if (r.id > this.submitted + 1) this.skipped.push({ from: this.submitted + 1, to: r.id - 1 });
     const items = r.event.ips.length;
     this.engine.submit({ ...r.event, journal: { instance: this.store.instance, id: r.id } }, r.correlationId);
     this.submitted = r.id;
@@ -205,11 +211,16 @@ class JournalFront implements JournaledEngine {
 
   /** Next events after `submitted`, in id order: from disk, then the batch being written, then memory. */
   private nextBacklog(max: number): Rec[] {
-    const out = this.store.read(this.submitted, max).map(decode);
-    if (out.length > 0) this.opts.metrics.journalReplayed.inc(out.length);
-    const after = out.at(-1)?.id ?? this.submitted;
+    // Disk first, and only disk while it has more: a read may stop short of `max` (at a segment's
+    // end), and topping it up from memory would skip the disk records between the two.
+    const fromDisk = this.store.read(this.submitted, max).map(decode);
+    if (fromDisk.length > 0) {
+      this.opts.metrics.journalReplayed.inc(fromDisk.length);
+      return fromDisk;
+    }
+    const out: Rec[] = [];
     for (const list of [this.writingBatch, this.unwritten]) {
-      for (let i = firstAfter(list, after); i < list.length && out.length < max; i++) out.push(list[i]!);
+      for (let i = firstAfter(list, this.submitted); i < list.length && out.length < max; i++) out.push(list[i]!);
     }
     return out;
   }
@@ -291,8 +302,13 @@ class JournalFront implements JournaledEngine {
   private written(events: number, lost: readonly number[]): void {
     this.writeFailing = false;
     this.opts.metrics.journalWritten.inc(events);
-    // Events the engine already holds will still be applied; the others are gone.
-    const gone = lost.filter((id) => id > this.submitted).length;
+    // Events fed to the engine will still be applied; the others (not fed yet, or jumped over
+    // because the loss came before their turn) are gone.
+    const neverFed = (id: number) => id > this.submitted || this.skipped.some((g) => id >= g.from && id <= g.to);
+    const gone = lost.filter(neverFed).length;
+    // Ranges entirely below what the journal still holds can no longer be reported lost.
+    const oldest = this.store.oldestEventId();
+    this.skipped = this.skipped.filter((g) => g.to >= oldest);
     if (gone === 0) return;
     this.dropped += gone;
     this.opts.metrics.journalDropped.inc(gone);
