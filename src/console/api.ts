@@ -2,7 +2,7 @@
 // Each route is a small function of the request; reads for viewers, changes to the failed set
 // for admins only, each admin action one audit log line.
 import type { IncomingMessage } from 'node:http';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { IdentityConfig } from '../config/schema.js';
 import { readHistory } from '../history/read.js';
 import type { Logger } from '../log.js';
@@ -25,7 +25,7 @@ import type { Sampler } from './series.js';
 import { SEARCH_FIELDS, searchSessions, type SearchField } from './search.js';
 
 export interface ApiDeps {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly queue: PushQueue;
   readonly keyPrefix: string;
   /** sessions.ipScope */

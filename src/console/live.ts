@@ -2,7 +2,7 @@
 // (opened with the first viewer, closed with the last) listens to the decisions the history
 // recorders publish from every bridge process, and fans them out to the open event streams.
 import type { ServerResponse } from 'node:http';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { SECURITY_HEADERS } from './http.js';
 
 export const MAX_STREAMS = 50;
@@ -15,9 +15,9 @@ export interface LiveHub {
   close(): Promise<void>;
 }
 
-export function createLiveHub(deps: { subscriber: () => Redis; channel: string }): LiveHub {
+export function createLiveHub(deps: { subscriber: () => RedisClient; channel: string }): LiveHub {
   const streams = new Set<ServerResponse>();
-  let sub: Redis | undefined;
+  let sub: RedisClient | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
 
   const broadcast = (data: string) => {

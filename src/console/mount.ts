@@ -3,7 +3,7 @@
 // subscriber connection opened on demand, and reads the ops TLS files.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { Config } from '../config/schema.js';
 import { PtimError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -45,7 +45,7 @@ export function consoleWarnings(config: Config): string[] {
 export function opsConsole(
   config: Config,
   deps: {
-    redis: Redis;
+    redis: RedisClient;
     library: () => Library | undefined;
     checks: () => readonly ReadinessCheck[];
     metrics: Metrics;

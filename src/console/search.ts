@@ -2,7 +2,7 @@
 // session index (newest UP first), and a search scans the index in chunks reading only the
 // searched fields, stopping when the page is full or after SCAN_BUDGET sessions. The reply then
 // carries a cursor, so the operator (or the page) continues from where the scan stopped.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { canonicalIp } from '../identity/ip.js';
 import { ipKey, keyspace } from '../redis/keys.js';
 import { readSessions, type SessionView } from '../sessions/query.js';
@@ -37,7 +37,7 @@ const CHUNK = 1000;
 export const SCAN_BUDGET = 20_000;
 const SEARCHED = ['user', 'domain', 'ip', 'firewall', 'vpn'] as const;
 
-export async function searchSessions(redis: Redis, keyPrefix: string, s: SessionSearch): Promise<SessionPage> {
+export async function searchSessions(redis: RedisClient, keyPrefix: string, s: SessionSearch): Promise<SessionPage> {
   const ks = keyspace(keyPrefix);
   const limit = Math.min(Math.max(s.limit ?? 50, 1), 500);
   const cursor = Math.max(s.cursor ?? 0, 0);
@@ -58,7 +58,7 @@ export async function searchSessions(redis: Redis, keyPrefix: string, s: Session
 }
 
 async function scan(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   o: { q: string; field: SearchField; cursor: number; limit: number; total: number; budget: number },
 ): Promise<SessionPage> {

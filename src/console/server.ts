@@ -3,7 +3,7 @@
 // session cookie or a bearer token; changes need the CSRF token (browsers) and, for the failed
 // set, the admin role.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { ConsoleConfig } from '../config/schema.js';
 import { rateLimiter } from '../log.js';
 import type { ConsoleHandler } from '../ops/server.js';
@@ -21,7 +21,7 @@ export interface ConsoleDeps extends Omit<ApiDeps, 'sampler' | 'inspect'> {
   /** The ops listener is HTTPS. */
   readonly secure: boolean;
   /** Opens the Redis connection the live view subscribes with. */
-  readonly subscriber: () => Redis;
+  readonly subscriber: () => RedisClient;
   /** Sampling interval of the health charts (default 5 s). */
   readonly sampleIntervalMs?: number;
 }

@@ -1,9 +1,9 @@
 // Reading an IP's recent history back, newest first (the console's IP timeline).
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { parseEntry, type StoredHistoryEntry } from './entries.js';
 import { historyKeys } from './recorder.js';
 
-export async function readHistory(redis: Redis, keyPrefix: string, ip: string, limit = 200): Promise<StoredHistoryEntry[]> {
+export async function readHistory(redis: RedisClient, keyPrefix: string, ip: string, limit = 200): Promise<StoredHistoryEntry[]> {
   const rows = await redis.xrevrange(historyKeys(keyPrefix).ip(ip), '+', '-', 'COUNT', limit);
   const out: StoredHistoryEntry[] = [];
   for (const [id, fields] of rows) {

@@ -3,7 +3,7 @@
 // IP trimmed to `maxEntriesPerIp` exactly, EXPIRE `ttlSecs` once per IP per batch, and one PUBLISH of
 // the batch's decisions for the console's live view. Memory is bounded: beyond MAX_BUFFERED entries
 // new ones are dropped and counted, never queued without limit.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { HistoryConfig } from '../config/schema.js';
 import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -47,7 +47,7 @@ export interface HistoryRecorder {
 }
 
 export function createHistoryRecorder(deps: {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   cfg: HistoryConfig;
   metrics: Metrics;

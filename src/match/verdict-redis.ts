@@ -1,7 +1,7 @@
 // The verdict layer shared by every replica of a deployment: one Redis hash under the key
 // prefix, verdict key → verdict JSON. A replica that finds a verdict here does not prove the
 // regex again; one that proves a regex publishes the verdict here.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { Verdict } from './regex-safety.js';
 import { parseVerdictFile } from './verdicts.js';
@@ -16,7 +16,7 @@ export interface SharedVerdicts {
 /** The hash's name: `{prefix}:regex-verdicts`. */
 export const verdictHashKey = (keyPrefix: string): string => `${keyspace(keyPrefix).tag}:regex-verdicts`;
 
-export function redisVerdicts(redis: Pick<Redis, 'hget' | 'hset'>, keyPrefix: string): SharedVerdicts {
+export function redisVerdicts(redis: Pick<RedisClient, 'hget' | 'hset'>, keyPrefix: string): SharedVerdicts {
   const hash = verdictHashKey(keyPrefix);
   return {
     async get(key) {

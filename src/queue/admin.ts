@@ -1,6 +1,6 @@
 // Operator queries on the push queue for the CLI: the failed set (dead letters) and queue
 // depth. Read-mostly; retry and purge act only on the failed set.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { IdentityEventKind } from '../types.js';
 import type { EventJobData, PushQueue } from './jobs.js';
@@ -91,7 +91,7 @@ export interface QueueStats {
   readonly outbox: number;
 }
 
-export async function queueStats(queue: PushQueue, redis: Redis, keyPrefix: string): Promise<QueueStats> {
+export async function queueStats(queue: PushQueue, redis: RedisClient, keyPrefix: string): Promise<QueueStats> {
   const [counts, outbox] = await Promise.all([
     queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed', 'paused', 'prioritized'),
     redis.xlen(keyspace(keyPrefix).outbox),

@@ -1,6 +1,6 @@
 // Keeps the queue-depth gauge current: a small poller, because BullMQ has no push notification
 // for counts and a scrape must not wait on Redis.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
@@ -15,7 +15,7 @@ import type { PushQueue } from './jobs.js';
  * are not looked at: finding the oldest there means reading every one; a retried event ends in the
  * failed set after `queue.maxEventAgeSecs` and `ptim_push_total{outcome="retry"}` shows the retrying.
  */
-export async function oldestQueuedAt(queue: PushQueue, redis: Redis, keyPrefix: string): Promise<number | undefined> {
+export async function oldestQueuedAt(queue: PushQueue, redis: RedisClient, keyPrefix: string): Promise<number | undefined> {
   const [outbox, jobs] = await Promise.all([
     redis.xrange(keyspace(keyPrefix).outbox, '-', '+', 'COUNT', 1),
     queue.getJobs(['wait'], 0, 0, true),
@@ -39,7 +39,7 @@ export interface QueueDepthPoller {
 
 export function createQueueDepthPoller(opts: {
   queue: PushQueue;
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   metrics: Metrics;
   intervalMs?: number;

@@ -2,7 +2,7 @@
 // mapping and the error that asks BullMQ for a retry. Relay, workers and admin all use it so
 // they cannot disagree about names or options.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import { systemClock, type Clock, type IdentityEvent } from '../types.js';
@@ -21,7 +21,7 @@ export type PushQueue = Queue<PushJobData, unknown, string>;
 
 /** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
 export function createPushQueue(
-  connection: Redis,
+  connection: RedisClient,
   keyPrefix: string,
   logger: Logger = silentLogger,
   clock: Clock = systemClock,

@@ -8,7 +8,7 @@
 // push that ended in "retry" may still have been applied by JIMS (a timeout after the write), so
 // an older event must not be sent after it either. Same-seq re-attempts (the job's own retries, a
 // re-relayed duplicate) stay allowed until that seq is delivered.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import { Coalescer } from './coalesce.js';
 import { NO_REPLICA_ACK, execReplicated, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
@@ -73,7 +73,7 @@ const COMMANDS = { ptimGuardAcquire: ACQUIRE, ptimGuardDelivered: DELIVERED, pti
 type CommandName = keyof typeof COMMANDS;
 
 /** Calls one of the guard scripts (EVALSHA, EVAL when Redis lost it); the key count comes first. */
-function script(redis: Redis, name: CommandName, keys: string[], args: (string | number)[]): Promise<unknown> {
+function script(redis: RedisClient, name: CommandName, keys: string[], args: (string | number)[]): Promise<unknown> {
   const r = redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>;
   if (typeof r[name] !== 'function') redis.defineCommand(name, { lua: COMMANDS[name] });
   return (r[name] as (...a: (string | number)[]) => Promise<unknown>).call(redis, keys.length, ...keys, ...args);
@@ -83,7 +83,7 @@ function script(redis: Redis, name: CommandName, keys: string[], args: (string |
  * Like `script`, with WAIT for `ack` replicas in the same pipeline: the attempt mark must survive
  * a failover before a push may go out, or the new master could let an older seq follow it.
  */
-async function scriptAcked(redis: Redis, name: CommandName, keys: string[], args: (string | number)[], ack: ReplicaAck) {
+async function scriptAcked(redis: RedisClient, name: CommandName, keys: string[], args: (string | number)[], ack: ReplicaAck) {
   if (ack.replicas === 0) return script(redis, name, keys, args);
   if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function')
     redis.defineCommand(name, { lua: COMMANDS[name] });
@@ -132,7 +132,7 @@ export interface OrderingGuard {
   handledThrough(ipKey: string): Promise<number>;
 }
 
-export function createOrderingGuard(redis: Redis, keyPrefix: string, ack: ReplicaAck = NO_REPLICA_ACK): OrderingGuard {
+export function createOrderingGuard(redis: RedisClient, keyPrefix: string, ack: ReplicaAck = NO_REPLICA_ACK): OrderingGuard {
   const ks = keyspace(keyPrefix);
   // Requests of one turn that share `now` and `waitMs` go together (they do: one worker, one clock).
   const acquires = new Coalescer<{ req: AcquireRequest; now: number; waitMs: number }, AcquireResult>(async (items) => {

@@ -7,7 +7,7 @@
 //
 // Parts: `parseOutboxEntry` and `entriesToJobs` (pure), `OutboxConsumer` (the stream commands of
 // one consumer) and the loop in `createOutboxRelay`.
-import { duplicateClient, type RedisClient as Redis } from '../redis/connection.js';
+import { duplicateClient, type RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -19,7 +19,7 @@ export const RELAY_GROUP = 'relay';
 
 export interface OutboxRelayOptions {
   /** A producer connection (fails fast); also carries the BullMQ queue's commands. */
-  redis: Redis;
+  redis: RedisClient;
   /** `maxEventsPerJob` absent: one job per event. */
   queue: Pick<QueueConfig, 'relayBatchSize' | 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   keyPrefix: string;
@@ -120,7 +120,7 @@ export class OutboxConsumer {
   private claimCursor = '0-0';
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly stream: string,
     private readonly consumerName: string,
     private readonly batch: number,
@@ -138,7 +138,7 @@ export class OutboxConsumer {
   }
 
   /** Our own pending entries ('0') or new ones ('>'), blocking up to `blockMs` when given. */
-  async read(conn: Redis, id: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
+  async read(conn: RedisClient, id: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
     const args: (string | number)[] = ['GROUP', RELAY_GROUP, this.consumerName, 'COUNT', this.batch];
     if (blockMs !== undefined) args.push('BLOCK', blockMs);
     args.push('STREAMS', this.stream, id);
@@ -226,7 +226,7 @@ class OutboxMover {
   }
 
   /** One cycle without blocking: own pending, dead consumers', new entries. */
-  async once(conn: Redis): Promise<number> {
+  async once(conn: RedisClient): Promise<number> {
     await this.deps.consumer.ensureGroup();
     let n = 0;
     if (!this.ownPendingDone) n += await this.ownPending(conn);
@@ -236,7 +236,7 @@ class OutboxMover {
   }
 
   /** Our own pending entries (read before a restart, not yet acknowledged). */
-  async ownPending(conn: Redis): Promise<number> {
+  async ownPending(conn: RedisClient): Promise<number> {
     let total = 0;
     for (;;) {
       const entries = await this.deps.consumer.read(conn, '0');
@@ -254,7 +254,7 @@ class OutboxMover {
  * already served then leaves its entries pending under our name, unseen, so `onReconnect` makes
  * the relay re-read them instead of waiting for the dead-consumer reclaim.
  */
-function blockingConnection(redis: Redis, onReconnect: () => void): Redis {
+function blockingConnection(redis: RedisClient, onReconnect: () => void): RedisClient {
   const conn = duplicateClient(redis, { maxRetriesPerRequest: null, enableOfflineQueue: true });
   conn.on('error', () => {});
   conn.on('reconnecting', onReconnect);
@@ -276,7 +276,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const errorLog = rateLimiter(6, () => clock.now());
   let running = false;
   let loop: Promise<void> | undefined;
-  let blocking: Redis | undefined;
+  let blocking: RedisClient | undefined;
   let blockedNow = false;
   let wake: (() => void) | undefined;
 
@@ -291,7 +291,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     });
 
   /** One round of the loop: catch up on our own and dead consumers' entries, then block for new ones. */
-  async function round(conn: Redis): Promise<void> {
+  async function round(conn: RedisClient): Promise<void> {
     await consumer.ensureGroup();
     if (!mover.ownPendingDone) await mover.ownPending(redis);
     if (mover.reclaimDue()) await mover.reclaim();
@@ -308,7 +308,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
     await mover.relayEntries(entries);
   }
 
-  async function run(conn: Redis): Promise<void> {
+  async function run(conn: RedisClient): Promise<void> {
     while (running) {
       try {
         await round(conn);

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -49,7 +49,7 @@ export const MISSING_PREDECESSOR_WAIT_MS = 60_000;
 
 export interface PushWorkersOptions {
   /** A worker-role connection (maxRetriesPerRequest: null); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   queue: Pick<
     QueueConfig,
     'concurrency' | 'maxEventAgeSecs' | 'retryBaseDelaySecs' | 'retryMaxDelaySecs' | 'ipLockTtlSecs' | 'keepCompletedJobs'

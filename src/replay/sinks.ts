@@ -1,7 +1,7 @@
 // Where replayed events go: the session engine (the real run: Redis state and the outbox, which
 // the running bridge's relay and workers push to JIMS), or the pure session model in memory
 // (--dry-run: nothing is written; the caller prints what JIMS would hear).
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { SessionsConfig } from '../config/schema.js';
 import { canonicalIp } from '../identity/ip.js';
 import { ipKey, keyspace } from '../redis/keys.js';
@@ -23,7 +23,7 @@ export interface EngineSink extends ReplaySink {
  * Feeds the session engine. An IP whose mapped session's last event is newer than the line is
  * left alone: the bridge already heard something later for it (e.g. `serve` ran before `replay`).
  */
-export function engineSink(engine: SessionEngine, redis: Redis, keyPrefix: string, ipScope: string): EngineSink {
+export function engineSink(engine: SessionEngine, redis: RedisClient, keyPrefix: string, ipScope: string): EngineSink {
   const ks = keyspace(keyPrefix);
   let submitted = 0;
   let newer = 0;

@@ -6,7 +6,7 @@
 // hand and the "applied through submission n" mark), `applyBatch` (one script call and what each
 // input's reply means), `RetryPause` (the backoff between failed calls) and the loop that ties them.
 import { randomUUID } from 'node:crypto';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import { NO_REPLICA_ACK, awaitReplicas, withReplyTimeout, type ReplicaAck } from '../redis/replication.js';
 import { canonicalIp } from '../identity/ip.js';
@@ -22,7 +22,7 @@ import { defineSessionScript, runSessionCall, type InputReply } from './script.j
 
 export interface SessionEngineOptions extends SessionAdapterOptions {
   /** A client the engine may pipeline on. Fail-fast options (e.g. `maxRetriesPerRequest: 1`) make not-ready show sooner. */
-  redis: Redis;
+  redis: RedisClient;
   /** First retry delay after a failed Redis call; doubles up to `retryMaxDelayMs`. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
@@ -247,7 +247,7 @@ type EngineReports = ReturnType<typeof engineReports>;
  */
 export async function applyBatch(
   deps: {
-    redis: Redis;
+    redis: RedisClient;
     keyPrefix: string;
     cfg: SessionRules;
     source: string;

@@ -1,13 +1,13 @@
 // What every session adapter that runs the session script on Redis (the engine, the sweeper) is
 // given by the composition root, so the two take their shared dependencies under one shape.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { SessionsConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock } from '../types.js';
 
 export interface SessionAdapterOptions {
-  redis: Redis;
+  redis: RedisClient;
   cfg: SessionsConfig;
   keyPrefix: string;
   metrics: Metrics;

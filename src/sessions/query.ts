@@ -1,7 +1,7 @@
 // Read-only views of the session state for the CLI and ops (never used on the event path).
 // Listing streams the session index with ZSCAN, one batch at a time, so memory stays constant
 // however many sessions there are; a position token lets a listing resume where a page ended.
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { PtimError } from '../errors.js';
 import { compileGlob, type Glob } from '../identity/glob.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../ingest/cidr.js';
@@ -75,13 +75,13 @@ function parseToken(token: string | undefined): { cursor: string; skipThrough?: 
 }
 
 /** The sessions of these ipKeys, in the given order; ended ones are left out (the console pages through the index with it). */
-export async function readSessions(redis: Redis, keyPrefix: string, keys: readonly string[]): Promise<SessionView[]> {
+export async function readSessions(redis: RedisClient, keyPrefix: string, keys: readonly string[]): Promise<SessionView[]> {
   if (keys.length === 0) return [];
   return (await readBatch(redis, keyspace(keyPrefix), keys)).filter((v): v is SessionView => v !== undefined);
 }
 
 /** Reads the sessions of one batch of index keys in one round trip; ended ones are undefined. */
-async function readBatch(redis: Redis, ks: Keyspace, keys: readonly string[]): Promise<(SessionView | undefined)[]> {
+async function readBatch(redis: RedisClient, ks: Keyspace, keys: readonly string[]): Promise<(SessionView | undefined)[]> {
   const p = redis.pipeline();
   for (const k of keys) p.hgetall(ks.session(k)).smembers(ks.tunnels(k)).hget(ks.seqs, k);
   const res = (await p.exec()) ?? [];
@@ -120,7 +120,11 @@ function toView(k: string, s: Record<string, string>, tunnels: string[], seq: st
  * too) is listed; one that starts or ends meanwhile may or may not be; a resize of the index while
  * listing may list a session twice. A bad filter or token is `PTIM_ERR_USAGE`, before any Redis call.
  */
-export async function* scanSessions(redis: Redis, keyPrefix: string, opts: ScanOptions = {}): AsyncGenerator<ScannedSession> {
+export async function* scanSessions(
+  redis: RedisClient,
+  keyPrefix: string,
+  opts: ScanOptions = {},
+): AsyncGenerator<ScannedSession> {
   const ks = keyspace(keyPrefix);
   const pass = compileFilter(opts.filter);
   if (typeof pass === 'string') throw new PtimError('PTIM_ERR_USAGE', pass);
@@ -151,13 +155,13 @@ export async function* scanSessions(redis: Redis, keyPrefix: string, opts: ScanO
 }
 
 /** Every IP in state up (whole list in memory: small sets and tests; the CLI streams scanSessions). */
-export async function listSessions(redis: Redis, keyPrefix: string, filter?: SessionFilter): Promise<SessionView[]> {
+export async function listSessions(redis: RedisClient, keyPrefix: string, filter?: SessionFilter): Promise<SessionView[]> {
   const out: SessionView[] = [];
   for await (const s of scanSessions(redis, keyPrefix, { filter })) out.push(s.session);
   return out;
 }
 
 /** IPs currently mapped to a user (the `sessionsActive` gauge): the index's cardinality. */
-export function countSessions(redis: Redis, keyPrefix: string): Promise<number> {
+export function countSessions(redis: RedisClient, keyPrefix: string): Promise<number> {
   return redis.zcard(keyspace(keyPrefix).sessionIndex);
 }

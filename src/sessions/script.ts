@@ -15,7 +15,7 @@
 //
 // Kept as a TS string, not a .lua file, because tsc does not copy non-TS files into dist.
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
 import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './model.js';
@@ -245,7 +245,7 @@ export const APPLIED_MARK_TTL_MS = 24 * 3600 * 1000;
 type ScriptFn = (numberOfKeys: number, ...args: string[]) => Promise<unknown>;
 
 /** Registers the script on a client (idempotent). The key count varies with the batch. */
-export function defineSessionScript(redis: Redis): void {
+export function defineSessionScript(redis: RedisClient): void {
   if (typeof (redis as unknown as Record<string, unknown>)[SESSION_COMMAND] === 'function') return;
   redis.defineCommand(SESSION_COMMAND, { lua: SESSION_SCRIPT });
 }
@@ -367,21 +367,21 @@ export function parseScriptReply(reply: unknown, inputs: number): InputReply[] {
 
 /** One call on a client (the engine, the sweeper, tests). */
 export async function runSessionCall(
-  redis: Redis | ChainableCommander,
+  redis: RedisClient | ChainableCommander,
   keyPrefix: string,
   call: ScriptCall,
   cfg: SessionRules,
   now: EpochMs,
 ): Promise<InputReply[]> {
   if (call.inputs.length === 0) return [];
-  if (!(SESSION_COMMAND in redis)) defineSessionScript(redis as Redis);
+  if (!(SESSION_COMMAND in redis)) defineSessionScript(redis as RedisClient);
   const fn = (redis as unknown as Record<string, ScriptFn>)[SESSION_COMMAND] as ScriptFn;
   return parseScriptReply(await fn.call(redis, ...scriptArgs(keyPrefix, call, cfg, now)), call.inputs.length);
 }
 
 /** One input alone (tests and tools): its result, or the script's error thrown. */
 export async function runSessionScript(
-  redis: Redis,
+  redis: RedisClient,
   keyPrefix: string,
   key: string,
   input: SessionInput,

@@ -4,7 +4,7 @@
 // restart and `ptim-bridge check` find them. A record carries the line's length and shape, never
 // the line (it may hold a username).
 import { createHash } from 'node:crypto';
-import type { RedisClient as Redis } from '../redis/connection.js';
+import type { RedisClient } from '../redis/connection.js';
 import type { Logger } from '../log.js';
 import type { CompiledPattern } from '../match/matcher.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -60,7 +60,7 @@ export interface QuarantineStore {
   add(entry: QuarantineEntry): Promise<void>;
 }
 
-export function createQuarantineStore(redis: Redis, keyPrefix: string): QuarantineStore {
+export function createQuarantineStore(redis: RedisClient, keyPrefix: string): QuarantineStore {
   const key = keyspace(keyPrefix).quarantine;
   return {
     async list() {
