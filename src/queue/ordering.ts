@@ -11,7 +11,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import { Coalescer } from './coalesce.js';
-import { NO_REPLICA_ACK, execReplicated, queueReplicaWait, type ReplicaAck } from '../redis/replication.js';
+import { NO_REPLICA_ACK, REPLY_TIMEOUT_MS, awaitReplicas, type ReplicaAck } from '../redis/replication.js';
 
 // Per input, in order: superseded is decided first (an old job needs no lock to be dropped), then
 // whether the IP's previous seq is still queued (its job exists and has not finished) or not
@@ -79,23 +79,6 @@ function script(redis: RedisClient, name: CommandName, keys: string[], args: (st
   return (r[name] as (...a: (string | number)[]) => Promise<unknown>).call(redis, keys.length, ...keys, ...args);
 }
 
-/**
- * Like `script`, with WAIT for `ack` replicas in the same pipeline: the attempt mark must survive
- * a failover before a push may go out, or the new master could let an older seq follow it.
- */
-async function scriptAcked(redis: RedisClient, name: CommandName, keys: string[], args: (string | number)[], ack: ReplicaAck) {
-  if (ack.replicas === 0) return script(redis, name, keys, args);
-  if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function')
-    redis.defineCommand(name, { lua: COMMANDS[name] });
-  const p = redis.pipeline();
-  (p as unknown as Record<string, (...a: (string | number)[]) => unknown>)[name]?.(keys.length, ...keys, ...args);
-  queueReplicaWait(p, ack);
-  const [first] = await execReplicated(redis, p, ack, 10_000 + ack.timeoutMs);
-  const [err, reply] = first ?? [new Error('no reply from the guard script'), undefined];
-  if (err) throw err;
-  return reply;
-}
-
 export type AcquireState = 'superseded' | 'acquired' | 'locked' | 'predecessor-pending';
 export interface AcquireResult {
   readonly state: AcquireState;
@@ -143,7 +126,10 @@ export function createOrderingGuard(redis: RedisClient, keyPrefix: string, ack: 
       keys.push(ks.lock(req.ipKey), req.previousJobKey);
       args.push(req.ipKey, req.seq, req.token, req.ttlMs, req.createdAt);
     }
-    const reply = (await scriptAcked(redis, 'ptimGuardAcquire', keys, args, ack)) as [number, number, number?][];
+    const reply = (await script(redis, 'ptimGuardAcquire', keys, args)) as [number, number, number?][];
+    // The attempt mark must survive a failover before a push may go out, or the new master could
+    // let an older seq follow it (see redis/replication.ts).
+    await awaitReplicas(redis, ks.attempted, ack, REPLY_TIMEOUT_MS + ack.timeoutMs);
     return reply.map(([state, d, again]) => ({
       state: STATES[state] as AcquireState,
       deliveredSeq: Number(d),

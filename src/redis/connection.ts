@@ -157,16 +157,11 @@ function urlCredentials(url: string): { username?: string; password?: string } {
 }
 
 /** A standalone target from a bare URL (tests, benches and the demo's private redis-server). */
-export function urlTarget(url: string): RedisTarget {
+function urlTarget(url: string): RedisTarget {
   return { mode: 'standalone', display: maskUrl(url), node: {}, url };
 }
 
 const lastErrors = new WeakMap<RedisClient, Error>();
-
-/** The most recent connection error of a client: the real reason behind "Connection is closed". */
-export function lastRedisError(client: RedisClient): Error | undefined {
-  return lastErrors.get(client);
-}
 
 /** A lazily connecting client for `role`; call `connectRedis` before use. */
 export function createRedisClient(target: RedisTarget, role: RedisRole, opts: RedisConnectionOptions): RedisClient {

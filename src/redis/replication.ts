@@ -3,8 +3,9 @@
 // after a Sentinel or Cluster failover the writes the old master took but never passed on are
 // gone; worse, a demoted master keeps accepting writes until the sentinels reconfigure it. WAIT
 // turns both into an ordinary transient failure: the caller retries, and the retry reaches the
-// new master. WAIT rides at the end of the caller's own pipeline (no extra round trip, and in a
-// Cluster it goes to the node that holds the keys).
+// new master. `awaitReplicas` runs right after the write on the same client, with a keyed no-op
+// first so that in a Cluster the WAIT reaches the node that holds the keys; only when
+// `replicasToAck` is above 0 (Sentinel and Cluster by default).
 import { Cluster, type ChainableCommander } from 'ioredis';
 import type { RedisClient } from './connection.js';
 
@@ -15,6 +16,9 @@ export interface ReplicaAck {
 }
 
 export const NO_REPLICA_ACK: ReplicaAck = { replicas: 0, timeoutMs: 0 };
+
+/** How long a Redis reply may take (plus any replica wait) before the call counts as failed and is retried. */
+export const REPLY_TIMEOUT_MS = 10_000;
 
 /** Thrown (and treated as transient) when fewer replicas than required acknowledged a write. */
 export class ReplicaAckError extends Error {
@@ -28,7 +32,7 @@ export class ReplicaAckError extends Error {
 }
 
 /** Queues WAIT as the pipeline's last command when acknowledgement is required. */
-export function queueReplicaWait(p: ChainableCommander, ack: ReplicaAck): void {
+function queueReplicaWait(p: ChainableCommander, ack: ReplicaAck): void {
   if (ack.replicas > 0) p.call('WAIT', ack.replicas, ack.timeoutMs);
 }
 
@@ -36,7 +40,7 @@ export function queueReplicaWait(p: ChainableCommander, ack: ReplicaAck): void {
  * Splits the pipeline's results into the caller's own and checks the WAIT reply (when queued).
  * Throws ReplicaAckError on a shortfall, or WAIT's own error (e.g. a lost connection).
  */
-export function checkReplicaWait<T>(results: T[], ack: ReplicaAck): T[] {
+function checkReplicaWait<T>(results: T[], ack: ReplicaAck): T[] {
   if (ack.replicas === 0) return results;
   const last = results[results.length - 1] as unknown as [Error | null, unknown] | undefined;
   if (!last) throw new ReplicaAckError(0, ack.replicas);
@@ -79,12 +83,7 @@ type Results = [Error | null, unknown][];
  * follow a MOVED for the pipeline: the slot map is refreshed here and the call fails transiently,
  * so the retry reaches the new master.
  */
-export async function execReplicated(
-  client: RedisClient,
-  p: ChainableCommander,
-  ack: ReplicaAck,
-  timeoutMs: number,
-): Promise<Results> {
+async function execReplicated(client: RedisClient, p: ChainableCommander, ack: ReplicaAck, timeoutMs: number): Promise<Results> {
   const results = ((await withReplyTimeout(p.exec(), timeoutMs)) ?? []) as Results;
   if (ack.replicas > 0 && client instanceof Cluster) {
     const moved = results.find(([err]) => err && /^(MOVED|ASK)\b/.test(err.message));

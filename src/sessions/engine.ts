@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
-import { NO_REPLICA_ACK, awaitReplicas, withReplyTimeout, type ReplicaAck } from '../redis/replication.js';
+import { NO_REPLICA_ACK, REPLY_TIMEOUT_MS, awaitReplicas, withReplyTimeout, type ReplicaAck } from '../redis/replication.js';
 import { canonicalIp } from '../identity/ip.js';
 import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -263,7 +263,7 @@ export async function applyBatch(
   let replies: InputReply[];
   try {
     const ack = deps.replicaAck ?? NO_REPLICA_ACK;
-    const timeoutMs = deps.replyTimeoutMs ?? 10_000 + ack.timeoutMs;
+    const timeoutMs = deps.replyTimeoutMs ?? REPLY_TIMEOUT_MS + ack.timeoutMs;
     const call = runSessionCall(deps.redis, deps.keyPrefix, { source: deps.source, inputs: batch }, deps.cfg, now);
     replies = await withReplyTimeout(call, timeoutMs);
     // A batch the replicas did not get may vanish in a failover: not done; the re-send is skipped
