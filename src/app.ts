@@ -4,11 +4,10 @@
 import { hostname, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
-import { checkFiles, readableFile } from './config/files.js';
 import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { consoleWarnings, opsConsole } from './console/mount.js';
-import { PtimError, type Problem } from './errors.js';
+import { PtimError } from './errors.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createHistoryTap, type HistoryTap } from './history/tap.js';
 import type { ListenerAddress } from './ingest/receiver.js';
@@ -22,7 +21,7 @@ import type { Metrics } from './ops/metrics.js';
 import { createOpsServer, runChecks, type OpsServer, type ReadinessCheck } from './ops/server.js';
 import { createQueueDepthPoller, type QueueDepthPoller } from './queue/depth.js';
 import { checkRedis } from './redis/check.js';
-import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient } from './redis/connection.js';
+import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient, type RedisTarget } from './redis/connection.js';
 import { keyspace } from './redis/keys.js';
 import { replicaAckOf } from './redis/replication.js';
 import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
@@ -41,8 +40,6 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;
-  /** Test-only millisecond overrides passed to the receivers. */
-  readonly ingestTiming?: { idleTimeoutMs?: number; quietFlushMs?: number; shutdownGraceMs?: number };
   /** Test-only: a module (URL) whose default export rewrites the matcher thread's library. */
   readonly libraryHook?: string;
 }
@@ -66,6 +63,8 @@ export interface PreflightResult {
   readonly library?: Library;
   /** The JIMS client, built (templates compiled, secrets read) once: the caller uses or closes it. */
   readonly jims?: JimsClient;
+  /** Where and how to reach Redis, with the files `redis.*` names read (absent when one cannot be). */
+  readonly redisTarget?: RedisTarget;
   /** Every problem found, grouped by error code; empty when the bridge can start. */
   readonly errors: readonly PtimError[];
   readonly warnings: readonly string[];
@@ -75,14 +74,14 @@ const has = (config: Config, role: Role) => config.roles.includes(role);
 
 /**
  * Everything that can be checked before the bridge starts, cheap checks first so that every
- * problem is reported in one run before any slow step: files (TLS, CA, secrets), ports already
- * in use, the JIMS templates/secrets, then the pattern library (with its self-test).
+ * problem is reported in one run before any slow step: ports already in use, the JIMS
+ * templates/secrets, the files redis.* names, then the pattern library (with its self-test). The
+ * files every setting names were checked when the configuration was loaded (config/files.ts).
  * `ptim-bridge check` prints this; `serve` refuses to start unless it is clean.
  */
 export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 'clock' | 'logger'>): Promise<PreflightResult> {
   const errors: PtimError[] = [];
   const warnings: string[] = [];
-  const configProblems: Problem[] = checkFiles(config, readableFile).map((f) => ({ path: f.path.join('.'), message: f.message }));
   const tls = config.ingest.tls;
   if (config.ingest.idleTimeoutSecs !== undefined) {
     warnings.push('ingest.idleTimeoutSecs is no longer used: quiet connections stay open (see ingest.firstFrameTimeoutSecs)');
@@ -95,9 +94,6 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
     warnings.push('jims.primary is not set: events are queued but not pushed until it is configured');
   }
   warnings.push(...domainAliasWarnings(config.identity));
-  if (configProblems.length) {
-    errors.push(new PtimError('PTIM_ERR_CONFIG', `invalid configuration (${configProblems.length} problem(s))`, configProblems));
-  }
   const bind = await probePorts(portsOf(config));
   if (bind.length) errors.push(new PtimError('PTIM_ERR_BIND', `${bind.length} port(s) cannot be bound`, bind));
 
@@ -109,6 +105,14 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
     } catch (e) {
       errors.push(asPtimError(e, 'PTIM_ERR_TEMPLATE'));
     }
+  }
+
+  // The files redis.* names (password, CA, client certificate): read once, for every connection.
+  let redisTarget: RedisTarget | undefined;
+  try {
+    redisTarget = await resolveRedisTarget(config.redis);
+  } catch (e) {
+    errors.push(asPtimError(e, 'PTIM_ERR_SECRET'));
   }
 
   // The slow step, last: every cheap problem above is already known.
@@ -125,7 +129,7 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
       errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
     }
   }
-  return { library, jims, errors, warnings };
+  return { library, jims, redisTarget, errors, warnings };
 }
 
 function asPtimError(e: unknown, fallback: PtimError['code']): PtimError {
@@ -173,7 +177,6 @@ async function buildIngest(
     // Half the engine's buffer: a storm waits in the hand-off; the buffer stays for Redis outages.
     deliverWindow: Math.max(1, Math.floor(config.sessions.bufferMaxEvents / 2)),
     store: createQuarantineStore(command, config.redis.keyPrefix),
-    timing: deps.ingestTiming,
     ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
   });
   const reloader = createLibraryReloader({
@@ -207,7 +210,11 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   const keyPrefix = config.redis.keyPrefix;
   const replicaAck = replicaAckOf(config.redis);
-  const redisTarget = await resolveRedisTarget(config.redis);
+  const redisTarget = pre.redisTarget;
+  if (!redisTarget) {
+    await pre.jims?.close();
+    throw PtimError.combine(errors);
+  }
   const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, clock };
   const connections: RedisClient[] = [];
   const connection = (role: 'worker' | 'producer' | 'command') => {

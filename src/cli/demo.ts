@@ -78,8 +78,9 @@ export async function startDemo(o: DemoOptions, deps: { logger: Logger; metrics:
     ops: { host: '127.0.0.1', port: o.opsPort },
     jims: { primary: { host: '127.0.0.1', port: simPort, scheme: 'http', clientId, clientSecret } },
   });
-  const app = await createApp(config, { logger: deps.logger, metrics: deps.metrics, clock: systemClock });
+  let app: App;
   try {
+    app = await createApp(config, { logger: deps.logger, metrics: deps.metrics, clock: systemClock });
     await app.start();
   } catch (e) {
     await sim.close();

@@ -7,7 +7,6 @@ import { formatProblem, PtimError, type Problem } from '../errors.js';
 import type { Frame } from '../ingest/framing.js';
 import { inputFrames, type FramingSettings } from '../ingest/frame-input.js';
 
-export { byteLines } from '../ingest/frame-input.js';
 import { createCheckerProcess } from '../match/checker.js';
 import { explainMatch, type Explanation } from '../match/explain.js';
 import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';

@@ -20,7 +20,7 @@ import { parseSince } from '../replay/time.js';
 import { createSessionEngine } from '../sessions/engine.js';
 import type { Clock, IdentityEvent } from '../types.js';
 import { writer } from './admin.js';
-import { byteLines } from './patterns.js';
+import { byteLines } from '../ingest/frame-input.js';
 
 type Out = NodeJS.WritableStream;
 

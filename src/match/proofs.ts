@@ -87,7 +87,6 @@ export function createPatternProofs(opts: PatternProofsOptions): PatternProofs {
       return;
     }
     current = refuse(lib, [{ proof, verdict }]);
-    metrics.patternsLoaded.set(current.patterns.length);
     opts.install(current);
   };
 

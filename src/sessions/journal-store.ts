@@ -169,13 +169,13 @@ export class JournalStore {
     return this.segments.reduce((s, x) => s + x.size, 0);
   }
 
-  /** The highest event id stored (0 when none). */
   /** The lowest event id still stored (Infinity when none): every id below it is gone or applied. */
   oldestEventId(): number {
     for (const s of this.segments) if (s.ids.length > 0) return s.ids[0]!;
     return Infinity;
   }
 
+  /** The highest event id stored (0 when none). */
   lastEventId(): number {
     return Math.max(0, ...this.segments.map((s) => s.ids.at(-1) ?? 0));
   }

@@ -118,6 +118,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   const matcher: MatcherSupervisor = createMatcherSupervisor({
     data: {
       dirs: config.patterns.dirs,
+      verdictCacheFile: config.patterns.verdictCacheFile,
       identity: config.identity,
       nearMissLogPerMinute: config.patterns.nearMissLogPerMinute,
       maxFieldBytes: config.patterns.maxFieldBytes,

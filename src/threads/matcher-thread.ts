@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../config/schema.js';
 import { loadLibrary, type Library } from '../match/library.js';
+import { verdictStoreFor } from '../match/proofs.js';
 import { createMetrics } from '../ops/metrics.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { HISTORY_TEXT_CHARS } from '../history/entries.js';
@@ -18,6 +19,8 @@ import { summarize, watchedLibrary } from './watched-library.js';
 
 export interface MatcherThreadData {
   readonly dirs: readonly string[];
+  /** patterns.verdictCacheFile: the matcher judges regexes with the same stored verdicts as preflight. */
+  readonly verdictCacheFile: string | null;
   readonly identity: IdentityConfig;
   readonly nearMissLogPerMinute: number;
   readonly maxFieldBytes: number;
@@ -37,7 +40,7 @@ const heartbeat = createHeartbeat(data.heartbeat);
 const quarantined = new Set(data.quarantined);
 
 async function load(): Promise<Library> {
-  const lib = await loadLibrary(data.dirs);
+  const lib = await loadLibrary(data.dirs, { verdicts: verdictStoreFor(data) });
   if (!data.libraryHook) return lib;
   const hook = (await import(data.libraryHook)) as { default: (l: Library) => Library };
   return hook.default(lib);

@@ -91,10 +91,14 @@ async function pollKernelDrops(receivers: Receivers): Promise<void> {
 
 function serve(receivers: Receivers): void {
   let poll: NodeJS.Timeout | undefined;
+  // One read of /proc at a time: two overlapping ones could see the totals out of order, and a
+  // lower total reads as a counter reset (counted again).
+  let polling: Promise<void> | undefined;
+  const pollOnce = () => (polling ??= pollKernelDrops(receivers).finally(() => (polling = undefined)));
   channel.on('start', (m: Message) => {
     receivers.start().then(
       () => {
-        poll = setInterval(() => void pollKernelDrops(receivers), KERNEL_POLL_MS);
+        poll = setInterval(() => void pollOnce(), KERNEL_POLL_MS);
         channel.reply(m, { t: 'started', addresses: receivers.addresses() } as Message);
       },
       (e: unknown) => channel.reply(m, { t: 'failed', error: toWireError(e) } as Message),
@@ -112,7 +116,7 @@ function serve(receivers: Receivers): void {
   channel.on('metrics', (m: Message) => {
     settle();
     metrics.handoffDepth.set(handoff.depth());
-    void pollKernelDrops(receivers)
+    void pollOnce()
       .catch(() => undefined)
       .then(() => metrics.registry.getMetricsAsJSON())
       .then((json) => channel.reply(m, { t: 'metrics', json } as Message));
