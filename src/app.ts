@@ -403,7 +403,20 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
           for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
         };
         // The console loads the library from the pattern directories (the matcher thread's is not shared).
-        const extras = opsConsole(config, { redis: command, library: () => undefined, checks, metrics, logger, clock });
+        // The receive thread counts received lines in its own registry: read them merged.
+        const receivedTotal = async () => {
+          const m = (await metricsRegistry()).getSingleMetric('ptim_syslog_received_total');
+          return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
+        };
+        const extras = opsConsole(config, {
+          redis: command,
+          library: () => undefined,
+          checks,
+          metrics,
+          logger,
+          clock,
+          receivedTotal,
+        });
         ops = createOpsServer({ registry: metricsRegistry, checks, beforeScrape, ...extras });
         opsAddress = await ops.listen(config.ops.port, config.ops.host);
         extras.console?.start();

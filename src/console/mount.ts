@@ -52,6 +52,7 @@ export function opsConsole(
     logger: Logger;
     clock: Clock;
     sampleIntervalMs?: number;
+    receivedTotal?: () => Promise<number>;
   },
 ): { console?: ConsoleHandler; tls?: { cert: Buffer; key: Buffer } } {
   const tls = readTls(config);
@@ -61,6 +62,7 @@ export function opsConsole(
   const j = config.jims;
   const server = (s: typeof j.primary) => (s ? `${s.scheme}://${s.host}:${s.port}` : undefined);
   const inner = createConsole({
+    ...(deps.receivedTotal ? { receivedTotal: deps.receivedTotal } : {}),
     cfg,
     secure: tls !== undefined,
     redis: deps.redis,

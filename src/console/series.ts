@@ -45,7 +45,7 @@ async function sum(
   return values.filter((v) => !pick || pick(v.labels as Record<string, unknown>)).reduce((s, v) => s + v.value, 0);
 }
 
-async function snapshot(metrics: Metrics, at: number): Promise<Snapshot> {
+async function snapshot(metrics: Metrics, at: number, receivedTotal?: () => Promise<number>): Promise<Snapshot> {
   const hist = await metrics.eventLatency.get();
   const buckets = new Map<number, number>();
   for (const v of hist.values) {
@@ -54,7 +54,7 @@ async function snapshot(metrics: Metrics, at: number): Promise<Snapshot> {
   }
   return {
     at,
-    received: await sum(metrics.received),
+    received: receivedTotal ? await receivedTotal() : await sum(metrics.received),
     events: await sum(metrics.identityEvents),
     delivered: await sum(metrics.pushes, (l) => l.outcome === 'delivered'),
     failed: await sum(metrics.pushes, (l) => l.outcome === 'retry' || l.outcome === 'permanent'),
@@ -73,14 +73,21 @@ export function quantileMs(prev: ReadonlyMap<number, number>, cur: ReadonlyMap<n
   return null;
 }
 
-export function createSampler(deps: { metrics: Metrics; clock: Clock; intervalMs?: number; points?: number }): Sampler {
+export function createSampler(deps: {
+  metrics: Metrics;
+  clock: Clock;
+  intervalMs?: number;
+  points?: number;
+  /** Syslog messages received so far, where the receivers count them (their own thread); default: `metrics.received`. */
+  receivedTotal?: () => Promise<number>;
+}): Sampler {
   const intervalMs = deps.intervalMs ?? 5000;
   const points = deps.points ?? 120;
   const out: SeriesPoint[] = [];
   let last: Snapshot | undefined;
   let timer: NodeJS.Timeout | undefined;
   const sample = async () => {
-    const cur = await snapshot(deps.metrics, deps.clock.now());
+    const cur = await snapshot(deps.metrics, deps.clock.now(), deps.receivedTotal);
     if (last && cur.at > last.at) {
       const secs = (cur.at - last.at) / 1000;
       const rate = (a: number, b: number) => Math.max(0, (a - b) / secs);

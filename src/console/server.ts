@@ -24,6 +24,8 @@ export interface ConsoleDeps extends Omit<ApiDeps, 'sampler' | 'inspect'> {
   readonly subscriber: () => RedisClient;
   /** Sampling interval of the health charts (default 5 s). */
   readonly sampleIntervalMs?: number;
+  /** Syslog messages received so far (the receive thread counts them; see createSampler). */
+  readonly receivedTotal?: () => Promise<number>;
 }
 
 /** True when the console has credentials and so is served at all. */
@@ -83,7 +85,12 @@ async function serveApi(ctx: Ctx, req: IncomingMessage, res: ServerResponse, url
 }
 
 export function createConsole(deps: ConsoleDeps): ConsoleHandler {
-  const sampler = createSampler({ metrics: deps.metrics, clock: deps.clock, intervalMs: deps.sampleIntervalMs });
+  const sampler = createSampler({
+    metrics: deps.metrics,
+    clock: deps.clock,
+    intervalMs: deps.sampleIntervalMs,
+    ...(deps.receivedTotal ? { receivedTotal: deps.receivedTotal } : {}),
+  });
   const ctx: Ctx = {
     deps,
     api: { ...deps, sampler, inspect: cachedInspect(deps.patterns.dirs, deps.clock) },
