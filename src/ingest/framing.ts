@@ -93,12 +93,15 @@ function pieceEnd(data: Buffer, i: number, final: boolean): PieceEnd {
   const nl = data.indexOf(LF, i);
   let stop = nl === -1 ? data.length : nl;
   let delimiter = LF;
-  const z = data.subarray(i, stop).indexOf(NUL);
+  // One view of the piece for every search (a subarray per search was a Buffer object each).
+  let piece = data.subarray(i, stop);
+  const z = piece.indexOf(NUL);
   if (z !== -1) {
     stop = i + z;
     delimiter = NUL;
+    piece = piece.subarray(0, z);
   }
-  for (let lt = data.subarray(i, stop).indexOf(LT); lt !== -1; lt = data.subarray(i, stop).indexOf(LT, lt + 1)) {
+  for (let lt = piece.indexOf(LT); lt !== -1; lt = piece.indexOf(LT, lt + 1)) {
     const starts = startsMessage(data, i + lt);
     if (starts === true) return { kind: 'message', at: i + lt };
     if (starts === undefined && !final) return { kind: 'undecided', at: i + lt };
