@@ -88,6 +88,13 @@ export function noteOutcome(
   }
 }
 
+/** The guard found a newer event of the IP already delivered or attempted: counted, logged, noted. */
+export function settleSuperseded(deps: SettleDeps, ev: IdentityEvent, line: JobLine, deliveredSeq: number): void {
+  deps.metrics.pushes.inc({ outcome: 'superseded' });
+  deps.logger.info({ ...line, outcome: 'superseded', deliveredSeq }, 'push superseded by a newer event');
+  noteOutcome(deps, ev, line, 'superseded', `seq ${deliveredSeq} already delivered`);
+}
+
 /** What a push outcome means for the job: a result, or a throw that BullMQ turns into a retry or a failure. */
 export function settleOutcome(deps: SettleDeps, ev: IdentityEvent, outcome: PushOutcome, line: JobLine): PushJobResult {
   const { metrics, logger } = deps;

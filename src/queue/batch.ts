@@ -12,7 +12,7 @@ import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { QueueConfig } from '../config/schema.js';
 import type { IdentityPusher } from '../types.js';
-import { noteOutcome, pushOnce, settleOutcome, takeTurn, type JobLine, type SettleDeps, type TurnDeps } from './attempt.js';
+import { pushOnce, settleOutcome, settleSuperseded, takeTurn, type JobLine, type SettleDeps, type TurnDeps } from './attempt.js';
 import { pushJobOptions, PushRetryError, type BatchJobData, type EventJobData, type PushQueue } from './jobs.js';
 import type { OrderingGuard } from './ordering.js';
 
@@ -80,12 +80,7 @@ async function attemptOne(deps: BatchDeps, job: Job<BatchJobData>, item: Item): 
   const token = `${deps.instance}:${job.id ?? ''}:${key}-${ev.seq}:${job.attemptsStarted}`;
   const turn = await turnWithin(deps, ev, key, job.timestamp, token);
   if (turn.state === 'superseded') {
-    deps.settle.metrics.pushes.inc({ outcome: 'superseded' });
-    deps.settle.logger.info(
-      { ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq },
-      'push superseded by a newer event',
-    );
-    noteOutcome(deps.settle, ev, line, 'superseded', `seq ${turn.deliveredSeq} already delivered`);
+    settleSuperseded(deps.settle, ev, line, turn.deliveredSeq);
     return { type: 'superseded' };
   }
   if (turn.state !== 'acquired') return { type: 'handover', job: handover(deps.cfg, item, deps.waitDelayMs()) };

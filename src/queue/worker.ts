@@ -31,7 +31,7 @@ import {
   pushOnce,
   settleOutcome,
   takeTurn,
-  noteOutcome,
+  settleSuperseded,
   type JobLine,
   type PushJobResult,
   type PushOutcomeListener,
@@ -115,7 +115,7 @@ function lockReleaser(guard: OrderingGuard, logger: Logger, errorLog: ReturnType
 
 /** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
 function jobHandler(deps: HandlerDeps) {
-  const { guard, metrics, logger, releaseLock } = deps;
+  const { guard, metrics, releaseLock } = deps;
 
   /** A delivery releases the lock with deliveredSeq; any other end releases it alone. */
   async function pushWhileHolding(key: string, ev: IdentityEvent, lockToken: string, line: JobLine): Promise<PushJobResult> {
@@ -150,9 +150,7 @@ function jobHandler(deps: HandlerDeps) {
     const lockToken = `${deps.instance}:${id}:${job.attemptsStarted}`;
     const turn = await takeTurn(deps.turn, ev, key, job.timestamp, lockToken);
     if (turn.state === 'superseded') {
-      metrics.pushes.inc({ outcome: 'superseded' });
-      logger.info({ ...line, outcome: 'superseded', deliveredSeq: turn.deliveredSeq }, 'push superseded by a newer event');
-      noteOutcome(deps.settle, ev, line, 'superseded', `seq ${turn.deliveredSeq} already delivered`);
+      settleSuperseded(deps.settle, ev, line, turn.deliveredSeq);
       return { result: 'superseded', deliveredSeq: turn.deliveredSeq };
     }
     if (turn.state !== 'acquired') {
@@ -187,6 +185,8 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const schedulerClock = opts.schedulerClock ?? systemClock;
   const ks = keyspace(opts.keyPrefix);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
+  /** A busy IP or a pending predecessor: come back after the delay plus up to as much again of jitter. */
+  const retryWaitMs = () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs);
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;
   const errorLog = rateLimiter(6, () => clock.now());
   const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
@@ -215,7 +215,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     logger,
     releaseLock,
     instance,
-    comeBackAt: () => schedulerClock.now() + lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    comeBackAt: () => schedulerClock.now() + retryWaitMs(),
     turn: turnDeps,
     settle: settleDeps,
   });
@@ -229,7 +229,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     queue: handoverQueue,
     cfg,
     instance,
-    waitDelayMs: () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs),
+    waitDelayMs: retryWaitMs,
     turnRetries: 10,
     turnRetryDelayMs: Math.max(1, Math.round(lockRetryDelayMs / 10)),
     retryDelayMs: (retryAfterMs) => retryDelayMs(1, policy, random, retryAfterMs),
