@@ -499,17 +499,20 @@ export function selfTest(
   return results;
 }
 
+/** The patterns in match order with the prefilter of the enabled ones' literals. */
+function runnable(order: readonly CompiledPattern[]): Pick<Library, 'patterns' | 'prefilter' | 'literals'> {
+  const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
+  return { patterns: order, prefilter: createPrefilter(enabledLiterals), literals: minimalLiterals(enabledLiterals) };
+}
+
 /** The runnable library from the admitted patterns, in match order. */
 export function assembleLibrary(
   order: readonly CompiledPattern[],
   subs: Subpatterns,
   rest: Pick<Library, 'warnings' | 'files' | 'pendingProofs'>,
 ): Library {
-  const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
   return {
-    patterns: order,
-    prefilter: createPrefilter(enabledLiterals),
-    literals: minimalLiterals(enabledLiterals),
+    ...runnable(order),
     subpatterns: subs.compiled,
     subpatternSources: Object.fromEntries([...subs.defs].map(([k, v]) => [k, v.source])),
     ...rest,
@@ -521,13 +524,9 @@ export function assembleLibrary(
  * pending proofs go with them.
  */
 export function withoutPatterns(lib: Library, ids: ReadonlySet<string>): Library {
-  const order = lib.patterns.filter((p) => !ids.has(p.id));
-  const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
   return {
     ...lib,
-    patterns: order,
-    prefilter: createPrefilter(enabledLiterals),
-    literals: minimalLiterals(enabledLiterals),
+    ...runnable(lib.patterns.filter((p) => !ids.has(p.id))),
     pendingProofs: lib.pendingProofs.filter((x) => !ids.has(x.patternId)),
   };
 }

@@ -4,7 +4,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { Verdict } from './regex-safety.js';
-import { parseVerdictFile } from './verdicts.js';
+import { isVerdict } from './verdicts.js';
 
 export interface SharedVerdicts {
   /** The shared verdict, if any; undefined also when Redis does not answer (the regex is then proven here). */
@@ -22,7 +22,9 @@ export function redisVerdicts(redis: Pick<RedisClient, 'hget' | 'hset'>, keyPref
     async get(key) {
       try {
         const text = await redis.hget(hash, key);
-        return text ? parseVerdictFile(`{"verdicts":{"k":${text}}}`)?.get('k') : undefined;
+        if (!text) return undefined;
+        const v: unknown = JSON.parse(text);
+        return isVerdict(v) ? v : undefined;
       } catch {
         return undefined;
       }

@@ -50,7 +50,7 @@ export interface VerdictFile {
   readonly verdicts: Readonly<Record<string, StoredVerdict>>;
 }
 
-const isVerdict = (v: unknown): v is StoredVerdict =>
+export const isVerdict = (v: unknown): v is StoredVerdict =>
   typeof v === 'object' && v !== null && ['safe', 'vulnerable', 'unsupported'].includes((v as { status?: string }).status ?? '');
 
 /** Parses a verdict file's text; undefined when it is not one. Entries of other checkers are kept (their keys never match). */
