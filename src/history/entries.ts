@@ -42,6 +42,8 @@ export type HistoryEntry =
 
 /** Lines are cut here: the history explains, it is not a log archive (and it bounds memory). */
 export const HISTORY_TEXT_CHARS = 240;
+/** A push outcome's detail (an HTTP status and server, or the refusal reason), cut at this. */
+export const HISTORY_DETAIL_CHARS = 300;
 
 /** A history entry as stored and returned, with its stream id (time-ordered, unique). */
 export type StoredHistoryEntry = HistoryEntry & { readonly id: string };

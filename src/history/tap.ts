@@ -8,6 +8,7 @@
 // (tests) each have their own Metrics, so their histories do not mix.
 import type { Metrics } from '../ops/metrics.js';
 import type { PushOutcomeListener } from '../queue/attempt.js';
+import { HISTORY_DETAIL_CHARS } from './entries.js';
 import type { VpnEvent } from '../types.js';
 import { createHistoryRecorder, type HistoryRecorder } from './recorder.js';
 
@@ -72,7 +73,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
         seq: ev.seq,
         attempt: note.attempt,
         outcome: note.outcome,
-        ...(note.detail ? { detail: note.detail.slice(0, 300) } : {}),
+        ...(note.detail ? { detail: note.detail.slice(0, HISTORY_DETAIL_CHARS) } : {}),
       });
     },
     start() {

@@ -36,8 +36,6 @@ export interface MatcherSupervisor {
   submit(batch: WireBatch): void;
   /** Reloads the library in the matcher thread (PtimError PTIM_ERR_PATTERN when it is refused). */
   reload(): Promise<LibrarySummary>;
-  /** Seq of the oldest batch not answered yet. */
-  oldestPending(): number | undefined;
   /** Quarantine records found in the store at start (persisted by an earlier run or replica). */
   restore(): Promise<void>;
   /** Skips these patterns (patternKey) from now on, in this thread and every restarted one (a refused proof). */
@@ -112,7 +110,6 @@ function createPendingBatches() {
     sendAll(to: MatcherThread) {
       for (const seq of pending.keys()) send(to, seq);
     },
-    oldest: () => pending.keys().next().value,
   };
 }
 
@@ -200,7 +197,6 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
       summary = await reloadIn(current);
       return summary;
     },
-    oldestPending: () => inflight.oldest(),
     async restore() {
       // Without the stored records the bridge still runs; a pattern may then run away once more.
       const fresh = await book.restore().catch((err: unknown) => {

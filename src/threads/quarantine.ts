@@ -94,7 +94,6 @@ export function describeQuarantine(entries: readonly QuarantineEntry[], libraryK
 }
 
 export interface QuarantineBook {
-  has(key: string): boolean;
   keys(): string[];
   entries(): QuarantineEntry[];
   /** Quarantines `pattern` (once): logs, counts, persists. */
@@ -115,7 +114,6 @@ export function createQuarantineBook(deps: {
   const book = new Map<string, QuarantineEntry>();
   const gauge = () => metrics.patternsQuarantined.set(book.size);
   return {
-    has: (key) => book.has(key),
     keys: () => [...book.keys()],
     entries: () => [...book.values()],
     record(p, line) {
