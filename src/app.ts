@@ -24,13 +24,24 @@ import { checkRedis } from './redis/check.js';
 import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient, type RedisTarget } from './redis/connection.js';
 import { keyspace } from './redis/keys.js';
 import { replicaAckOf } from './redis/replication.js';
-import { createOutboxRelay, type OutboxRelay } from './queue/relay.js';
-import { createPushWorkers, type PushWorkers } from './queue/worker.js';
-import { createSessionEngine, type EngineFront, type SessionEngine } from './sessions/engine.js';
+import { shardsOf } from './redis/shards.js';
+import { createOutboxRelay } from './queue/relay.js';
+import { createPushWorkers } from './queue/worker.js';
+import { createSessionEngine, type EngineFront } from './sessions/engine.js';
 import { openJournaledEngine, type JournaledEngine } from './sessions/journaled.js';
-import { countSessions } from './sessions/query.js';
 import { budget, within } from './ops/grace.js';
 import { createSweeper, type Sweeper } from './sessions/sweeper.js';
+import {
+  ActiveSessions,
+  shardedEngine,
+  shardedRelay,
+  shardedSweeper,
+  shardedWorkers,
+  shardQueueConfig,
+  type ShardedEngine,
+  type ShardedRelay,
+  type ShardedWorkers,
+} from './shards.js';
 import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
 import { mergeMetrics } from './threads/metrics.js';
 import { createQuarantineStore, patternKey } from './threads/quarantine.js';
@@ -209,6 +220,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   const errors = [...pre.errors];
 
   const keyPrefix = config.redis.keyPrefix;
+  const shards = shardsOf(keyPrefix, config.redis.shards);
+  const active = new ActiveSessions(metrics, shards);
   const replicaAck = replicaAckOf(config.redis);
   const redisTarget = pre.redisTarget;
   if (!redisTarget) {
@@ -227,14 +240,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
 
   let ingest: ThreadedIngest | undefined;
   let engine: EngineFront | undefined;
-  let inner: SessionEngine | undefined;
+  let inner: ShardedEngine | undefined;
   let journaled: JournaledEngine | undefined;
   let reloader: LibraryReloader | undefined;
   let proofs: PatternProofs | undefined;
-  let relay: OutboxRelay | undefined;
+  let relay: ShardedRelay | undefined;
   let depth: QueueDepthPoller | undefined;
-  let workers: PushWorkers | undefined;
-  let sweeper: Sweeper | undefined;
+  let workers: ShardedWorkers | undefined;
+  let sweeper: Pick<Sweeper, 'start' | 'stop'> | undefined;
   let ops: OpsServer | undefined;
   let opsAddress: { address: string; port: number } | undefined;
 
@@ -267,52 +280,64 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   if (ingest) {
     lowerDeliveryPriority(config.ingest.deliveryNice, logger);
     // A short close: the bounded shutdown (shutdownGraceSecs) must not wait 5 s for a Redis that is gone.
-    inner = createSessionEngine({
-      redis: connection('producer'),
-      cfg: config.sessions,
-      keyPrefix,
-      metrics,
-      logger,
-      clock,
-      replicaAck,
-      closeTimeoutMs: 1000,
-    });
+    const redis = connection('producer');
+    const make = (keyPrefix: string, activeSessions: (n: number) => void) =>
+      createSessionEngine({
+        redis,
+        cfg: config.sessions,
+        keyPrefix,
+        metrics,
+        logger,
+        clock,
+        replicaAck,
+        closeTimeoutMs: 1000,
+        activeSessions,
+      });
+    inner = shardedEngine(shards, config.sessions.ipScope, make, active);
     if (config.sessions.journalDir) journaled = await openJournaledEngine(inner, config.sessions, { logger, metrics, clock });
     engine = journaled ?? inner;
   }
 
   if (has(config, 'relay')) {
-    relay = createOutboxRelay({
-      redis: connection('producer'),
-      queue: config.queue,
-      keyPrefix,
-      metrics,
-      logger,
-      consumerName: `${hostname()}-${process.pid}`,
-      clock,
-    });
-    depth = createQueueDepthPoller({ queue: relay.pushQueue, redis: command, keyPrefix, metrics, logger, clock });
+    const redis = connection('producer');
+    const consumerName = `${hostname()}-${process.pid}`;
+    relay = shardedRelay(shards, (keyPrefix) =>
+      createOutboxRelay({ redis, queue: config.queue, keyPrefix, metrics, logger, consumerName, clock }),
+    );
+    depth = createQueueDepthPoller({ queue: relay.pushQueues, redis: command, keyPrefix: shards, metrics, logger, clock });
   }
 
   const jims = pre.jims;
   const workerRedis = jims ? connection('worker') : undefined;
   if (jims && workerRedis) {
-    workers = createPushWorkers({
-      connection: workerRedis,
-      queue: config.queue,
-      keyPrefix,
-      pusher: jims,
-      metrics,
-      logger,
-      clock,
-      autorun: false,
-      onOutcome: history.pushed,
-      replicaAck,
-    });
+    workers = shardedWorkers(shards, (keyPrefix) =>
+      createPushWorkers({
+        connection: workerRedis,
+        queue: shardQueueConfig(config.queue, shards),
+        keyPrefix,
+        pusher: jims,
+        metrics,
+        logger,
+        clock,
+        autorun: false,
+        onOutcome: history.pushed,
+        replicaAck,
+      }),
+    );
   }
 
   if (has(config, 'sweeper')) {
-    sweeper = createSweeper({ redis: command, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    sweeper = shardedSweeper(shards, (keyPrefix, i) =>
+      createSweeper({
+        redis: command,
+        cfg: config.sessions,
+        keyPrefix,
+        metrics,
+        logger,
+        clock,
+        activeSessions: active.setter(i),
+      }),
+    );
   }
 
   let jimsProbe: { at: number; result: { ok: boolean; detail?: string } } | undefined;
@@ -382,7 +407,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       const info = await checkRedis(command, {
         allowEviction: config.redis.allowEviction,
         logger,
-        keyTag: keyspace(keyPrefix).tag,
+        keyTags: shards.prefixes.map((p) => keyspace(p).tag),
       });
       logger.info(
         { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
@@ -391,7 +416,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
       for (const r of connections) if (r !== command) await connect(r);
       journaled?.start();
       // Decisions keep the gauge current from here on; until the first one it would read 0.
-      if (engine || sweeper) metrics.sessionsActive.set(await countSessions(command, keyPrefix));
+      if (engine || sweeper) await active.read(command);
       proofs?.start(redisVerdicts(command, keyPrefix));
       history.start();
 
@@ -422,7 +447,7 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         extras.console?.start();
       }
       if (workers) {
-        void workers.worker.run();
+        workers.run();
         await workers.waitUntilReady();
       }
       await relay?.start();

@@ -5,20 +5,25 @@ import { PtimError } from '../errors.js';
 import { clean, formatFailedJobs, formatPurgeResult, formatQueueStats, formatRetryResult, TableStream } from '../queue/format.js';
 import { createPushQueue, type PushQueue } from '../queue/jobs.js';
 import { openRedis, type RedisClient } from '../redis/connection.js';
+import { shardsOf, type Shards } from '../redis/shards.js';
 import { compileFilter, countSessions, scanSessions, type SessionFilter, type SessionView } from '../sessions/query.js';
 
 type Out = NodeJS.WritableStream;
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString().replace('.000Z', 'Z') : '-');
 
-/** Opens a command connection and the push queue, runs `fn`, and always closes both. */
-export async function withRedis<T>(config: Config, fn: (redis: RedisClient, queue: PushQueue) => Promise<T>): Promise<T> {
+/** Opens a command connection and each shard's push queue, runs `fn`, and always closes them. */
+export async function withRedis<T>(
+  config: Config,
+  fn: (redis: RedisClient, queues: PushQueue[], shards: Shards) => Promise<T>,
+): Promise<T> {
   const redis = await openRedis(config.redis, 'command');
   try {
-    const queue = createPushQueue(redis, config.redis.keyPrefix);
+    const shards = shardsOf(config.redis.keyPrefix, config.redis.shards);
+    const queues = shards.prefixes.map((p) => createPushQueue(redis, p));
     try {
-      return await fn(redis, queue);
+      return await fn(redis, queues, shards);
     } finally {
-      await queue.close();
+      await Promise.all(queues.map((q) => q.close()));
     }
   } finally {
     redis.disconnect();
@@ -67,8 +72,7 @@ export async function showSessions(config: Config, out: Out, opts: SessionsOptio
   if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0))
     throw new PtimError('PTIM_ERR_USAGE', '--limit must be a positive whole number');
   const filtered = Object.values(filter).some((v) => v !== undefined);
-  return withRedis(config, async (redis) => {
-    const prefix = config.redis.keyPrefix;
+  return withRedis(config, async (redis, _queues, prefix) => {
     if (opts.count && !filtered && !opts.cursor) {
       const n = await countSessions(redis, prefix);
       out.write(opts.json ? `${JSON.stringify({ count: n })}\n` : `${n}\n`);
@@ -95,7 +99,7 @@ export async function showSessions(config: Config, out: Out, opts: SessionsOptio
 }
 
 export async function showQueue(config: Config, out: Out, opts: { json?: boolean }): Promise<number> {
-  const stats = await withRedis(config, (redis, queue) => queueStats(queue, redis, config.redis.keyPrefix));
+  const stats = await withRedis(config, (redis, queues, shards) => queueStats(queues, redis, shards));
   out.write(opts.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatQueueStats(stats)}\n`);
   return 0;
 }

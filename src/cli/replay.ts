@@ -14,10 +14,12 @@ import { createPipeline } from '../pipeline.js';
 import { openRedis } from '../redis/connection.js';
 import { TableStream, clean } from '../queue/format.js';
 import { keyspace } from '../redis/keys.js';
+import { shardsOf } from '../redis/shards.js';
 import { emptyCounts, replayLines, type ReplayCounts } from '../replay/run.js';
 import { engineSink, modelSink } from '../replay/sinks.js';
 import { parseSince } from '../replay/time.js';
 import { createSessionEngine } from '../sessions/engine.js';
+import { ActiveSessions, shardedEngine } from '../shards.js';
 import type { Clock, IdentityEvent } from '../types.js';
 import { writer } from './admin.js';
 import { byteLines } from '../ingest/frame-input.js';
@@ -173,15 +175,11 @@ export async function runReplay(
   try {
     const marksKey = keyspace(config.redis.keyPrefix).replayMarks;
     const stored = new Map(Object.entries(await redis.hgetall(marksKey)).map(([k, v]) => [k, Number(v)]));
-    const engine = createSessionEngine({
-      redis,
-      cfg: config.sessions,
-      keyPrefix: config.redis.keyPrefix,
-      metrics,
-      logger: silentLogger,
-      clock,
-    });
-    const sink = engineSink(engine, redis, config.redis.keyPrefix, config.sessions.ipScope);
+    const shards = shardsOf(config.redis.keyPrefix, config.redis.shards);
+    const make = (keyPrefix: string, activeSessions: (n: number) => void) =>
+      createSessionEngine({ redis, cfg: config.sessions, keyPrefix, metrics, logger: silentLogger, clock, activeSessions });
+    const engine = shardedEngine(shards, config.sessions.ipScope, make, new ActiveSessions(metrics, shards));
+    const sink = engineSink(engine, redis, shards, config.sessions.ipScope);
     try {
       const r = await replayLines(lines(), { ...base, sink, marks: stored }, counts);
       await sink.finish();

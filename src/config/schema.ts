@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCidr } from '../ingest/cidr.js';
+import { MAX_SHARDS } from '../redis/shards.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -262,6 +263,11 @@ export const redisSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
       .default('ptim'),
+    /**
+     * Shards of the keyspace: each IP's session, outbox, queue and ordering keys live under its
+     * shard's hash tag, so a Redis Cluster spreads the shards over its masters. 1 keeps today's names.
+     */
+    shards: z.number().int().min(1).max(MAX_SHARDS).default(1),
     /** Start even when maxmemory-policy is not noeviction (Redis may then evict queued events). */
     allowEviction: z.boolean().default(false),
     connectTimeoutSecs: positiveInt.default(5),

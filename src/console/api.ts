@@ -13,7 +13,8 @@ import { inspectLibrary, type Library, type LoadReport } from '../match/library.
 import type { Metrics } from '../ops/metrics.js';
 import { runChecks, type ReadinessCheck } from '../ops/server.js';
 import { listFailed, purgeFailed, queueStats, retryFailed } from '../queue/admin.js';
-import type { PushQueue } from '../queue/jobs.js';
+import type { PushQueues } from '../queue/admin.js';
+import type { Shards } from '../redis/shards.js';
 import { canonicalIp } from '../identity/ip.js';
 import { ipKey } from '../redis/keys.js';
 import { readSessions } from '../sessions/query.js';
@@ -26,8 +27,11 @@ import { SEARCH_FIELDS, searchSessions, type SearchField } from './search.js';
 
 export interface ApiDeps {
   readonly redis: RedisClient;
-  readonly queue: PushQueue;
+  /** The push queue, or each shard's (by shard index). */
+  readonly queue: PushQueues;
   readonly keyPrefix: string;
+  /** The keyspace's shards (redis.shards); absent: one, `keyPrefix`. */
+  readonly shards?: Shards;
   /** sessions.ipScope */
   readonly scope: string;
   readonly patterns: {
@@ -72,7 +76,7 @@ const num = (v: string | null, dflt: number) => (v !== null && v !== '' && Numbe
 const sessions: Handler = async (d, { url }) => {
   const field = (url.searchParams.get('field') ?? 'any') as SearchField;
   if (!SEARCH_FIELDS.includes(field)) throw new HttpError(400, `field must be one of ${SEARCH_FIELDS.join(', ')}`);
-  return searchSessions(d.redis, d.keyPrefix, {
+  return searchSessions(d.redis, d.shards ?? d.keyPrefix, {
     q: url.searchParams.get('q') ?? '',
     field,
     cursor: num(url.searchParams.get('cursor'), 0),
@@ -84,7 +88,7 @@ const sessions: Handler = async (d, { url }) => {
 const ipDetail: Handler = async (d, { parts }) => {
   const ip = canonicalIp(decodeURIComponent(parts[1] ?? ''));
   if (!ip) throw new HttpError(400, 'not an IP address');
-  const [session] = await readSessions(d.redis, d.keyPrefix, [ipKey(ip, d.scope)]);
+  const [session] = await readSessions(d.redis, d.shards ?? d.keyPrefix, [ipKey(ip, d.scope)]);
   return { ip, session: session ?? null, history: await readHistory(d.redis, d.keyPrefix, ip) };
 };
 
@@ -167,7 +171,7 @@ const explain: Handler = async (d, { req }) => {
 };
 
 const queue: Handler = async (d, { url }) => ({
-  stats: await queueStats(d.queue, d.redis, d.keyPrefix),
+  stats: await queueStats(d.queue, d.redis, d.shards ?? d.keyPrefix),
   failed: await listFailed(d.queue, { limit: Math.min(num(url.searchParams.get('limit'), 100), 1000) }),
 });
 

@@ -11,6 +11,7 @@ import type { Library } from '../match/library.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ConsoleHandler, ReadinessCheck } from '../ops/server.js';
 import { createPushQueue } from '../queue/jobs.js';
+import { shardsOf } from '../redis/shards.js';
 import { duplicateClient } from '../redis/connection.js';
 import type { Clock } from '../types.js';
 import { consoleConfigured, createConsole } from './server.js';
@@ -58,7 +59,8 @@ export function opsConsole(
   const tls = readTls(config);
   const cfg = config.ops.console;
   if (!consoleConfigured(cfg)) return { tls };
-  const queue = createPushQueue(deps.redis, config.redis.keyPrefix, deps.logger);
+  const shards = shardsOf(config.redis.keyPrefix, config.redis.shards);
+  const queues = shards.prefixes.map((p) => createPushQueue(deps.redis, p, deps.logger));
   const j = config.jims;
   const server = (s: typeof j.primary) => (s ? `${s.scheme}://${s.host}:${s.port}` : undefined);
   const inner = createConsole({
@@ -68,8 +70,9 @@ export function opsConsole(
     redis: deps.redis,
     // Its own connection (a subscribed one takes no other commands), following the same topology.
     subscriber: () => duplicateClient(deps.redis, { enableOfflineQueue: true }),
-    queue,
+    queue: queues,
     keyPrefix: config.redis.keyPrefix,
+    shards,
     scope: config.sessions.ipScope,
     patterns: {
       dirs: config.patterns.dirs,
@@ -93,7 +96,7 @@ export function opsConsole(
       ...inner,
       async close() {
         await inner.close();
-        await queue.close();
+        await Promise.all(queues.map((q) => q.close()));
       },
     },
   };

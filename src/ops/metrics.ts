@@ -85,7 +85,7 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     relayed: counter('ptim_outbox_relayed_total', 'Outbox entries moved into the push queue'),
     relayInvalid: counter('ptim_outbox_invalid_total', 'Outbox entries that are not valid identity events (dropped)'),
     /** state: waiting | delayed | active | failed | completed | outbox */
-    queueDepth: gauge('ptim_queue_depth', 'Jobs by state', ['state']),
+    queueDepth: gauge('ptim_queue_depth', 'Jobs by state and keyspace shard', ['state', 'shard']),
     oldestQueuedAge: gauge(
       'ptim_queue_oldest_event_age_seconds',
       'Age of the oldest event waiting in the outbox or the wait list (0 when none); polled with ptim_queue_depth',

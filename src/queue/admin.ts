@@ -1,7 +1,9 @@
 // Operator queries on the push queue for the CLI: the failed set (dead letters) and queue
-// depth. Read-mostly; retry and purge act only on the failed set.
+// depth. Read-mostly; retry and purge act only on the failed set. With several shards (one queue
+// each) every query covers all of them.
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
+import { asShards, type Shards } from '../redis/shards.js';
 import type { IdentityEventKind } from '../types.js';
 import type { EventJobData, PushQueue } from './jobs.js';
 
@@ -19,10 +21,20 @@ export interface FailedJobRow {
   readonly finishedOn: number | undefined;
 }
 
-/** The newest `limit` failed jobs first. */
-export async function listFailed(queue: PushQueue, opts: { limit: number }): Promise<FailedJobRow[]> {
+/** The push queue, or each shard's. */
+export type PushQueues = PushQueue | readonly PushQueue[];
+const all = (q: PushQueues): readonly PushQueue[] => (Array.isArray(q) ? q : [q as PushQueue]);
+
+/** The newest `limit` failed jobs first (across shards: by when they failed). */
+export async function listFailed(queues: PushQueues, opts: { limit: number }): Promise<FailedJobRow[]> {
   if (opts.limit <= 0) return [];
-  const jobs = await queue.getFailed(0, opts.limit - 1);
+  const rows = (await Promise.all(all(queues).map((q) => failedRows(q, opts.limit)))).flat();
+  if (all(queues).length > 1) rows.sort((a, b) => (b.finishedOn ?? b.timestamp) - (a.finishedOn ?? a.timestamp));
+  return rows.slice(0, opts.limit);
+}
+
+async function failedRows(queue: PushQueue, limit: number): Promise<FailedJobRow[]> {
+  const jobs = await queue.getFailed(0, limit - 1);
   // Only one-event jobs fail: a batch job hands every event it cannot finish to a job of its own.
   return jobs.map((j) => ({
     jobId: j.id ?? '',
@@ -49,16 +61,19 @@ export interface RetryResult {
  * Moves failed jobs back to wait. A retried job still passes the ordering guard, so retrying an
  * event that a newer one has overtaken completes it as superseded instead of pushing it.
  */
-export async function retryFailed(queue: PushQueue, opts: { jobIds: readonly string[] } | { all: true }): Promise<RetryResult> {
+export async function retryFailed(queues: PushQueues, opts: { jobIds: readonly string[] } | { all: true }): Promise<RetryResult> {
   if ('all' in opts) {
-    const total = await queue.getFailedCount();
-    await queue.retryJobs({ state: 'failed', count: 1000 });
+    let total = 0;
+    for (const queue of all(queues)) {
+      total += await queue.getFailedCount();
+      await queue.retryJobs({ state: 'failed', count: 1000 });
+    }
     return { retried: [], skipped: [], total };
   }
   const retried: string[] = [];
   const skipped: { jobId: string; reason: string }[] = [];
   for (const id of opts.jobIds) {
-    const job = await queue.getJob(id);
+    const job = await findJob(queues, id);
     if (!job) {
       skipped.push({ jobId: id, reason: 'not found' });
       continue;
@@ -74,10 +89,19 @@ export async function retryFailed(queue: PushQueue, opts: { jobIds: readonly str
   return { retried, skipped };
 }
 
+/** The job with this id in whichever shard's queue holds it. */
+async function findJob(queues: PushQueues, id: string) {
+  for (const queue of all(queues)) {
+    const job = await queue.getJob(id);
+    if (job) return job;
+  }
+  return undefined;
+}
+
 /** Removes failed jobs that failed more than `olderThanSecs` ago (all when omitted); returns their ids. */
-export async function purgeFailed(queue: PushQueue, opts: { olderThanSecs?: number } = {}): Promise<string[]> {
+export async function purgeFailed(queues: PushQueues, opts: { olderThanSecs?: number } = {}): Promise<string[]> {
   const graceMs = Math.max(0, (opts.olderThanSecs ?? 0) * 1000);
-  return queue.clean(graceMs, 0, 'failed');
+  return (await Promise.all(all(queues).map((q) => q.clean(graceMs, 0, 'failed')))).flat();
 }
 
 export interface QueueStats {
@@ -91,7 +115,28 @@ export interface QueueStats {
   readonly outbox: number;
 }
 
-export async function queueStats(queue: PushQueue, redis: RedisClient, keyPrefix: string): Promise<QueueStats> {
+/** The queues' and outboxes' counts, summed over shards (`queues[i]` is shard i's queue). */
+export async function queueStats(queues: PushQueues, redis: RedisClient, keyPrefix: string | Shards): Promise<QueueStats> {
+  const prefixes = asShards(keyPrefix).prefixes;
+  return sumStats(await Promise.all(all(queues).map((q, i) => shardQueueStats(q, redis, prefixes[i]!))));
+}
+
+/** Shards' counts added up. */
+export function sumStats(per: readonly QueueStats[]): QueueStats {
+  const sum = (k: keyof QueueStats) => per.reduce((s, x) => s + x[k], 0);
+  return {
+    waiting: sum('waiting'),
+    delayed: sum('delayed'),
+    active: sum('active'),
+    failed: sum('failed'),
+    completed: sum('completed'),
+    paused: sum('paused'),
+    outbox: sum('outbox'),
+  };
+}
+
+/** One shard's queue and outbox counts. */
+export async function shardQueueStats(queue: PushQueue, redis: RedisClient, keyPrefix: string): Promise<QueueStats> {
   const [counts, outbox] = await Promise.all([
     queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed', 'paused', 'prioritized'),
     redis.xlen(keyspace(keyPrefix).outbox),

@@ -1,11 +1,13 @@
 // Keeps the queue-depth gauge current: a small poller, because BullMQ has no push notification
-// for counts and a scrape must not wait on Redis.
+// for counts and a scrape must not wait on Redis. Each shard's counts carry its `shard` label
+// (bounded by redis.shards); the oldest queued event is the oldest over all shards.
 import type { RedisClient } from '../redis/connection.js';
 import { rateLimiter, silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
+import { asShards, type Shards } from '../redis/shards.js';
 import { systemClock, type Clock } from '../types.js';
-import { queueStats, type QueueStats } from './admin.js';
+import { shardQueueStats, sumStats, type PushQueues, type QueueStats } from './admin.js';
 import type { PushQueue } from './jobs.js';
 
 /**
@@ -38,9 +40,10 @@ export interface QueueDepthPoller {
 }
 
 export function createQueueDepthPoller(opts: {
-  queue: PushQueue;
+  /** The push queue, or each shard's (`queue[i]` is shard i's). */
+  queue: PushQueues;
   redis: RedisClient;
-  keyPrefix: string;
+  keyPrefix: string | Shards;
   metrics: Metrics;
   intervalMs?: number;
   logger?: Logger;
@@ -52,18 +55,29 @@ export function createQueueDepthPoller(opts: {
   let timer: NodeJS.Timeout | undefined;
   let inFlight = false;
 
-  async function pollOnce(): Promise<QueueStats> {
-    const s = await queueStats(opts.queue, opts.redis, opts.keyPrefix);
+  const prefixes = asShards(opts.keyPrefix).prefixes;
+  const queues: readonly PushQueue[] = Array.isArray(opts.queue) ? opts.queue : [opts.queue as PushQueue];
+
+  /** Publishes one shard's counts; returns them with its oldest queued event. */
+  async function pollShard(i: number): Promise<{ s: QueueStats; oldest: number | undefined }> {
+    const [queue, prefix] = [queues[i]!, prefixes[i]!];
+    const s = await shardQueueStats(queue, opts.redis, prefix);
     const g = opts.metrics.queueDepth;
-    g.set({ state: 'waiting' }, s.waiting + s.paused);
-    g.set({ state: 'delayed' }, s.delayed);
-    g.set({ state: 'active' }, s.active);
-    g.set({ state: 'failed' }, s.failed);
-    g.set({ state: 'completed' }, s.completed);
-    g.set({ state: 'outbox' }, s.outbox);
-    const oldest = await oldestQueuedAt(opts.queue, opts.redis, opts.keyPrefix);
-    opts.metrics.oldestQueuedAge.set(oldest === undefined ? 0 : Math.max(0, clock.now() - oldest) / 1000);
-    return s;
+    const shard = String(i);
+    g.set({ state: 'waiting', shard }, s.waiting + s.paused);
+    g.set({ state: 'delayed', shard }, s.delayed);
+    g.set({ state: 'active', shard }, s.active);
+    g.set({ state: 'failed', shard }, s.failed);
+    g.set({ state: 'completed', shard }, s.completed);
+    g.set({ state: 'outbox', shard }, s.outbox);
+    return { s, oldest: await oldestQueuedAt(queue, opts.redis, prefix) };
+  }
+
+  async function pollOnce(): Promise<QueueStats> {
+    const per = await Promise.all(queues.map((_, i) => pollShard(i)));
+    const times = per.flatMap((p) => (p.oldest === undefined ? [] : [p.oldest]));
+    opts.metrics.oldestQueuedAge.set(times.length === 0 ? 0 : Math.max(0, clock.now() - Math.min(...times)) / 1000);
+    return sumStats(per.map((p) => p.s));
   }
 
   return {

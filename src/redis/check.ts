@@ -40,14 +40,15 @@ async function configGet(redis: Redis, name: string): Promise<string | undefined
 export interface RedisCheckOptions {
   readonly allowEviction: boolean;
   readonly logger?: Logger;
-  /** The keys' hash tag (`{prefix}`): in a Cluster, its slot must be served. */
-  readonly keyTag?: string;
+  /** The keys' hash tags (`{prefix}`, one per shard): in a Cluster, each one's slot must be served. */
+  readonly keyTags?: readonly string[];
 }
 
 /**
  * Verifies the Redis the bridge will write to. Standalone/Sentinel: a master (PTIM_ERR_REDIS_REPLICA
  * for a replica), not a Cluster node (PTIM_ERR_REDIS_CLUSTER: set redis.cluster). Cluster: the
- * cluster is up and a master serves the keys' slot. Then, on every master that holds keys:
+ * cluster is up and a master serves each shard's slot (a warning when shards share a master that
+ * another master could take). Then, on every master that holds keys:
  * Redis ≥ 7 (PTIM_ERR_REDIS_VERSION), maxmemory-policy noeviction (PTIM_ERR_REDIS_EVICTION unless
  * allowEviction, then a loud warning), and a warning when AOF is off.
  */
@@ -59,7 +60,7 @@ export async function checkRedis(client: RedisClient, opts: RedisCheckOptions): 
     warnings.push(msg);
     logger.warn(extra, msg);
   };
-  const masters = client instanceof Cluster ? await clusterMasters(client, opts.keyTag ?? '{ptim}') : [client];
+  const masters = client instanceof Cluster ? await clusterMasters(client, opts.keyTags ?? ['{ptim}'], warn) : [client];
   let result: Omit<RedisCheckResult, 'warnings'> | undefined;
   for (const node of masters) {
     const info = await readInfo(node);
@@ -92,19 +93,29 @@ function refuseWrongServer(info: Map<string, string>): void {
     );
 }
 
-/** The cluster is up and serves the keys' slot; returns every master (each may hold keys after a reshard). */
-async function clusterMasters(cluster: Cluster, keyTag: string): Promise<Redis[]> {
+/** The cluster is up and serves every tag's slot; returns every master (each may hold keys after a reshard). */
+async function clusterMasters(cluster: Cluster, keyTags: readonly string[], warn: (msg: string) => void): Promise<Redis[]> {
   const state = parseInfo(String(await cluster.cluster('INFO'))).get('cluster_state');
-  const slot = Number(await cluster.cluster('KEYSLOT', keyTag));
-  const ranges = (await cluster.cluster('SLOTS')) as [number, number, ...unknown[]][];
-  const served = ranges.some(([from, to]) => slot >= from && slot <= to);
-  if (state !== 'ok' || !served)
-    throw new PtimError(
-      'PTIM_ERR_REDIS_CLUSTER',
-      `Redis Cluster is not serving the bridge's keys (cluster_state ${state ?? '?'}, slot ${slot} of ${keyTag} ${served ? 'served' : 'not served'})`,
-      [{ path: 'redis.cluster.nodes', message: `slot ${slot} must be assigned to a reachable master` }],
+  const ranges = await cluster.cluster('SLOTS');
+  const servers = new Set<string>();
+  for (const keyTag of keyTags) {
+    const slot = Number(await cluster.cluster('KEYSLOT', keyTag));
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    if (state !== 'ok' || !range)
+      throw new PtimError(
+        'PTIM_ERR_REDIS_CLUSTER',
+        `Redis Cluster is not serving the bridge's keys (cluster_state ${state ?? '?'}, slot ${slot} of ${keyTag} ${range ? 'served' : 'not served'})`,
+        [{ path: 'redis.cluster.nodes', message: `slot ${slot} must be assigned to a reachable master` }],
+      );
+    const [host, port] = range[2] ?? [];
+    servers.add(`${host}:${port}`);
+  }
+  const masters = cluster.nodes('master');
+  if (servers.size < Math.min(keyTags.length, masters.length))
+    warn(
+      `redis.shards: ${keyTags.length} shards are served by ${servers.size} of ${masters.length} masters (slots were moved): capacity grows only with the masters that hold shards`,
     );
-  return cluster.nodes('master');
+  return masters;
 }
 
 async function checkServer(

@@ -4,7 +4,8 @@
 import type { RedisClient } from '../redis/connection.js';
 import type { SessionsConfig } from '../config/schema.js';
 import { canonicalIp } from '../identity/ip.js';
-import { ipKey, keyspace } from '../redis/keys.js';
+import { ipKey } from '../redis/keys.js';
+import { asShards, type Shards } from '../redis/shards.js';
 import { eventInputs, type SessionEngine } from '../sessions/engine.js';
 import { transition, type IpState } from '../sessions/model.js';
 import type { IdentityEvent, VpnEvent } from '../types.js';
@@ -23,8 +24,13 @@ export interface EngineSink extends ReplaySink {
  * Feeds the session engine. An IP whose mapped session's last event is newer than the line is
  * left alone: the bridge already heard something later for it (e.g. `serve` ran before `replay`).
  */
-export function engineSink(engine: SessionEngine, redis: RedisClient, keyPrefix: string, ipScope: string): EngineSink {
-  const ks = keyspace(keyPrefix);
+export function engineSink(
+  engine: Pick<SessionEngine, 'submit' | 'drain'>,
+  redis: RedisClient,
+  keyPrefix: string | Shards,
+  ipScope: string,
+): EngineSink {
+  const shards = asShards(keyPrefix);
   let submitted = 0;
   let newer = 0;
   let seq = 0;
@@ -32,7 +38,8 @@ export function engineSink(engine: SessionEngine, redis: RedisClient, keyPrefix:
     async apply(event) {
       const keep: string[] = [];
       for (const ip of event.ips) {
-        const last = await redis.hget(ks.session(ipKey(canonicalIp(ip) ?? ip, ipScope)), 'lastEventAt');
+        const key = ipKey(canonicalIp(ip) ?? ip, ipScope);
+        const last = await redis.hget(shards.keyspaceOf(key).session(key), 'lastEventAt');
         if (last !== null && Number(last) > event.receivedAt) newer++;
         else keep.push(ip);
       }

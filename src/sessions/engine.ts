@@ -256,6 +256,7 @@ export async function applyBatch(
     reports: EngineReports;
     replicaAck?: ReplicaAck;
     replyTimeoutMs?: number;
+    activeSessions?: (active: number) => void;
   },
   batch: readonly Item[],
   now: number,
@@ -277,7 +278,7 @@ export async function applyBatch(
   }
   batch.forEach((item, i) => {
     const r = replies[i] as InputReply;
-    if (r.type === 'applied') reportDecision(deps.metrics, deps.logger, r.result, item.input);
+    if (r.type === 'applied') reportDecision(deps.metrics, deps.logger, r.result, item.input, deps.activeSessions);
     else if (r.type === 'error') deps.reports.rejected(item, r.error);
   });
   return { done: batch.length };
@@ -340,6 +341,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     reports,
     ...(opts.replicaAck ? { replicaAck: opts.replicaAck } : {}),
     ...(opts.replyTimeoutMs ? { replyTimeoutMs: opts.replyTimeoutMs } : {}),
+    ...(opts.activeSessions ? { activeSessions: opts.activeSessions } : {}),
   };
   const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
   const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);

@@ -13,4 +13,9 @@ export interface SessionAdapterOptions {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
+  /**
+   * Where the number of IPs in state up after each decision goes (default: the ptim_sessions_active
+   * gauge). A shard reports its own count; the gauge then holds the sum over shards.
+   */
+  activeSessions?: (active: number) => void;
 }

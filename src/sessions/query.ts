@@ -6,6 +6,7 @@ import { PtimError } from '../errors.js';
 import { compileGlob, type Glob } from '../identity/glob.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../ingest/cidr.js';
 import { keyspace, type Keyspace } from '../redis/keys.js';
+import { asShards, type Shards } from '../redis/shards.js';
 import type { Session } from './model.js';
 
 /** A session as stored (the model's `Session`), with its key, the IP's seq and `connectedAt` as `since`. */
@@ -66,18 +67,57 @@ export function compileFilter(f: SessionFilter = {}): ((s: SessionView) => boole
   };
 }
 
-/** The token is `<zscan cursor>:<ipKey of the last session shown>` (ipKeys contain no `:`). */
-function parseToken(token: string | undefined): { cursor: string; skipThrough?: string } | string {
-  if (token === undefined || token === '') return { cursor: '0' };
-  const m = /^(\d+)(?::(.+))?$/.exec(token);
-  if (!m) return `--cursor: not a position token from a previous listing: ${JSON.stringify(token)}`;
-  return m[2] === undefined ? { cursor: m[1]! } : { cursor: m[1]!, skipThrough: m[2] };
+interface Position {
+  readonly shard: number;
+  readonly cursor: string;
+  readonly skipThrough?: string;
 }
 
-/** The sessions of these ipKeys, in the given order; ended ones are left out (the console pages through the index with it). */
-export async function readSessions(redis: RedisClient, keyPrefix: string, keys: readonly string[]): Promise<SessionView[]> {
+/**
+ * The token is `<zscan cursor>:<ipKey of the last session shown>` (ipKeys contain no `:`); with
+ * several shards it starts with `<shard>.`.
+ */
+function parseToken(token: string | undefined, shards: number): Position | string {
+  if (token === undefined || token === '') return { shard: 0, cursor: '0' };
+  const m = /^(?:(\d+)\.)?(\d+)(?::(.+))?$/.exec(token);
+  const shard = Number(m?.[1] ?? 0);
+  if (!m || shards > 1 !== (m[1] !== undefined) || shard >= shards)
+    return `--cursor: not a position token from a previous listing: ${JSON.stringify(token)}`;
+  return m[3] === undefined ? { shard, cursor: m[2]! } : { shard, cursor: m[2]!, skipThrough: m[3] };
+}
+
+const tokenOf = (shards: number, p: Position): string =>
+  `${shards > 1 ? `${p.shard}.` : ''}${p.cursor}${p.skipThrough === undefined ? '' : `:${p.skipThrough}`}`;
+
+/** The session keys grouped by shard, each group in the given order. */
+export function byShard(shards: Shards, keys: readonly string[]): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const k of keys) {
+    const s = shards.of(k);
+    const g = groups.get(s);
+    if (g) g.push(k);
+    else groups.set(s, [k]);
+  }
+  return groups;
+}
+
+/**
+ * The sessions of these ipKeys, in the given order; ended ones are left out (the console pages
+ * through the index with it). One round trip per shard the keys fall in.
+ */
+export async function readSessions(
+  redis: RedisClient,
+  keyPrefix: string | Shards,
+  keys: readonly string[],
+): Promise<SessionView[]> {
   if (keys.length === 0) return [];
-  return (await readBatch(redis, keyspace(keyPrefix), keys)).filter((v): v is SessionView => v !== undefined);
+  const shards = asShards(keyPrefix);
+  const views = new Map<string, SessionView | undefined>();
+  for (const [shard, group] of byShard(shards, keys)) {
+    const read = await readBatch(redis, keyspace(shards.prefixes[shard]!), group);
+    group.forEach((k, i) => views.set(k, read[i]));
+  }
+  return keys.map((k) => views.get(k)).filter((v): v is SessionView => v !== undefined);
 }
 
 /** Reads the sessions of one batch of index keys in one round trip; ended ones are undefined. */
@@ -119,18 +159,39 @@ function toView(k: string, s: Record<string, string>, tunnels: string[], seq: st
  * time. Redis's SCAN guarantee carries over: a session present for the whole listing (across pages
  * too) is listed; one that starts or ends meanwhile may or may not be; a resize of the index while
  * listing may list a session twice. A bad filter or token is `PTIM_ERR_USAGE`, before any Redis call.
+ * Several shards are listed one after the other.
  */
 export async function* scanSessions(
   redis: RedisClient,
-  keyPrefix: string,
+  keyPrefix: string | Shards,
   opts: ScanOptions = {},
 ): AsyncGenerator<ScannedSession> {
-  const ks = keyspace(keyPrefix);
+  const shards = asShards(keyPrefix);
+  const count = shards.prefixes.length;
   const pass = compileFilter(opts.filter);
   if (typeof pass === 'string') throw new PtimError('PTIM_ERR_USAGE', pass);
-  const start = parseToken(opts.after);
+  const start = parseToken(opts.after, count);
   if (typeof start === 'string') throw new PtimError('PTIM_ERR_USAGE', start);
-  const count = opts.batchSize ?? 500;
+  for (let shard = start.shard; shard < count; shard++) {
+    const from: Position = shard === start.shard ? start : { shard, cursor: '0' };
+    // The end of a shard continues with the next one.
+    const after = shard + 1 < count ? tokenOf(count, { shard: shard + 1, cursor: '0' }) : undefined;
+    const ks = keyspace(shards.prefixes[shard]!);
+    yield* scanShard(redis, ks, pass, from, { batchSize: opts.batchSize ?? 500, token: (p) => tokenOf(count, p), end: after });
+  }
+}
+
+/** One shard's part of `scanSessions`. */
+async function* scanShard(
+  redis: RedisClient,
+  ks: Keyspace,
+  pass: (s: SessionView) => boolean,
+  start: Position,
+  /** `end`: the token after this shard's last session (the next shard's start, or none). */
+  o: { batchSize: number; token: (p: Position) => string; end: string | undefined },
+): AsyncGenerator<ScannedSession> {
+  const { shard } = start;
+  const count = o.batchSize;
   let cursor = start.cursor;
   let skipThrough = start.skipThrough;
   do {
@@ -148,20 +209,30 @@ export async function* scanSessions(
       const v = views[i];
       if (!v || !pass(v)) continue;
       const last = i === views.length - 1;
-      yield { session: v, next: last ? (nextCursor === '0' ? undefined : nextCursor) : `${cursor}:${v.ipKey}` };
+      const at: Position | undefined = !last
+        ? { shard, cursor, skipThrough: v.ipKey }
+        : nextCursor === '0'
+          ? undefined
+          : { shard, cursor: nextCursor };
+      yield { session: v, next: at ? o.token(at) : o.end };
     }
     cursor = nextCursor;
   } while (cursor !== '0');
 }
 
 /** Every IP in state up (whole list in memory: small sets and tests; the CLI streams scanSessions). */
-export async function listSessions(redis: RedisClient, keyPrefix: string, filter?: SessionFilter): Promise<SessionView[]> {
+export async function listSessions(
+  redis: RedisClient,
+  keyPrefix: string | Shards,
+  filter?: SessionFilter,
+): Promise<SessionView[]> {
   const out: SessionView[] = [];
   for await (const s of scanSessions(redis, keyPrefix, { filter })) out.push(s.session);
   return out;
 }
 
-/** IPs currently mapped to a user (the `sessionsActive` gauge): the index's cardinality. */
-export function countSessions(redis: RedisClient, keyPrefix: string): Promise<number> {
-  return redis.zcard(keyspace(keyPrefix).sessionIndex);
+/** IPs currently mapped to a user (the `sessionsActive` gauge): the indexes' cardinality. */
+export async function countSessions(redis: RedisClient, keyPrefix: string | Shards): Promise<number> {
+  const counts = await Promise.all(asShards(keyPrefix).prefixes.map((p) => redis.zcard(keyspace(p).sessionIndex)));
+  return counts.reduce((a, b) => a + b, 0);
 }

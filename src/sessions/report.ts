@@ -13,11 +13,17 @@ export interface DecisionContext {
   readonly correlationId: string;
 }
 
-export function reportDecision(metrics: Metrics, logger: Logger, r: ScriptResult, ctx: DecisionContext): void {
+export function reportDecision(
+  metrics: Metrics,
+  logger: Logger,
+  r: ScriptResult,
+  ctx: DecisionContext,
+  activeSessions: (active: number) => void = (n) => metrics.sessionsActive.set(n),
+): void {
   metrics.decisions.inc({ decision: r.decision });
   for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
   // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
-  metrics.sessionsActive.set(r.active);
+  activeSessions(r.active);
   historyOf(metrics)?.decision(r, ctx);
   const { user, domain, ip, firewall, correlationId } = ctx;
   logger.info(

@@ -47,7 +47,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
         if (reply.type === 'error') throw reply.error;
         if (reply.type !== 'applied') continue;
         const r = reply.result;
-        reportDecision(metrics, logger, r, r.events[0] ?? { ip: keys[i], correlationId });
+        reportDecision(metrics, logger, r, r.events[0] ?? { ip: keys[i], correlationId }, opts.activeSessions);
         if (r.decision === 'expired') expiredNow++;
       }
       expired += expiredNow;
