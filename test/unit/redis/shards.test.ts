@@ -15,6 +15,7 @@ const event = (ips: string[], user = 'alice'): VpnEvent => ({
   user,
   domain: 'corp',
   firewall: 'fw1',
+  patternId: 'test',
   receivedAt: 1,
 });
 
