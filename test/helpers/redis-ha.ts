@@ -132,9 +132,15 @@ async function nodeId(port: number): Promise<string> {
   return withClient(port, async (r) => String(await r.cluster('MYID')));
 }
 
-export async function startCluster(): Promise<TestCluster> {
+/**
+ * 3 masters, each with a replica unless `replicas` is false (benches: 3 masters alone); AOF fsync
+ * `always` unless told otherwise.
+ */
+export async function startCluster(opts: { replicas?: boolean; appendfsync?: 'always' | 'everysec' } = {}): Promise<TestCluster> {
+  const count = opts.replicas === false ? 3 : 6;
   const servers: PrivateRedis[] = [];
-  for (let i = 0; i < 6; i++) servers.push(await startPrivateRedis({ appendfsync: 'always', extraArgs: clusterArgs }));
+  for (let i = 0; i < count; i++)
+    servers.push(await startPrivateRedis({ appendfsync: opts.appendfsync ?? 'always', extraArgs: clusterArgs }));
   const ports = servers.map((s) => s.port);
   const per = Math.floor(16384 / 3);
   for (let m = 0; m < 3; m++) {
@@ -151,14 +157,14 @@ export async function startCluster(): Promise<TestCluster> {
           async (r) =>
             String(await r.cluster('NODES'))
               .trim()
-              .split('\n').length === 6,
+              .split('\n').length === count,
         ),
       {
         ...WAIT,
-        what: `node ${p} knows all six`,
+        what: `node ${p} knows all ${count}`,
       },
     );
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i + 3 < count; i++) {
     const id = await nodeId(ports[i]!);
     await withClient(ports[i + 3]!, (r) => r.cluster('REPLICATE', id));
   }
