@@ -326,12 +326,18 @@ class RedisHealth {
   }
 }
 
-export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
-  const { redis, cfg, keyPrefix, metrics, logger, clock } = opts;
-  const batchSize = opts.batchSize ?? 100;
-  const closeTimeoutMs = opts.closeTimeoutMs ?? 5000;
-  const reports = engineReports(metrics, logger, () => clock.now());
-  const deps = {
+/** Waits for `p` (if any), but no longer than `ms`. */
+async function waitAtMost(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** What `applyBatch` is given by an engine built with `opts`. */
+function batchDeps(opts: SessionEngineOptions, reports: EngineReports): Parameters<typeof applyBatch>[0] {
+  const { redis, keyPrefix, cfg, metrics, logger } = opts;
+  return {
     redis,
     keyPrefix,
     cfg,
@@ -343,6 +349,13 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     ...(opts.replyTimeoutMs ? { replyTimeoutMs: opts.replyTimeoutMs } : {}),
     ...(opts.activeSessions ? { activeSessions: opts.activeSessions } : {}),
   };
+}
+
+export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
+  const { redis, cfg, metrics, logger, clock } = opts;
+  const batchSize = opts.batchSize ?? 100;
+  const reports = engineReports(metrics, logger, () => clock.now());
+  const deps = batchDeps(opts, reports);
   const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
   const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
   const health = new RedisHealth(logger);
@@ -410,11 +423,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
       if (closed) return;
       closed = true;
       pause.wake();
-      if (pumping) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([pumping, new Promise((r) => (timer = setTimeout(r, closeTimeoutMs)))]);
-        clearTimeout(timer);
-      }
+      await waitAtMost(pumping, opts.closeTimeoutMs ?? 5000);
       abandoned = true;
       for (const item of buffer.takeAll()) reports.dropped(item, 'engine closed before Redis applied it');
       metrics.bufferDepth.set(0);
