@@ -5,10 +5,13 @@
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
 import { sendLines } from '../../../src/cli/send.js';
 import { within } from '../../../src/ops/grace.js';
+import { ipKey } from '../../../src/redis/keys.js';
+import { shardsOf } from '../../../src/redis/shards.js';
 import { encodeRecord } from '../../../src/sessions/journal.js';
 import { freePort } from '../../helpers/redis.js';
 import {
@@ -46,7 +49,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function stack(over: { shutdownGraceSecs?: number } = {}): Promise<Stack> {
+async function stack(over: { shutdownGraceSecs?: number } = {}, redisOver: { shards?: number } = {}): Promise<Stack> {
   const redis = await startRedis({ appendonly: true });
   const jims = await startSim();
   const dir = mkdtempSync(join(tmpdir(), 'ptim-journal-e2e-'));
@@ -71,7 +74,7 @@ async function stack(over: { shutdownGraceSecs?: number } = {}): Promise<Stack> 
       patterns: { dirs: [SHIPPED_PATTERNS_DIR], watch: false },
       identity: { defaultDomain: 'example.com' },
       sessions: { journalDir: s.journalDir },
-      redis: { url: redis.url, keyPrefix: redis.keyPrefix },
+      redis: { url: redis.url, keyPrefix: redis.keyPrefix, ...redisOver },
       queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 1, concurrency: 8 },
       jims: {
         primary: { host: '127.0.0.1', port: jims.port, scheme: 'http', ...CLIENT },
@@ -152,6 +155,29 @@ it('Redis down, lines flow, the bridge is SIGKILLed; restarted with Redis back, 
   await expectJimsEqualsTruth(s, all);
   expect(await b2.metric('ptim_session_journal_replayed_total')).toBe(40);
   await waitFor(async () => (await b2.metric('ptim_session_journal_events')) === 0, { what: 'the journal emptied' });
+}, 240_000);
+
+it("with redis.shards 3 (on one Redis), the replay after a crash goes to each IP's shard: JIMS equals the truth", async () => {
+  const s = await stack({}, { shards: 3 });
+  const all = lines('203.0.113', 60, 4);
+  const b = await start(s);
+  await outage(s, b, all.slice(0, 20), all.slice(20));
+  await crash(b);
+
+  await s.redis.restart();
+  const b2 = await start(s);
+  await expectJimsEqualsTruth(s, all);
+  expect(await b2.metric('ptim_session_journal_replayed_total')).toBe(40);
+  const shards = shardsOf(s.redis.keyPrefix, 3);
+  const up = [...truthOf(all).keys()].map((ip) => ipKey(ip));
+  expect(new Set(up.map((k) => shards.of(k))).size).toBe(3);
+  const r = new Redis(s.redis.url);
+  try {
+    for (const k of up) expect(await r.exists(shards.keyspaceOf(k).session(k)), k).toBe(1);
+    expect(await r.keys(`{${s.redis.keyPrefix}}:s:*`)).toEqual([]);
+  } finally {
+    r.disconnect();
+  }
 }, 240_000);
 
 it('Redis down, SIGTERM: the bridge exits within shutdownGraceSecs and says how many events stay journaled; a restart loses nothing', async () => {

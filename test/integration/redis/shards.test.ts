@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueStats } from '../../../src/queue/admin.js';
 import { createPushQueue } from '../../../src/queue/jobs.js';
 import { ipKey, keyspace } from '../../../src/redis/keys.js';
-import { shardsOf, type Shards } from '../../../src/redis/shards.js';
+import { checkRedis } from '../../../src/redis/check.js';
+import { shardPrefix, shardsOf, type Shards } from '../../../src/redis/shards.js';
 import { searchSessions } from '../../../src/console/search.js';
 import { countSessions, listSessions, scanSessions } from '../../../src/sessions/query.js';
 import { expectConverged, sendStream, stream, type Ctx } from '../e2e/convergence.js';
@@ -119,6 +120,20 @@ describe('Redis Cluster with redis.shards: 3', () => {
     const depth = await ctx.bridge.metric('ptim_sessions_active');
     expect(depth).toBe(up.length);
   }, 120_000);
+
+  it('the start-up check sees every shard served, and warns when shards crowd onto one master', async () => {
+    const tags = shards.prefixes.map((p) => keyspace(p).tag);
+    const spread = await checkRedis(client, { allowEviction: false, keyTags: tags });
+    expect(spread.warnings.filter((w) => w.includes('redis.shards'))).toEqual([]);
+    // Shard 0 of 6 sits in the first sixth of the slots: on the same master as shard 0 of 3.
+    const crowded = await checkRedis(client, {
+      allowEviction: false,
+      keyTags: [tags[0]!, keyspace(shardPrefix(keyPrefix, 0, 6)).tag],
+    });
+    expect(crowded.warnings.filter((w) => w.includes('redis.shards'))).toEqual([
+      expect.stringContaining('2 shards are served by 1 of 3 masters'),
+    ]);
+  });
 
   it("follows a shard's master SIGKILLed mid-stream: table equals truth, nothing out of order, ready again", async () => {
     const lines = stream('198.51.100', 12, 50, 22);
