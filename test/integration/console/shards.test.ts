@@ -1,0 +1,70 @@
+// The console over a sharded keyspace (`redis.shards: 3` on one Redis, as allowed for tests):
+// session pages run through every shard, the IP page and search find an IP in its shard, and the
+// queue page counts every shard's jobs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipKey } from '../../../src/redis/keys.js';
+import { shardsOf } from '../../../src/redis/shards.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
+import { accounting, e2eConfig, startBridge, startSim, vpnLine, waitFor, type Bridge, type SimHandle } from '../e2e/harness.js';
+import { consoleOverrides, VIEWER_TOKEN } from './fixture.js';
+
+let redis: TestRedis;
+let jims: SimHandle;
+let bridge: Bridge;
+let base: string;
+const h = { authorization: `Bearer ${VIEWER_TOKEN}` };
+const ips = Array.from({ length: 12 }, (_, i) => `198.51.100.${20 + i}`);
+
+beforeAll(async () => {
+  redis = await startRedis();
+  jims = await startSim();
+  const cfg = e2eConfig(redis, jims.port, {
+    ...(await consoleOverrides()),
+    redis: { url: redis.url, keyPrefix: redis.keyPrefix, shards: 3 },
+  });
+  bridge = await startBridge(cfg);
+  base = bridge.opsUrl();
+  await bridge.send(ips.map((ip, i) => vpnLine({ kind: 'up', user: `user${i}`, ip })));
+  await waitFor(async () => (await accounting(bridge.metrics)).delivered >= ips.length, { what: 'every push' });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await jims?.sim.close();
+  await redis?.stop();
+});
+
+const get = async <T>(path: string) => (await (await fetch(`${base}/console/api/${path}`, { headers: h })).json()) as T;
+type Page = { sessions: { ip: string; user: string }[]; total: number; nextCursor: number | null };
+
+describe('console with redis.shards 3', () => {
+  it('pages through the sessions of every shard', async () => {
+    const shards = shardsOf(redis.keyPrefix, 3);
+    expect(new Set(ips.map((ip) => shards.of(ipKey(ip)))).size).toBe(3);
+    const seen: string[] = [];
+    let cursor: number | null = 0;
+    while (cursor !== null) {
+      const page: Page = await get<Page>(`sessions?limit=5&cursor=${cursor}`);
+      expect(page.total).toBe(ips.length);
+      seen.push(...page.sessions.map((s) => s.ip));
+      cursor = page.nextCursor;
+    }
+    expect(seen.sort()).toEqual([...ips].sort());
+  });
+
+  it('finds an IP and a user in their shard, and counts every shard in the queue page', async () => {
+    for (const [i, ip] of ips.entries()) {
+      expect((await get<{ session: { user: string } | null }>(`ip/${ip}`)).session?.user).toBe(`user${i}`);
+      expect((await get<Page>(`sessions?q=${ip}&field=ip`)).sessions.map((s) => s.user)).toEqual([`user${i}`]);
+    }
+    expect((await get<Page>('sessions?q=user1&field=user')).sessions.map((s) => s.user).sort()).toEqual([
+      'user1',
+      'user10',
+      'user11',
+    ]);
+    const q = await get<{ stats: { completed: number; failed: number } }>('queue');
+    expect(q.stats.failed).toBe(0);
+    expect(q.stats.completed).toBeGreaterThan(0);
+    expect(await bridge.metric('ptim_sessions_active')).toBe(ips.length);
+  });
+});
