@@ -236,7 +236,14 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     return r;
   };
   const command = connection('command');
-  const history = createHistoryTap({ redis: command, keyPrefix, cfg: config.ops.console.history, metrics, logger, clock });
+  const history = createHistoryTap({
+    redis: command,
+    keyPrefix: shards,
+    cfg: config.ops.console.history,
+    metrics,
+    logger,
+    clock,
+  });
 
   let ingest: ThreadedIngest | undefined;
   let engine: EngineFront | undefined;

@@ -89,7 +89,7 @@ const ipDetail: Handler = async (d, { parts }) => {
   const ip = canonicalIp(decodeURIComponent(parts[1] ?? ''));
   if (!ip) throw new HttpError(400, 'not an IP address');
   const [session] = await readSessions(d.redis, d.shards ?? d.keyPrefix, [ipKey(ip, d.scope)]);
-  return { ip, session: session ?? null, history: await readHistory(d.redis, d.keyPrefix, ip) };
+  return { ip, session: session ?? null, history: await readHistory(d.redis, d.shards ?? d.keyPrefix, ip) };
 };
 
 /** Inspecting runs every example and the regex safety checks: too much CPU to repeat on every page view. */

@@ -1,13 +1,16 @@
 // The per-IP history writer. Callers hand it entries synchronously (an array push: nothing on the
 // ingest path waits for Redis); a timer writes them in one pipeline per batch: XADD to a stream per
 // IP trimmed to `maxEntriesPerIp` exactly, EXPIRE `ttlSecs` once per IP per batch, and one PUBLISH of
-// the batch's decisions for the console's live view. Memory is bounded: beyond MAX_BUFFERED entries
+// the batch's decisions for the console's live view. With several keyspace shards an IP's stream
+// is under its shard's hash tag (one pipeline per shard: Cluster pipelines stay in one slot), so
+// the history spreads over the masters like the sessions. Memory is bounded: beyond MAX_BUFFERED entries
 // new ones are dropped and counted, never queued without limit.
 import type { RedisClient } from '../redis/connection.js';
 import type { HistoryConfig } from '../config/schema.js';
 import { rateLimiter, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey, keyspace } from '../redis/keys.js';
+import { asShards, type Shards } from '../redis/shards.js';
 import type { Clock } from '../types.js';
 import type { HistoryEntry } from './entries.js';
 
@@ -22,9 +25,30 @@ export interface HistoryKeys {
   readonly live: string;
 }
 
-export function historyKeys(keyPrefix: string): HistoryKeys {
-  const tag = keyspace(keyPrefix).tag;
-  return { ip: (ip) => `${tag}:h:${ipKey(ip)}`, live: `${tag}:console:live` };
+export function historyKeys(keyPrefix: string | Shards): HistoryKeys {
+  const shards = asShards(keyPrefix);
+  return {
+    ip: (ip) => {
+      const key = ipKey(ip);
+      return `${shards.keyspaceOf(key).tag}:h:${key}`;
+    },
+    live: `${keyspace(shards.base).tag}:console:live`,
+  };
+}
+
+type Batch = { ip: string; entry: HistoryEntry }[];
+
+/** The batch by hash tag of its entries' streams (one group without sharding). */
+function byTag(batch: Batch, keys: HistoryKeys): Batch[] {
+  const groups = new Map<string, Batch>();
+  for (const e of batch) {
+    const key = keys.ip(e.ip);
+    const tag = key.slice(0, key.indexOf('}') + 1);
+    const g = groups.get(tag);
+    if (g) g.push(e);
+    else groups.set(tag, [e]);
+  }
+  return [...groups.values()];
 }
 
 /** What the live channel carries per decision. */
@@ -48,7 +72,7 @@ export interface HistoryRecorder {
 
 export function createHistoryRecorder(deps: {
   redis: RedisClient;
-  keyPrefix: string;
+  keyPrefix: string | Shards;
   cfg: HistoryConfig;
   metrics: Metrics;
   logger: Logger;
@@ -64,7 +88,8 @@ export function createHistoryRecorder(deps: {
   const dropped = metrics.historyEntries.labels({ result: 'dropped' });
   const failed = metrics.historyEntries.labels({ result: 'error' });
 
-  const write = async (batch: { ip: string; entry: HistoryEntry }[]) => {
+  /** One shard's entries in one pipeline (the live channel's in the base keyspace's). */
+  const writeGroup = async (batch: Batch, withLive: boolean) => {
     const p = redis.pipeline();
     const touched = new Set<string>();
     const live: LiveDecision[] = [];
@@ -76,11 +101,19 @@ export function createHistoryRecorder(deps: {
         live.push({ ip, at: entry.at, decision: entry.decision, seq: entry.seq, ...(entry.user ? { user: entry.user } : {}) });
     }
     for (const key of touched) p.expire(key, cfg.ttlSecs);
-    if (live.length) p.publish(keys.live, JSON.stringify(live));
+    if (withLive && live.length) p.publish(keys.live, JSON.stringify(live));
     const res = (await p.exec()) ?? [];
     const errors = res.filter(([e]) => e).length;
     recorded.inc(batch.length - Math.min(errors, batch.length));
     if (errors) throw res.find(([e]) => e)![0]!;
+    return live;
+  };
+
+  const write = async (batch: Batch) => {
+    const groups = byTag(batch, keys);
+    if (groups.length === 1) return void (await writeGroup(batch, true));
+    const live = (await Promise.all(groups.map((g) => writeGroup(g, false)))).flat();
+    if (live.length) await redis.publish(keys.live, JSON.stringify(live));
   };
 
   const flush = async (): Promise<void> => {

@@ -1,7 +1,8 @@
 // The console over a sharded keyspace (`redis.shards: 3` on one Redis, as allowed for tests):
-// session pages run through every shard, the IP page and search find an IP in its shard, and the
-// queue page counts every shard's jobs.
+// session pages run through every shard, the IP page (session and history, each IP's history in
+// its shard) and search find an IP in its shard, and the queue page counts every shard's jobs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historyKeys } from '../../../src/history/recorder.js';
 import { ipKey } from '../../../src/redis/keys.js';
 import { shardsOf } from '../../../src/redis/shards.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
@@ -53,8 +54,11 @@ describe('console with redis.shards 3', () => {
   });
 
   it('finds an IP and a user in their shard, and counts every shard in the queue page', async () => {
+    const shards = shardsOf(redis.keyPrefix, 3);
     for (const [i, ip] of ips.entries()) {
       expect((await get<{ session: { user: string } | null }>(`ip/${ip}`)).session?.user).toBe(`user${i}`);
+      await waitFor(async () => (await get<{ history: unknown[] }>(`ip/${ip}`)).history.length >= 3, { what: `${ip} history` });
+      expect(historyKeys(shards).ip(ip)).toBe(`${shards.keyspaceOf(ipKey(ip)).tag}:h:${ipKey(ip)}`);
       expect((await get<Page>(`sessions?q=${ip}&field=ip`)).sessions.map((s) => s.user)).toEqual([`user${i}`]);
     }
     expect((await get<Page>('sessions?q=user1&field=user')).sessions.map((s) => s.user).sort()).toEqual([

@@ -117,8 +117,15 @@ describe('Redis Cluster with redis.shards: 3', () => {
     } finally {
       await Promise.all(queues.map((q) => q.close()));
     }
-    const depth = await ctx.bridge.metric('ptim_sessions_active');
-    expect(depth).toBe(up.length);
+    expect(await ctx.bridge.metric('ptim_sessions_active')).toBe(up.length);
+    // The per-IP history is written shard by shard (a pipeline across slots would fail in a Cluster).
+    await waitFor(
+      async () => (await ctx.bridge.metric('ptim_history_entries_total', { result: 'recorded' })) >= lines.length * 2,
+      {
+        what: 'history recorded',
+      },
+    );
+    expect(await ctx.bridge.metric('ptim_history_entries_total', { result: 'error' })).toBe(0);
   }, 120_000);
 
   it('the start-up check sees every shard served, and warns when shards crowd onto one master', async () => {
