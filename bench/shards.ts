@@ -1,5 +1,6 @@
 // Capacity on Redis Cluster: the same stream of VPN events through the session engine, outbox
-// relay and push workers (an instant in-process pusher, so JIMS costs nothing) on a real local
+// relay and push workers, with the console's per-IP history as shipped (an instant in-process
+// pusher, so JIMS costs nothing), on a real local
 // Cluster of 3 masters, once with redis.shards 1 and once with 3, in one run. Prints how the
 // events spread over the masters and each master's Redis CPU per event (INFO cpu user + sys
 // deltas / events applied there), and the bridge process's own CPU per event.
@@ -7,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { defaultConfig } from '../src/config/schema.js';
+import { createHistoryTap } from '../src/history/tap.js';
 import { silentLogger } from '../src/log.js';
 import { createMetrics, type Metrics } from '../src/ops/metrics.js';
 import { createOutboxRelay } from '../src/queue/relay.js';
@@ -73,6 +75,8 @@ async function pass(target: RedisTarget, count: number): Promise<void> {
   const metrics = createMetrics();
   const pusher = new ScriptedPusher();
   const deps = { metrics, logger: silentLogger, clock: systemClock };
+  const history = createHistoryTap({ redis: producer, keyPrefix: shards, cfg: cfg.ops.console.history, ...deps });
+  history.start();
   const engine = shardedEngine(
     shards,
     '',
@@ -85,7 +89,7 @@ async function pass(target: RedisTarget, count: number): Promise<void> {
   );
   const queue = shardQueueConfig(cfg.queue, shards);
   const workers = shardedWorkers(shards, (keyPrefix) =>
-    createPushWorkers({ connection: workerConn, queue, keyPrefix, pusher, autorun: false, ...deps }),
+    createPushWorkers({ connection: workerConn, queue, keyPrefix, pusher, autorun: false, onOutcome: history.pushed, ...deps }),
   );
   await relay.start();
   workers.run();
@@ -98,12 +102,16 @@ async function pass(target: RedisTarget, count: number): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < stream.length; i += 1000) {
-    for (const e of stream.slice(i, i + 1000)) engine.submit(e, `b${i}`);
+    for (const [j, e] of stream.slice(i, i + 1000).entries()) {
+      engine.submit(e, `b${i + j}`);
+      history.line(e, `b${i + j}`);
+    }
     await engine.drain();
   }
   const applied = performance.now() - t0;
   const want = await emitted(metrics);
   while ((await finished(metrics)) < want) await new Promise((r) => setTimeout(r, 20));
+  await history.recorder.flush();
   const total = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const after = await Promise.all(masters.map(cpuMs));
@@ -132,6 +140,7 @@ async function pass(target: RedisTarget, count: number): Promise<void> {
 
   await relay.stop();
   await workers.close();
+  await history.stop();
   await engine.close();
   producer.disconnect();
   workerConn.disconnect();
