@@ -8,6 +8,7 @@ import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError } from './errors.js';
+import { createEvents } from './events.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createHistoryTap, type HistoryTap } from './history/tap.js';
 import type { ListenerAddress } from './ingest/receiver.js';
@@ -215,7 +216,10 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     await pre.jims?.close();
     throw PtimError.combine(errors);
   }
-  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, clock };
+  const redisOpts = {
+    connectTimeoutSecs: config.redis.connectTimeoutSecs,
+    emit: createEvents({ metrics, logger, now: () => clock.now() }),
+  };
   const connections: RedisClient[] = [];
   const connection = (role: 'worker' | 'producer' | 'command') => {
     const r = createRedisClient(redisTarget, role, redisOpts);

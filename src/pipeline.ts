@@ -4,7 +4,8 @@
 import type { IdentityConfig } from './config/schema.js';
 import { createDomainAliasWatch } from './identity/domain-alias.js';
 import { normalize, type IgnoredReason } from './identity/normalize.js';
-import { rateLimiter, type Logger } from './log.js';
+import { createEvents } from './events.js';
+import type { Logger } from './log.js';
 import type { Library } from './match/library.js';
 import { matchMessage, type MatchResult } from './match/matcher.js';
 import type { Fields } from './match/transforms.js';
@@ -15,6 +16,8 @@ import type { Clock, RawMessage, SyslogMessage, VpnEvent } from './types.js';
 export type PipelineOutcome =
   | { readonly type: 'skipped' }
   | { readonly type: 'near-miss'; readonly candidate?: string; readonly reason: string }
+  /** A bug in a stage (they are total): counted as pipeline_failed, never as a near miss. */
+  | { readonly type: 'failed'; readonly reason: string }
   | { readonly type: 'ignored'; readonly reason: IgnoredReason; readonly patternId: string; readonly detail: string }
   | { readonly type: 'event'; readonly event: VpnEvent; readonly fields: Fields };
 
@@ -60,7 +63,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let library = deps.library;
   let prefilter = library.prefilter;
   const maxFieldBytes = deps.maxFieldBytes ?? 1024;
-  const allowLog = rateLimiter(deps.nearMissLogPerMinute ?? 6, () => clock.now());
+  const emit = createEvents({
+    metrics,
+    logger,
+    now: () => clock.now(),
+    logPerMinute: { near_miss: deps.nearMissLogPerMinute ?? 6 },
+  });
   // The skip path runs for nearly every line: a prom-client inc() costs more than the prefilter
   // scan itself, so skips are counted locally and added in batches (at most SKIP_BATCH behind,
   // i.e. well under a millisecond at full rate; flushMetrics() settles it before a scrape).
@@ -87,19 +95,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     try {
       const { msg, match: m } = parseAndMatch(library, raw);
       if (!m.matched) {
-        metrics.nearMisses.inc();
-        const gate = allowLog();
-        if (gate.allowed)
-          logger.warn(
-            {
-              candidate: m.candidate?.id,
-              reason: m.reason,
-              source: raw.sourceIp,
-              line: raw.bytes.toString('latin1', 0, LOG_SAMPLE_CHARS),
-              suppressed: gate.suppressed,
-            },
-            'VPN-looking line matched no pattern (try `ptim-bridge patterns explain`)',
-          );
+        emit('near_miss', {
+          candidate: m.candidate?.id,
+          code: m.code,
+          reason: m.reason,
+          source: raw.sourceIp,
+          line: raw.bytes.toString('latin1', 0, LOG_SAMPLE_CHARS),
+        });
         return { type: 'near-miss', ...(m.candidate ? { candidate: m.candidate.id } : {}), reason: m.reason };
       }
       metrics.matched.inc({ pattern: m.patternId });
@@ -113,9 +115,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       return { type: 'event', event: n.event, fields: m.fields };
     } catch (e) {
       // Defence in depth: the stages are total, but one bad line must never stop ingest.
-      metrics.nearMisses.inc();
-      if (allowLog().allowed) logger.error({ err: e, source: raw.sourceIp }, 'pipeline failed on a line');
-      return { type: 'near-miss', reason: `internal error: ${String(e)}` };
+      emit('pipeline_failed', { err: e, source: raw.sourceIp });
+      return { type: 'failed', reason: `internal error: ${String(e)}` };
     }
   }
 

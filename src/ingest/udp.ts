@@ -4,10 +4,17 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { PtimError } from '../errors.js';
 import { listening } from '../net/listening.js';
-import { rateLimiter } from '../log.js';
 import { unmapIp } from './cidr.js';
 import { frameDatagram } from './framing.js';
-import { guardSink, isV6Bind, openAll, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+import {
+  guardSink,
+  isV6Bind,
+  receiverEvents,
+  openAll,
+  type ListenerAddress,
+  type Receiver,
+  type ReceiverContext,
+} from './receiver.js';
 
 export interface UdpOptions {
   readonly bind: readonly string[];
@@ -18,16 +25,12 @@ export interface UdpOptions {
 
 export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Receiver {
   const { metrics, logger, clock, policy, rejections } = ctx;
-  const sink = guardSink(
-    ctx.sink,
-    logger,
-    rateLimiter(10, () => clock.now()),
-  );
+  const emit = receiverEvents(ctx);
+  const sink = guardSink(ctx.sink, emit);
   const received = metrics.received.labels({ transport: 'udp' });
   const receivedBytes = metrics.receivedBytes.labels({ transport: 'udp' });
   const truncated = metrics.truncated.labels({ transport: 'udp' });
   const empty = metrics.dropped.labels({ transport: 'udp', reason: 'bad_frame' });
-  const errLimit = rateLimiter(10, () => clock.now());
   let sockets: { socket: Socket; address: ListenerAddress }[] = [];
 
   const onMessage = (msg: Buffer, rinfo: RemoteInfo) => {
@@ -69,10 +72,7 @@ export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Recei
       socket.close();
       throw new PtimError('PTIM_ERR_BIND', `cannot bind UDP ${address} port ${opts.port}: ${(e as Error).message}`);
     }
-    socket.on('error', (err) => {
-      const r = errLimit();
-      if (r.allowed) logger.error({ err, transport: 'udp', address, suppressed: r.suppressed }, 'UDP socket error');
-    });
+    socket.on('error', (err) => emit('syslog_socket_error', { transport: 'udp', address, err }));
     socket.on('message', onMessage);
     const a = socket.address();
     let granted: number | undefined;

@@ -9,7 +9,8 @@
 // one consumer) and the loop in `createOutboxRelay`.
 import { duplicateClient, type RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
-import { rateLimiter, silentLogger, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import { systemClock, type Clock, type IdentityEvent } from '../types.js';
@@ -178,6 +179,7 @@ interface MoverDeps {
   queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   metrics: Metrics;
   logger: Logger;
+  emit: Emit;
   clock: Clock;
   claimIdleMs: number;
 }
@@ -187,23 +189,16 @@ class OutboxMover {
   /** False until our own pending entries were re-read (at start, after an error or a reconnect). */
   ownPendingDone = false;
   lastClaimAt = 0;
-  private readonly invalidLog: ReturnType<typeof rateLimiter>;
 
-  constructor(private readonly deps: MoverDeps) {
-    this.invalidLog = rateLimiter(10, () => deps.clock.now());
-  }
+  constructor(private readonly deps: MoverDeps) {}
 
   /** One addBulk for the batch's jobs, then one XACK+XDEL for all its entries. */
   async relayEntries(entries: readonly StreamEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const { metrics, logger } = this.deps;
     const { jobs, invalid } = entriesToJobs(entries, this.deps.queue);
-    for (const [id, fields] of invalid) {
-      metrics.relayInvalid.inc();
-      const { allowed, suppressed } = this.invalidLog();
-      // The entry can never become a job; keeping it would make it be reclaimed forever.
-      if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
-    }
+    // The entry can never become a job; keeping it would make it be reclaimed forever.
+    for (const [id, fields] of invalid) this.deps.emit('outbox_invalid_entry', { entryId: id, fields });
     if (jobs.length > 0) await this.deps.pushQueue.addBulk(jobs);
     await this.deps.consumer.ack(entries.map(([id]) => id));
     const relayed = entries.length - invalid.length;
@@ -215,8 +210,7 @@ class OutboxMover {
   async reclaim(): Promise<number> {
     const entries = await this.deps.consumer.reclaim(this.deps.claimIdleMs);
     this.lastClaimAt = this.deps.clock.now();
-    if (entries.length > 0)
-      this.deps.logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
+    if (entries.length > 0) this.deps.emit('outbox_reclaimed', { entries: entries.length });
     return this.relayEntries(entries);
   }
 
@@ -268,12 +262,12 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
   const blockMs = opts.blockMs ?? 2000;
   const errorBackoffMs = opts.errorBackoffMs ?? 1000;
-  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger, clock);
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
+  const pushQueue = createPushQueue(redis, opts.keyPrefix, emit);
   // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
   // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
   const claimIdleMs = opts.claimIdleMs ?? 15_000;
-  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, clock, claimIdleMs });
-  const errorLog = rateLimiter(6, () => clock.now());
+  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, emit, clock, claimIdleMs });
   let running = false;
   let loop: Promise<void> | undefined;
   let blocking: RedisClient | undefined;
@@ -317,8 +311,7 @@ export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         // A batch may have been read (pending under our name) and not added: re-read our own
         // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
         mover.ownPendingDone = false;
-        const { allowed, suppressed } = errorLog();
-        if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'outbox relay error; retrying');
+        emit('outbox_relay_error', { err: e });
         await pause(errorBackoffMs);
       }
     }
