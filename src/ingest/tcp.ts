@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PtimError } from '../errors.js';
 import { listening } from '../net/listening.js';
-import { unmapIp } from './cidr.js';
+import { unmapIp } from '../net/cidr.js';
 import type { ConnectionTable } from './connections.js';
 import type { Frame } from './framing.js';
 import { connectionOutcomes, type ReportOutcome } from './outcomes.js';

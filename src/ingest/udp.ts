@@ -4,7 +4,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { PtimError } from '../errors.js';
 import { listening } from '../net/listening.js';
-import { unmapIp } from './cidr.js';
+import { unmapIp } from '../net/cidr.js';
 import { frameDatagram } from './framing.js';
 import {
   guardSink,
