@@ -255,91 +255,123 @@ function blockingConnection(redis: RedisClient, onReconnect: () => void): RedisC
   return conn;
 }
 
+/**
+ * The relay's loop: catch up on our own and dead consumers' entries, then block for new ones; a
+ * Redis error pauses it, and our own pending entries are re-read after it.
+ */
+class RelayLoop {
+  running = false;
+  private loop: Promise<void> | undefined;
+  private blockedNow = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      consumer: OutboxConsumer;
+      mover: OutboxMover;
+      emit: Emit;
+      blockMs: number;
+      errorBackoffMs: number;
+    },
+  ) {}
+
+  start(conn: RedisClient): void {
+    this.running = true;
+    this.loop = this.run(conn);
+  }
+
+  /** Ends the loop after the batch in hand; a blocked read is cut (`cut`), not waited out. */
+  async stop(cut: () => void): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    // A blocked read has nothing in hand; cut it instead of waiting out blockMs. Whatever the
+    // server handed us in that instant stays pending for this consumer and is re-read later.
+    if (this.blockedNow) cut();
+    await this.loop;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => (clearTimeout(t), resolve());
+    });
+  }
+
+  /** One round: catch up on our own and dead consumers' entries, then block for new ones. */
+  private async round(conn: RedisClient): Promise<void> {
+    const { consumer, mover } = this.deps;
+    await consumer.ensureGroup();
+    if (!mover.ownPendingDone) await mover.ownPending(this.deps.redis);
+    if (mover.reclaimDue()) await mover.reclaim();
+    // stop() may have come while we were busy above; it only cuts a read that is under way.
+    if (!this.running) return;
+    this.blockedNow = true;
+    let entries: StreamEntry[];
+    try {
+      entries = await consumer.read(conn, '>', this.deps.blockMs);
+    } finally {
+      this.blockedNow = false;
+    }
+    // Entries already read are relayed even when stop() came meanwhile: finish the batch.
+    await mover.relayEntries(entries);
+  }
+
+  private async run(conn: RedisClient): Promise<void> {
+    while (this.running) {
+      try {
+        await this.round(conn);
+      } catch (e) {
+        if (!this.running) break;
+        // A batch may have been read (pending under our name) and not added: re-read our own
+        // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
+        this.deps.mover.ownPendingDone = false;
+        this.deps.emit('outbox_relay_error', { err: e });
+        await this.pause(this.deps.errorBackoffMs);
+      }
+    }
+  }
+}
+
 export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const { redis, metrics } = opts;
   const clock = opts.clock ?? systemClock;
   const logger = (opts.logger ?? silentLogger).child({ component: 'relay' });
   const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
-  const blockMs = opts.blockMs ?? 2000;
-  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
   const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const pushQueue = createPushQueue(redis, opts.keyPrefix, emit);
   // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
   // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
   const claimIdleMs = opts.claimIdleMs ?? 15_000;
   const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, emit, clock, claimIdleMs });
-  let running = false;
-  let loop: Promise<void> | undefined;
+  const loop = new RelayLoop({
+    redis,
+    consumer,
+    mover,
+    emit,
+    blockMs: opts.blockMs ?? 2000,
+    errorBackoffMs: opts.errorBackoffMs ?? 1000,
+  });
   let blocking: RedisClient | undefined;
-  let blockedNow = false;
-  let wake: (() => void) | undefined;
-
   const onReconnect = () => {
     mover.ownPendingDone = false;
   };
-
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      wake = () => (clearTimeout(t), resolve());
-    });
-
-  /** One round of the loop: catch up on our own and dead consumers' entries, then block for new ones. */
-  async function round(conn: RedisClient): Promise<void> {
-    await consumer.ensureGroup();
-    if (!mover.ownPendingDone) await mover.ownPending(redis);
-    if (mover.reclaimDue()) await mover.reclaim();
-    // stop() may have come while we were busy above; it only cuts a read that is under way.
-    if (!running) return;
-    blockedNow = true;
-    let entries: StreamEntry[];
-    try {
-      entries = await consumer.read(conn, '>', blockMs);
-    } finally {
-      blockedNow = false;
-    }
-    // Entries already read are relayed even when stop() came meanwhile: finish the batch.
-    await mover.relayEntries(entries);
-  }
-
-  async function run(conn: RedisClient): Promise<void> {
-    while (running) {
-      try {
-        await round(conn);
-      } catch (e) {
-        if (!running) break;
-        // A batch may have been read (pending under our name) and not added: re-read our own
-        // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
-        mover.ownPendingDone = false;
-        emit('outbox_relay_error', { err: e });
-        await pause(errorBackoffMs);
-      }
-    }
-  }
 
   return {
     pushQueue,
     relayOnce: () => mover.once(redis),
     async start() {
-      if (running) return;
-      running = true;
+      if (loop.running) return;
       blocking = blockingConnection(redis, onReconnect);
       redis.on('reconnecting', onReconnect);
-      loop = run(blocking);
+      loop.start(blocking);
     },
     async stop() {
-      if (!running) {
-        await pushQueue.close();
-        return;
+      if (loop.running) {
+        redis.off('reconnecting', onReconnect);
+        await loop.stop(() => blocking?.disconnect());
+        blocking?.disconnect();
       }
-      running = false;
-      redis.off('reconnecting', onReconnect);
-      wake?.();
-      // A blocked read has nothing in hand; cut it instead of waiting out blockMs. Whatever the
-      // server handed us in that instant stays pending for this consumer and is re-read later.
-      if (blockedNow) blocking?.disconnect();
-      await loop;
-      blocking?.disconnect();
       await pushQueue.close();
     },
   };

@@ -172,12 +172,35 @@ function watchWorker(worker: Worker<PushJobData>, emit: Emit): void {
   });
 }
 
+/** The BullMQ worker of the push queue, running `dispatch` for each job. */
+function bullWorker(
+  opts: PushWorkersOptions,
+  dispatch: (job: Job<PushJobData>, token?: string) => Promise<PushJobResult | BatchJobResult>,
+  backoffMs: (attemptsMade: number, err?: Error) => number,
+): Worker<PushJobData> {
+  const ks = keyspace(opts.keyPrefix);
+  const lockTtlMs = opts.queue.ipLockTtlSecs * 1000;
+  return new Worker<PushJobData>(ks.queueName, dispatch, {
+    connection: opts.connection,
+    prefix: ks.tag,
+    concurrency: opts.queue.concurrency,
+    autorun: opts.autorun ?? true,
+    // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
+    maxStalledCount: 1000,
+    // A job's lock lives as long as its IP's push lock (BullMQ renews it while the process lives), and
+    // stalls are looked for as often: after a crash, its in-flight pushes resume about when the IP
+    // lock frees, not after BullMQ's fixed 30 s + 30 s. Defaults (ipLockTtlSecs 30) match BullMQ's.
+    lockDuration: lockTtlMs,
+    stalledInterval: lockTtlMs,
+    settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffMs(attemptsMade, err) },
+  });
+}
+
 export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const { metrics, clock, queue: cfg } = opts;
   const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
   const random = opts.random ?? Math.random;
   const schedulerClock = opts.schedulerClock ?? systemClock;
-  const ks = keyspace(opts.keyPrefix);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
   /** A busy IP or a pending predecessor: come back after the delay plus up to as much again of jitter. */
   const retryWaitMs = () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs);
@@ -232,23 +255,9 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const dispatch = (job: Job<PushJobData>, token?: string): Promise<PushJobResult | BatchJobResult> =>
     job.name === BATCH_JOB ? handleBatch(batchDeps, job as Job<BatchJobData>) : handleJob(job as Job<EventJobData>, token);
 
-  const worker = new Worker<PushJobData>(ks.queueName, dispatch, {
-    connection: opts.connection,
-    prefix: ks.tag,
-    concurrency: cfg.concurrency,
-    autorun: opts.autorun ?? true,
-    // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
-    maxStalledCount: 1000,
-    // A job's lock lives as long as its IP's push lock (BullMQ renews it while the process lives), and
-    // stalls are looked for as often: after a crash, its in-flight pushes resume about when the IP
-    // lock frees, not after BullMQ's fixed 30 s + 30 s. Defaults (ipLockTtlSecs 30) match BullMQ's.
-    lockDuration: lockTtlMs,
-    stalledInterval: lockTtlMs,
-    settings: {
-      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-        retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
-    },
-  });
+  const worker = bullWorker(opts, dispatch, (attemptsMade, err) =>
+    retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
+  );
   watchWorker(worker, emit);
 
   return {
