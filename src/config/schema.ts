@@ -2,7 +2,7 @@
 // The README's configuration reference mirrors this file; keep them in step.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseCidr } from '../ingest/cidr.js';
+import { parseCidr } from '../net/cidr.js';
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();

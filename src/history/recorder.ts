@@ -5,7 +5,8 @@
 // new ones are dropped and counted, never queued without limit.
 import type { RedisClient } from '../redis/connection.js';
 import type { HistoryConfig } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey, keyspace } from '../redis/keys.js';
 import type { Clock } from '../types.js';
@@ -59,10 +60,9 @@ export function createHistoryRecorder(deps: {
   let buffer: { ip: string; entry: HistoryEntry }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
-  const errorLog = rateLimiter(6, () => clock.now());
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const recorded = metrics.historyEntries.labels({ result: 'recorded' });
   const dropped = metrics.historyEntries.labels({ result: 'dropped' });
-  const failed = metrics.historyEntries.labels({ result: 'error' });
 
   const write = async (batch: { ip: string; entry: HistoryEntry }[]) => {
     const p = redis.pipeline();
@@ -89,12 +89,10 @@ export function createHistoryRecorder(deps: {
       while (buffer.length) {
         const batch = buffer.slice(0, FLUSH_BATCH);
         buffer = buffer.slice(batch.length);
-        await write(batch).catch((e: unknown) => {
-          // History is a diagnostic aid: a failed write is counted and logged, and not retried.
-          failed.inc(batch.length);
-          const { allowed, suppressed } = errorLog();
-          if (allowed) logger.warn({ err: (e as Error).message, entries: batch.length, suppressed }, 'history write failed');
-        });
+        // History is a diagnostic aid: a failed write is counted and logged, and not retried.
+        await write(batch).catch((err: unknown) =>
+          emit('history_write_failed', { err, entries: batch.length, count: batch.length }),
+        );
       }
     })().finally(() => (flushing = undefined));
     return flushing;
