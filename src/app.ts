@@ -312,7 +312,8 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
   }
 
   if (has(config, 'sweeper')) {
-    sweeper = createSweeper({ redis: command, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+    const pendingLimitMs = config.queue.maxEventAgeSecs * 1000;
+    sweeper = createSweeper({ redis: command, cfg: config.sessions, keyPrefix, metrics, logger, clock, pendingLimitMs });
   }
 
   let jimsProbe: { at: number; result: { ok: boolean; detail?: string } } | undefined;

@@ -185,6 +185,11 @@ export const sessionsSchema = z
     journalFsync: z.enum(['always', 'interval', 'never']).default('interval'),
     /** Events are collected this long and written in one write (interval and never). */
     journalWriteIntervalMs: positiveInt.max(10_000).default(100),
+    /**
+     * How long an IP's last applied receive time is kept after its session ended: a line received
+     * earlier is refused (out of order) within it. Must cover replica clock skew plus buffering.
+     */
+    reorderWindowMs: positiveInt.default(60_000),
   })
   .strict();
 

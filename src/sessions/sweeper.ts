@@ -1,21 +1,27 @@
 // Expires sessions that saw no UP or rekey for `sessionIdleSecs` (JIMS's own logoff time), so
 // JIMS hears a disconnect even when the DOWN line was lost. Safe with several replicas: the
-// session script re-checks idleness atomically, so a late UP always wins over a sweep.
+// session script re-checks idleness atomically, so a late UP always wins over a sweep. Each pass
+// then prunes the bookkeeping of IPs that ended long enough ago (prune.ts).
 import { randomUUID } from 'node:crypto';
 import { rateLimiter } from '../log.js';
 import { keyspace } from '../redis/keys.js';
 import type { SessionAdapterOptions } from './options.js';
 import { reportDecision } from './report.js';
+import { pruneEnded, type PruneCounts } from './prune.js';
 import { defineSessionScript, runSessionCall } from './script.js';
 
 export interface SweeperOptions extends SessionAdapterOptions {
   /** Idle candidates examined per round trip. */
   batchSize?: number;
+  /** An ended IP whose last push is still undelivered is kept at most this long (ms; queue.maxEventAgeSecs). Default sessionIdleSecs. */
+  pendingLimitMs?: number;
 }
 
 export interface Sweeper {
-  /** One pass; resolves with the number of sessions expired. Rejects only if Redis fails. */
+  /** One expiry pass; resolves with the number of sessions expired. Rejects only if Redis fails. */
   sweepOnce(): Promise<number>;
+  /** One pruning pass over ended IPs (also run after each timed sweep). */
+  pruneOnce(): Promise<PruneCounts>;
   /** Sweeps every `sweepIntervalSecs` (never two passes at once); failures are logged, not thrown. */
   start(): void;
   stop(): Promise<void>;
@@ -58,9 +64,22 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     return expired;
   };
 
+  const pruneOpts = {
+    reorderWindowMs: cfg.reorderWindowMs,
+    pendingLimitMs: opts.pendingLimitMs ?? cfg.sessionIdleSecs * 1000,
+    batchSize,
+  };
+  const pruneOnce = async (): Promise<PruneCounts> => {
+    const counts = await pruneEnded(redis, keyPrefix, pruneOpts, clock.now());
+    metrics.pruned.inc(counts.pruned);
+    if (counts.pruned > 0) logger.debug(counts, 'pruned the bookkeeping of ended IPs');
+    return counts;
+  };
+
   const tick = () => {
     if (running) return;
     running = sweepOnce()
+      .then(pruneOnce)
       .catch((err: unknown) => {
         const gate = errorLog();
         if (gate.allowed) logger.warn({ err, suppressedLogs: gate.suppressed }, 'session sweep failed; will retry');
@@ -70,6 +89,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
 
   return {
     sweepOnce,
+    pruneOnce,
     start() {
       if (timer) return;
       timer = setInterval(tick, cfg.sweepIntervalSecs * 1000);
