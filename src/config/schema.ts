@@ -190,8 +190,18 @@ export const sessionsSchema = z
      * earlier is refused (out of order) within it. Must cover replica clock skew plus buffering.
      */
     reorderWindowMs: positiveInt.default(60_000),
+    /** Re-push every active session this often so JIMS's logoff timer never lapses (0 = off). */
+    refreshIntervalSecs: z.number().int().min(0).default(0),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.refreshIntervalSecs > 0 && v.refreshIntervalSecs >= v.sessionIdleSecs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['refreshIntervalSecs'],
+        message: `must be below sessionIdleSecs (${v.sessionIdleSecs}), or the bridge's own idle expiry ends sessions between refreshes`,
+      });
+  });
 
 /** `host:port` of a Sentinel or Cluster node (IPv6 as `[addr]:port`). */
 const hostPort = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'host:port (IPv6 as [addr]:port)');
