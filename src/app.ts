@@ -368,8 +368,18 @@ function addDelivery(parts: Parts): void {
       replicaAck: replicaAckOf(config.redis),
     });
   }
-  if (has(config, 'sweeper'))
-    parts.sweeper = createSweeper({ redis: pool.command, cfg: config.sessions, keyPrefix, metrics, logger, clock });
+  if (has(config, 'sweeper')) {
+    const pendingLimitMs = config.queue.maxEventAgeSecs * 1000;
+    parts.sweeper = createSweeper({
+      redis: pool.command,
+      cfg: config.sessions,
+      keyPrefix,
+      metrics,
+      logger,
+      clock,
+      pendingLimitMs,
+    });
+  }
 }
 
 /** JIMS reachability, probed at most every 15 s (a probe is a token request). */

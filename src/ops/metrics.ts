@@ -95,10 +95,16 @@ function matchMetrics({ counter, gauge }: Factory) {
 /** The session engine and its journal. */
 function sessionMetrics({ counter, gauge }: Factory) {
   return {
-    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | replayed (a journal replay of an event Redis had applied) | error (script rejected the event) */
+    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | out_of_order | resynced | refreshed | resync_skipped | replayed (a journal replay of an event Redis had applied) | error (script rejected the event) */
     decisions: counter('ptim_session_decisions_total', 'Session engine decisions', ['decision']),
     identityEvents: counter('ptim_identity_events_total', 'Identity events written to the outbox', ['kind']),
     sessionsActive: gauge('ptim_sessions_active', 'IPs currently mapped to a user'),
+    outOfOrder: counter(
+      'ptim_session_events_out_of_order_total',
+      "VPN lines refused because they were received before the IP's last applied line",
+    ),
+    refreshes: counter('ptim_session_refreshes_total', 'Active sessions re-pushed by the periodic refresh'),
+    pruned: counter('ptim_session_pruned_total', 'Ended IPs whose bookkeeping was pruned from Redis'),
     bufferDepth: gauge('ptim_session_buffer_events', 'VPN events held in memory while Redis is unreachable'),
     bufferDropped: counter('ptim_session_buffer_dropped_total', 'VPN events dropped because the memory buffer was full'),
     journalBytes: gauge('ptim_session_journal_bytes', 'Bytes of the session journal on disk'),

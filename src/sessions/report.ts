@@ -13,11 +13,17 @@ export interface DecisionContext {
   readonly correlationId: string;
 }
 
-export function reportDecision(metrics: Metrics, logger: Logger, r: ScriptResult, ctx: DecisionContext): void {
+/** The decision's counters and the active-sessions gauge (resync and refresh report only these: no log line per session). */
+export function countDecision(metrics: Metrics, r: ScriptResult): void {
   metrics.decisions.inc({ decision: r.decision });
+  if (r.decision === 'out_of_order') metrics.outOfOrder.inc();
   for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
   // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
   metrics.sessionsActive.set(r.active);
+}
+
+export function reportDecision(metrics: Metrics, logger: Logger, r: ScriptResult, ctx: DecisionContext): void {
+  countDecision(metrics, r);
   historyOf(metrics)?.decision(r, ctx);
   const { user, domain, ip, firewall, correlationId } = ctx;
   logger.info(
