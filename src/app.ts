@@ -8,6 +8,7 @@ import { portsOf, probePorts } from './config/ports.js';
 import type { Config, Role } from './config/schema.js';
 import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError } from './errors.js';
+import { createEvents } from './events.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createHistoryTap, type HistoryTap } from './history/tap.js';
 import type { ListenerAddress } from './ingest/receiver.js';
@@ -24,9 +25,9 @@ import { checkRedis } from './redis/check.js';
 import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient, type RedisTarget } from './redis/connection.js';
 import { keyspace } from './redis/keys.js';
 import { replicaAckOf } from './redis/replication.js';
-import { shardsOf } from './redis/shards.js';
 import { createOutboxRelay } from './queue/relay.js';
 import { createPushWorkers } from './queue/worker.js';
+import { shardsOf, type Shards } from './redis/shards.js';
 import { createSessionEngine, type EngineFront } from './sessions/engine.js';
 import { openJournaledEngine, type JournaledEngine } from './sessions/journaled.js';
 import { budget, within } from './ops/grace.js';
@@ -157,7 +158,7 @@ function nextCorrelationId(): string {
 
 /**
  * The ingest role: receive and matcher threads (src/threads/) feeding the session engine on this
- * thread, and the pattern reloader driving both threads. Start-up errors of either thread
+ * thread. Start-up errors of either thread
  * (bind, TLS files, CIDRs, the pattern library) come back as the same coded PtimErrors.
  */
 async function buildIngest(
@@ -190,15 +191,7 @@ async function buildIngest(
     store: createQuarantineStore(command, config.redis.keyPrefix),
     ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
   });
-  const reloader = createLibraryReloader({
-    dirs: config.patterns.dirs,
-    watch: config.patterns.watch,
-    load: () => ingest.reload(),
-    onLibrary: (summary) => ingest.setLiterals(summary.literals),
-    logger,
-    metrics,
-  });
-  return { ingest, reloader };
+  return { ingest };
 }
 
 /**
@@ -214,112 +207,178 @@ function lowerDeliveryPriority(nice: number, logger: Logger): void {
   }
 }
 
-export async function createApp(config: Config, deps: AppDeps): Promise<App> {
-  const { logger, metrics, clock } = deps;
-  const pre = await preflight(config, deps);
-  const errors = [...pre.errors];
-
-  const keyPrefix = config.redis.keyPrefix;
-  const shards = shardsOf(keyPrefix, config.redis.shards);
-  const active = new ActiveSessions(metrics, shards);
-  const replicaAck = replicaAckOf(config.redis);
-  const redisTarget = pre.redisTarget;
-  if (!redisTarget) {
-    await pre.jims?.close();
-    throw PtimError.combine(errors);
-  }
-  const redisOpts = { connectTimeoutSecs: config.redis.connectTimeoutSecs, logger, clock };
+/** The Redis connections of one process: one per role, made on demand and closed together. */
+function redisPool(target: RedisTarget, config: Config, deps: AppDeps) {
+  const opts = {
+    connectTimeoutSecs: config.redis.connectTimeoutSecs,
+    emit: createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() }),
+  };
   const connections: RedisClient[] = [];
   const connection = (role: 'worker' | 'producer' | 'command') => {
-    const r = createRedisClient(redisTarget, role, redisOpts);
+    const r = createRedisClient(target, role, opts);
     connections.push(r);
     return r;
   };
-  const command = connection('command');
-  const history = createHistoryTap({
-    redis: command,
-    keyPrefix: shards,
-    cfg: config.ops.console.history,
-    metrics,
-    logger,
-    clock,
+  return { connections, connection, command: connection('command') };
+}
+
+type RedisPool = ReturnType<typeof redisPool>;
+
+/**
+ * The main thread's copy of the pattern library: what the background proofs run on and what the
+ * console shows as running (the matcher thread loads and runs its own). Preflight loaded the
+ * first one; each library a reload installs in the matcher thread is loaded here too, so the
+ * regexes a reload adds are offered to the prover. A refusal removes the pattern here and in
+ * the matcher thread (`drop`).
+ */
+export interface MainLibrary {
+  readonly proofs: PatternProofs;
+  /** The library as it runs (refused patterns removed). */
+  current(): Library;
+  /** Loads the library again after the matcher thread installed a reload, and offers it. */
+  reloaded(): Promise<void>;
+}
+
+export function mainLibrary(
+  patterns: Config['patterns'],
+  deps: Pick<AppDeps, 'logger' | 'metrics'> & { checker?: Parameters<typeof createPatternProofs>[0]['checker'] },
+  first: Library,
+  drop: (keys: readonly string[]) => void,
+): MainLibrary {
+  let offered = first;
+  let current = first;
+  const install = (lib: Library) => {
+    current = lib;
+    const kept = new Set(lib.patterns.map((p) => p.id));
+    drop(offered.patterns.filter((p) => !kept.has(p.id)).map(patternKey));
+  };
+  const proofs = createPatternProofs({
+    cfg: patterns,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    install,
+    ...(deps.checker ? { checker: deps.checker } : {}),
   });
+  const offer = (lib: Library) => {
+    offered = lib;
+    current = proofs.offer(lib);
+  };
+  offer(first);
+  return {
+    proofs,
+    current: () => current,
+    async reloaded() {
+      try {
+        offer(await loadLibrary(patterns.dirs, { verdicts: proofs.store }));
+      } catch (err) {
+        // The matcher thread loaded these files a moment ago; an edit since then reloads again.
+        deps.logger.warn({ err }, 'the reloaded pattern library could not be loaded for its safety proofs');
+      }
+    },
+  };
+}
 
-  let ingest: ThreadedIngest | undefined;
-  let engine: EngineFront | undefined;
-  let inner: ShardedEngine | undefined;
-  let journaled: JournaledEngine | undefined;
-  let reloader: LibraryReloader | undefined;
-  let proofs: PatternProofs | undefined;
-  let relay: ShardedRelay | undefined;
-  let depth: QueueDepthPoller | undefined;
-  let workers: ShardedWorkers | undefined;
-  let sweeper: Pick<Sweeper, 'start' | 'stop'> | undefined;
-  let ops: OpsServer | undefined;
-  let opsAddress: { address: string; port: number } | undefined;
+/** The components of one process; those of roles it does not run stay undefined. */
+interface Parts {
+  readonly config: Config;
+  readonly deps: AppDeps;
+  readonly redisTarget: RedisTarget;
+  readonly pool: RedisPool;
+  readonly history: HistoryTap;
+  readonly jims?: JimsClient;
+  /** The keyspace's shards (redis.shards) and the active-sessions gauge summed over them. */
+  readonly shards: Shards;
+  readonly active: ActiveSessions;
+  ingest?: ThreadedIngest;
+  reloader?: LibraryReloader;
+  library?: MainLibrary;
+  engine?: EngineFront;
+  inner?: ShardedEngine;
+  journaled?: JournaledEngine;
+  relay?: ShardedRelay;
+  depth?: QueueDepthPoller;
+  workerRedis?: RedisClient;
+  workers?: ShardedWorkers;
+  sweeper?: Pick<Sweeper, 'start' | 'stop'>;
+  ops?: OpsServer;
+  opsAddress?: { address: string; port: number };
+}
 
-  if (has(config, 'ingest') && errors.length === 0) {
-    // The main thread's copy of the library (loaded by preflight) drives the background proofs;
-    // the matcher thread loads and runs its own.
-    if (pre.library) {
-      const running = pre.library;
-      // A refusal removes the pattern from the main thread's copy; the matcher thread skips it too.
-      const install = (lib: Library) => {
-        const kept = new Set(lib.patterns.map((p) => p.id));
-        ingest?.dropPatterns(running.patterns.filter((p) => !kept.has(p.id)).map(patternKey));
-      };
-      const pr = createPatternProofs({ cfg: config.patterns, logger, metrics, install });
-      pr.offer(running);
-      proofs = pr;
-    }
-    try {
-      ({ ingest, reloader } = await buildIngest(config, deps, command, () => engine, history));
-    } catch (e) {
-      errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
-    }
+/** The ingest role's threads, reloader and main-thread library; start-up problems go to `errors`. */
+async function addIngest(parts: Parts, pre: PreflightResult, errors: PtimError[]): Promise<void> {
+  const { config, deps } = parts;
+  if (pre.library) parts.library = mainLibrary(config.patterns, deps, pre.library, (keys) => parts.ingest?.dropPatterns(keys));
+  try {
+    const built = await buildIngest(config, deps, parts.pool.command, () => parts.engine, parts.history);
+    parts.ingest = built.ingest;
+    parts.reloader = createLibraryReloader({
+      dirs: config.patterns.dirs,
+      watch: config.patterns.watch,
+      load: () => built.ingest.reload(),
+      onLibrary: (summary) => {
+        built.ingest.setLiterals(summary.literals);
+        void parts.library?.reloaded();
+      },
+      logger: deps.logger,
+      metrics: deps.metrics,
+      clock: deps.clock,
+    });
+  } catch (e) {
+    errors.push(asPtimError(e, 'PTIM_ERR_PATTERN'));
   }
-  if (errors.length) {
-    await pre.jims?.close();
-    await ingest?.close();
-    throw PtimError.combine(errors);
-  }
-  for (const w of pre.warnings) logger.warn(w);
-  if (ingest) {
-    lowerDeliveryPriority(config.ingest.deliveryNice, logger);
-    // A short close: the bounded shutdown (shutdownGraceSecs) must not wait 5 s for a Redis that is gone.
-    const redis = connection('producer');
-    const make = (keyPrefix: string, activeSessions: (n: number) => void) =>
-      createSessionEngine({
-        redis,
-        cfg: config.sessions,
-        keyPrefix,
-        metrics,
-        logger,
-        clock,
-        replicaAck,
-        closeTimeoutMs: 1000,
-        activeSessions,
-      });
-    inner = shardedEngine(shards, config.sessions.ipScope, make, active);
-    if (config.sessions.journalDir) journaled = await openJournaledEngine(inner, config.sessions, { logger, metrics, clock });
-    engine = journaled ?? inner;
-  }
+}
 
+/** The session engine the ingest threads deliver to, journaled when sessions.journalDir is set. */
+async function addSessionEngine(parts: Parts): Promise<void> {
+  const { config, deps } = parts;
+  const { logger, metrics, clock } = deps;
+  lowerDeliveryPriority(config.ingest.deliveryNice, logger);
+  const redis = parts.pool.connection('producer');
+  // A short close: the bounded shutdown (shutdownGraceSecs) must not wait 5 s for a Redis that is gone.
+  const make = (keyPrefix: string, activeSessions: (n: number) => void) =>
+    createSessionEngine({
+      redis,
+      cfg: config.sessions,
+      keyPrefix,
+      metrics,
+      logger,
+      clock,
+      replicaAck: replicaAckOf(config.redis),
+      closeTimeoutMs: 1000,
+      activeSessions,
+    });
+  parts.inner = shardedEngine(parts.shards, config.sessions.ipScope, make, parts.active);
+  if (config.sessions.journalDir)
+    parts.journaled = await openJournaledEngine(parts.inner, config.sessions, { logger, metrics, clock });
+  parts.engine = parts.journaled ?? parts.inner;
+}
+
+/** The relay role (outbox → queue, with the depth poller), the push workers, the sweeper. */
+function addDelivery(parts: Parts): void {
+  const { config, deps, pool, jims, shards } = parts;
+  const { logger, metrics, clock } = deps;
   if (has(config, 'relay')) {
-    const redis = connection('producer');
+    const redis = pool.connection('producer');
     const consumerName = `${hostname()}-${process.pid}`;
-    relay = shardedRelay(shards, (keyPrefix) =>
+    const relay = shardedRelay(shards, (keyPrefix) =>
       createOutboxRelay({ redis, queue: config.queue, keyPrefix, metrics, logger, consumerName, clock }),
     );
-    depth = createQueueDepthPoller({ queue: relay.pushQueues, redis: command, keyPrefix: shards, metrics, logger, clock });
+    parts.relay = relay;
+    parts.depth = createQueueDepthPoller({
+      queue: relay.pushQueues,
+      redis: pool.command,
+      keyPrefix: shards,
+      metrics,
+      logger,
+      clock,
+    });
   }
-
-  const jims = pre.jims;
-  const workerRedis = jims ? connection('worker') : undefined;
-  if (jims && workerRedis) {
-    workers = shardedWorkers(shards, (keyPrefix) =>
+  if (jims) {
+    const connection = pool.connection('worker');
+    parts.workerRedis = connection;
+    parts.workers = shardedWorkers(shards, (keyPrefix) =>
       createPushWorkers({
-        connection: workerRedis,
+        connection,
         queue: shardQueueConfig(config.queue, shards),
         keyPrefix,
         pusher: jims,
@@ -327,34 +386,55 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
         logger,
         clock,
         autorun: false,
-        onOutcome: history.pushed,
-        replicaAck,
+        onOutcome: parts.history.pushed,
+        replicaAck: replicaAckOf(config.redis),
       }),
     );
   }
-
   if (has(config, 'sweeper')) {
-    sweeper = shardedSweeper(shards, (keyPrefix, i) =>
+    const pendingLimitMs = config.queue.maxEventAgeSecs * 1000;
+    parts.sweeper = shardedSweeper(shards, (keyPrefix, i) =>
       createSweeper({
-        redis: command,
+        redis: pool.command,
         cfg: config.sessions,
         keyPrefix,
         metrics,
         logger,
         clock,
-        activeSessions: active.setter(i),
+        pendingLimitMs,
+        activeSessions: parts.active.setter(i),
       }),
     );
   }
+}
 
-  let jimsProbe: { at: number; result: { ok: boolean; detail?: string } } | undefined;
-  const checks = (): ReadinessCheck[] => {
+/** JIMS reachability, probed at most every 15 s (a probe is a token request). */
+function jimsCheck(jims: JimsClient | undefined, clock: Clock): ReadinessCheck {
+  let last: { at: number; result: { ok: boolean; detail?: string } } | undefined;
+  return {
+    name: 'jims',
+    // JIMS being down must not take the bridge out of service: it queues and retries.
+    required: false,
+    check: async () => {
+      if (!jims) return { ok: false, detail: 'jims.primary not configured: events are queued, not pushed' };
+      const now = clock.now();
+      if (!last || now - last.at > 15_000) {
+        const r = await jims.probe();
+        last = { at: now, result: { ok: r.reachable, detail: `${r.server}${r.detail ? `: ${r.detail}` : ''}` } };
+      }
+      return last.result;
+    },
+  };
+}
+
+/** What /readyz and ptim_ready_check report, for the components this process runs. */
+function readinessChecks(parts: Parts): () => ReadinessCheck[] {
+  const jims = has(parts.config, 'worker') ? jimsCheck(parts.jims, parts.deps.clock) : undefined;
+  return () => {
+    const { pool, workerRedis, ingest, library, engine, journaled } = parts;
+    const command = pool.command;
     const list: ReadinessCheck[] = [
-      {
-        name: 'redis',
-        required: true,
-        check: () => ({ ok: command.status === 'ready', detail: command.status }),
-      },
+      { name: 'redis', required: true, check: () => ({ ok: command.status === 'ready', detail: command.status }) },
     ];
     if (workerRedis) {
       // A push whose outcome cannot be recorded would be re-sent: not ready while that connection is down.
@@ -366,172 +446,197 @@ export async function createApp(config: Config, deps: AppDeps): Promise<App> {
     }
     if (ingest) list.push(...ingest.checks());
     // A regex awaiting its proof runs, guarded by the match timeout: not a reason to stop receiving.
-    const pr = proofs;
-    if (pr) list.push({ name: 'pattern-proofs', required: false, check: () => pr.readiness() });
+    if (library) list.push({ name: 'pattern-proofs', required: false, check: () => library.proofs.readiness() });
     if (engine) {
-      const e = engine;
       list.push({
         name: 'session-engine',
         required: true,
-        check: () => ({ ok: e.ready(), detail: e.ready() ? undefined : 'Redis calls failing: events buffered in memory' }),
+        check: () => ({
+          ok: engine.ready(),
+          detail: engine.ready() ? undefined : 'Redis calls failing: events buffered in memory',
+        }),
       });
     }
-    if (journaled) {
-      const j = journaled;
-      list.push({ name: 'session-journal', required: false, check: () => j.status() });
-    }
-    if (has(config, 'worker')) {
-      list.push({
-        name: 'jims',
-        // JIMS being down must not take the bridge out of service: it queues and retries.
-        required: false,
-        check: async () => {
-          if (!jims) return { ok: false, detail: 'jims.primary not configured: events are queued, not pushed' };
-          const now = clock.now();
-          if (!jimsProbe || now - jimsProbe.at > 15_000) {
-            const r = await jims.probe();
-            jimsProbe = { at: now, result: { ok: r.reachable, detail: `${r.server}${r.detail ? `: ${r.detail}` : ''}` } };
-          }
-          return jimsProbe.result;
-        },
-      });
-    }
+    if (journaled) list.push({ name: 'session-journal', required: false, check: () => journaled.status() });
+    if (jims) list.push(jims);
     return list;
   };
+}
 
-  const onSighup = () => {
-    logger.info('SIGHUP: reloading the pattern library');
-    void reloader?.reload();
+/** The ops server (health, metrics, console) when ops.enabled. */
+async function startOps(parts: Parts, checks: () => ReadinessCheck[], registry: () => Promise<Registry>): Promise<void> {
+  const { config, deps } = parts;
+  const { metrics, logger, clock } = deps;
+  if (!config.ops.enabled) return;
+  // Readiness as a metric too, so an alert can fire on it (`ptim_ready`).
+  const beforeScrape = async () => {
+    const r = await runChecks(checks());
+    metrics.ready.set(r.ready ? 1 : 0);
+    for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
   };
+  // The receive thread counts received lines in its own registry: read them merged.
+  const receivedTotal = async () => {
+    const m = (await registry()).getSingleMetric('ptim_syslog_received_total');
+    return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
+  };
+  const library = () => parts.library?.current();
+  const extras = opsConsole(config, { redis: parts.pool.command, library, checks, metrics, logger, clock, receivedTotal });
+  parts.ops = createOpsServer({ registry, checks, beforeScrape, ...extras });
+  parts.opsAddress = await parts.ops.listen(config.ops.port, config.ops.host);
+  extras.console?.start();
+}
 
-  const metricsRegistry = async () => mergeMetrics(metrics.registry, (await ingest?.snapshots()) ?? []);
+/** Connects and checks Redis, then starts every component, the listeners last. */
+async function startParts(parts: Parts, checks: () => ReadinessCheck[], registry: () => Promise<Registry>, onSighup: () => void) {
+  const { config, deps, pool, redisTarget } = parts;
+  const { logger } = deps;
+  const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
+  await connect(pool.command);
+  const info = await checkRedis(pool.command, {
+    allowEviction: config.redis.allowEviction,
+    logger,
+    keyTags: parts.shards.prefixes.map((p) => keyspace(p).tag),
+  });
+  logger.info(
+    { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
+    'redis checked',
+  );
+  for (const r of pool.connections) if (r !== pool.command) await connect(r);
+  parts.journaled?.start();
+  // Decisions keep the gauge current from here on; until the first one it would read 0.
+  if (parts.engine || parts.sweeper) await parts.active.read(pool.command);
+  parts.library?.proofs.start(redisVerdicts(pool.command, config.redis.keyPrefix));
+  parts.history.start();
+  await startOps(parts, checks, registry);
+  if (parts.workers) {
+    parts.workers.run();
+    await parts.workers.waitUntilReady();
+  }
+  await parts.relay?.start();
+  parts.depth?.start();
+  parts.sweeper?.start();
+  if (parts.ingest) {
+    await parts.ingest.start();
+    process.on('SIGHUP', onSighup);
+  }
+  logStarted(parts);
+}
 
+function logStarted({ config, deps, ingest, opsAddress }: Parts): void {
+  deps.logger.info(
+    {
+      roles: config.roles,
+      syslog: ingest?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
+      ops: opsAddress ? `${config.ops.tls.enabled ? 'https' : 'http'}://${opsAddress.address}:${opsAddress.port}` : undefined,
+      jims: config.jims.primary
+        ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
+        : 'not configured',
+    },
+    'ptim-bridge started',
+  );
+}
+
+/**
+ * Every step gets what is left of shutdownGraceSecs, so the process ends on time even with
+ * Redis or JIMS gone; what Redis has not applied stays in the journal, pushes stay queued.
+ */
+async function stopParts(parts: Parts, onSighup: () => void): Promise<void> {
+  const { config, deps, pool } = parts;
+  const { logger } = deps;
+  const left = budget(config.shutdownGraceSecs * 1000, () => performance.now());
+  const reserveMs = Math.min(2000, config.shutdownGraceSecs * 250);
+  logger.info(
+    { graceSecs: config.shutdownGraceSecs },
+    'stopping: no new syslog; applying what was received; letting pushes finish',
+  );
+  process.off('SIGHUP', onSighup);
+  parts.reloader?.close();
+  parts.library?.proofs.close();
+  await within(
+    (async () => {
+      await parts.ingest?.stop();
+      await parts.ingest?.close();
+    })(),
+    left(reserveMs),
+  );
+  if (parts.engine) {
+    await within(parts.engine.drain(), Math.min(5000, left(reserveMs)));
+    const kept = await parts.journaled?.closeJournal();
+    if (kept)
+      logger.warn(
+        { events: kept, dir: config.sessions.journalDir },
+        'session events Redis has not applied stay in the journal for the next start',
+      );
+    await within(parts.inner?.close(), left(reserveMs / 2));
+  }
+  const rest = async () => {
+    await parts.sweeper?.stop();
+    parts.depth?.stop();
+    await parts.relay?.stop();
+    await parts.workers?.close();
+    await parts.jims?.close();
+  };
+  if (!(await within(rest(), left(reserveMs / 2)))) {
+    logger.warn('shutdown grace running out: not waiting for Redis or JIMS (pushes in flight stay queued and are retried)');
+  }
+  await within(parts.ops?.close(), left(reserveMs / 4));
+  await within(parts.history.stop(), left(reserveMs / 4));
+  await within(Promise.all(pool.connections.map((r) => r.quit().catch(() => r.disconnect()))), left(reserveMs / 4));
+  for (const r of pool.connections) r.disconnect();
+  logger.info('stopped');
+}
+
+/** Builds every component of the configured roles; nothing is started or connected yet. */
+async function buildParts(config: Config, deps: AppDeps): Promise<Parts> {
+  const pre = await preflight(config, deps);
+  const errors = [...pre.errors];
+  const redisTarget = pre.redisTarget;
+  if (!redisTarget) {
+    await pre.jims?.close();
+    throw PtimError.combine(errors);
+  }
+  const pool = redisPool(redisTarget, config, deps);
+  const shards = shardsOf(config.redis.keyPrefix, config.redis.shards);
+  const history = createHistoryTap({
+    redis: pool.command,
+    keyPrefix: shards,
+    cfg: config.ops.console.history,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    clock: deps.clock,
+  });
+  const active = new ActiveSessions(deps.metrics, shards);
+  const parts: Parts = { config, deps, redisTarget, pool, history, shards, active, ...(pre.jims ? { jims: pre.jims } : {}) };
+  if (has(config, 'ingest') && errors.length === 0) await addIngest(parts, pre, errors);
+  if (errors.length) {
+    await pre.jims?.close();
+    await parts.ingest?.close();
+    throw PtimError.combine(errors);
+  }
+  for (const w of pre.warnings) deps.logger.warn(w);
+  if (parts.ingest) await addSessionEngine(parts);
+  addDelivery(parts);
+  return parts;
+}
+
+export async function createApp(config: Config, deps: AppDeps): Promise<App> {
+  const parts = await buildParts(config, deps);
+  const checks = readinessChecks(parts);
+  const onSighup = () => {
+    deps.logger.info('SIGHUP: reloading the pattern library');
+    void parts.reloader?.reload();
+  };
+  const metricsRegistry = async () => mergeMetrics(deps.metrics.registry, (await parts.ingest?.snapshots()) ?? []);
   return {
-    engine,
-    async start() {
-      const connect = (r: RedisClient) => connectRedis(r, redisTarget.display, config.redis.connectTimeoutSecs);
-      await connect(command);
-      const info = await checkRedis(command, {
-        allowEviction: config.redis.allowEviction,
-        logger,
-        keyTags: shards.prefixes.map((p) => keyspace(p).tag),
-      });
-      logger.info(
-        { redis: redisTarget.display, redisVersion: info.version, policy: info.maxmemoryPolicy, aof: info.aofEnabled },
-        'redis checked',
-      );
-      for (const r of connections) if (r !== command) await connect(r);
-      journaled?.start();
-      // Decisions keep the gauge current from here on; until the first one it would read 0.
-      if (engine || sweeper) await active.read(command);
-      proofs?.start(redisVerdicts(command, keyPrefix));
-      history.start();
-
-      if (config.ops.enabled) {
-        // Readiness as a metric too, so an alert can fire on it (`ptim_ready`).
-        const beforeScrape = async () => {
-          const r = await runChecks(checks());
-          metrics.ready.set(r.ready ? 1 : 0);
-          for (const c of r.checks) metrics.readyCheck.set({ check: c.name }, c.ok ? 1 : 0);
-        };
-        // The console loads the library from the pattern directories (the matcher thread's is not shared).
-        // The receive thread counts received lines in its own registry: read them merged.
-        const receivedTotal = async () => {
-          const m = (await metricsRegistry()).getSingleMetric('ptim_syslog_received_total');
-          return m ? (await m.get()).values.reduce((s, v) => s + v.value, 0) : 0;
-        };
-        const extras = opsConsole(config, {
-          redis: command,
-          library: () => undefined,
-          checks,
-          metrics,
-          logger,
-          clock,
-          receivedTotal,
-        });
-        ops = createOpsServer({ registry: metricsRegistry, checks, beforeScrape, ...extras });
-        opsAddress = await ops.listen(config.ops.port, config.ops.host);
-        extras.console?.start();
-      }
-      if (workers) {
-        workers.run();
-        await workers.waitUntilReady();
-      }
-      await relay?.start();
-      depth?.start();
-      sweeper?.start();
-      if (ingest) {
-        await ingest.start();
-        process.on('SIGHUP', onSighup);
-      }
-      logger.info(
-        {
-          roles: config.roles,
-          syslog: ingest?.addresses().map((a) => `${a.transport}://${a.address}:${a.port}`),
-          ops: opsAddress ? `${config.ops.tls.enabled ? 'https' : 'http'}://${opsAddress.address}:${opsAddress.port}` : undefined,
-          jims: config.jims.primary
-            ? `${config.jims.primary.scheme}://${config.jims.primary.host}:${config.jims.primary.port}`
-            : 'not configured',
-        },
-        'ptim-bridge started',
-      );
-    },
-
-    async stop() {
-      // Every step gets what is left of shutdownGraceSecs, so the process ends on time even with
-      // Redis or JIMS gone; what Redis has not applied stays in the journal, pushes stay queued.
-      const left = budget(config.shutdownGraceSecs * 1000, () => performance.now());
-      const reserveMs = Math.min(2000, config.shutdownGraceSecs * 250);
-      logger.info(
-        { graceSecs: config.shutdownGraceSecs },
-        'stopping: no new syslog; applying what was received; letting pushes finish',
-      );
-      process.off('SIGHUP', onSighup);
-      reloader?.close();
-      proofs?.close();
-      await within(
-        (async () => {
-          await ingest?.stop();
-          await ingest?.close();
-        })(),
-        left(reserveMs),
-      );
-      if (engine) {
-        await within(engine.drain(), Math.min(5000, left(reserveMs)));
-        const kept = await journaled?.closeJournal();
-        if (kept)
-          logger.warn(
-            { events: kept, dir: config.sessions.journalDir },
-            'session events Redis has not applied stay in the journal for the next start',
-          );
-        await within(inner?.close(), left(reserveMs / 2));
-      }
-      const rest = async () => {
-        await sweeper?.stop();
-        depth?.stop();
-        await relay?.stop();
-        await workers?.close();
-        await jims?.close();
-      };
-      if (!(await within(rest(), left(reserveMs / 2)))) {
-        logger.warn('shutdown grace running out: not waiting for Redis or JIMS (pushes in flight stay queued and are retried)');
-      }
-      await within(ops?.close(), left(reserveMs / 4));
-      await within(history.stop(), left(reserveMs / 4));
-      await within(Promise.all(connections.map((r) => r.quit().catch(() => r.disconnect()))), left(reserveMs / 4));
-      for (const r of connections) r.disconnect();
-      logger.info('stopped');
-    },
-
-    reloadPatterns: () => reloader?.reload() ?? Promise.resolve(false),
-
-    addresses: () => ({ syslog: ingest?.addresses() ?? [], ops: opsAddress }),
-
+    engine: parts.engine,
+    start: () => startParts(parts, checks, metricsRegistry, onSighup),
+    stop: () => stopParts(parts, onSighup),
+    reloadPatterns: () => parts.reloader?.reload() ?? Promise.resolve(false),
+    addresses: () => ({ syslog: parts.ingest?.addresses() ?? [], ops: parts.opsAddress }),
     async drain() {
-      await ingest?.drain();
-      await engine?.drain();
+      await parts.ingest?.drain();
+      await parts.engine?.drain();
     },
-
     metricsRegistry,
   };
 }

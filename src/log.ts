@@ -1,5 +1,7 @@
 // The pino logger factory. Secrets never reach a log line: known secret-bearing keys are
-// redacted wherever they appear, and callers must not log raw config objects elsewhere.
+// redacted wherever they appear, an error (`err`) is logged as its type, message and code only
+// (a client's error may carry the command it failed on, AUTH included), and callers must not
+// log raw config objects elsewhere.
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger } from 'pino';
@@ -26,11 +28,25 @@ export function createLogger(opts: { level?: string; name?: string } = {}, desti
       name: opts.name ?? 'ptim-bridge',
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: errorFields },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
   );
+}
+
+/** The one way an error goes into a log line: its class, message and code (no stack, no object dump). */
+export function errorFields(e: unknown): { type: string; message: string; code?: string } {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { type: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  if (typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string') {
+    const { message, code } = e as { message: string; code?: unknown };
+    return { type: 'Error', message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { type: typeof e, message: String(e) };
 }
 
 /** A logger that discards everything (tests and pure-code defaults). */

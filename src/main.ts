@@ -11,6 +11,7 @@ import { runHashPassword } from './cli/hash-password.js';
 import { buildJimsSimCommand } from './cli/jims-sim.js';
 import { runPatternsExplain, runPatternsProve, runPatternsTest } from './cli/patterns.js';
 import { runReplay, type ReplayCliOptions } from './cli/replay.js';
+import { runResync } from './cli/resync.js';
 import { buildSendCommand } from './cli/send.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -181,6 +182,14 @@ program
       { ...o, progress },
       { clock: systemClock },
     );
+  });
+
+program
+  .command('resync')
+  .description('re-push every active session to JIMS (after JIMS lost its table), in order per IP, at --rate per second')
+  .option('--rate <n>', 'sessions (identity events) per second', Number, 200)
+  .action(async (o: { rate: number }, cmd: Command) => {
+    process.exitCode = await runResync(await config(cmd), process.stdout, process.stderr, o, { clock: systemClock });
   });
 
 program

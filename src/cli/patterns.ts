@@ -8,14 +8,14 @@ import type { Frame } from '../ingest/framing.js';
 import { inputFrames, type FramingSettings } from '../ingest/frame-input.js';
 
 import { createCheckerProcess } from '../match/checker.js';
-import { explainMatch, type Explanation } from '../match/explain.js';
+import type { Explanation } from '../match/explain.js';
 import { inspectLibrary, type Library, type PendingProof } from '../match/library.js';
 import { verdictStoreFor } from '../match/proofs.js';
 import { PROOF_TIMEOUT_MS, proveRegex, safetyAdvice, type RecheckRun, type Verdict } from '../match/regex-safety.js';
 import { redisVerdicts } from '../match/verdict-redis.js';
 import { CHECKER_ID, formatVerdictFile, type StoredVerdict, type VerdictLookup } from '../match/verdicts.js';
 import type { FieldValue } from '../match/transforms.js';
-import { parseAndMatch } from '../pipeline.js';
+import { explainLine } from '../pipeline.js';
 import { openRedis } from '../redis/connection.js';
 import type { RawMessage } from '../types.js';
 
@@ -163,7 +163,7 @@ export async function runPatternsExplain(
       receivedAt: Date.now(),
       truncated,
     };
-    const x = explainMatch(lib, identityCfg, raw, parseAndMatch(lib, raw), { maxFieldBytes: opts.maxFieldBytes });
+    const x = explainLine(lib, identityCfg, raw, { maxFieldBytes: opts.maxFieldBytes });
     if (opts.json)
       say(out, JSON.stringify({ line: n, text: bytes.toString('latin1'), continuations: frame.continuations, ...x }));
     else {

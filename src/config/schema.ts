@@ -2,8 +2,10 @@
 // The README's configuration reference mirrors this file; keep them in step.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseCidr } from '../ingest/cidr.js';
-import { MAX_SHARDS } from '../redis/shards.js';
+import { parseCidr } from '../net/cidr.js';
+
+/** The most shards `redis.shards` accepts: bounds the `shard` label of the queue-depth gauge. */
+export const MAX_SHARDS = 64;
 
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
@@ -186,8 +188,23 @@ export const sessionsSchema = z
     journalFsync: z.enum(['always', 'interval', 'never']).default('interval'),
     /** Events are collected this long and written in one write (interval and never). */
     journalWriteIntervalMs: positiveInt.max(10_000).default(100),
+    /**
+     * How long an IP's last applied receive time is kept after its session ended: a line received
+     * earlier is refused (out of order) within it. Must cover replica clock skew plus buffering.
+     */
+    reorderWindowMs: positiveInt.default(60_000),
+    /** Re-push every active session this often so JIMS's logoff timer never lapses (0 = off). */
+    refreshIntervalSecs: z.number().int().min(0).default(0),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.refreshIntervalSecs > 0 && v.refreshIntervalSecs >= v.sessionIdleSecs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['refreshIntervalSecs'],
+        message: `must be below sessionIdleSecs (${v.sessionIdleSecs}), or the bridge's own idle expiry ends sessions between refreshes`,
+      });
+  });
 
 /** `host:port` of a Sentinel or Cluster node (IPv6 as `[addr]:port`). */
 const hostPort = z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'host:port (IPv6 as [addr]:port)');

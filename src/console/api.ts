@@ -6,9 +6,8 @@ import type { RedisClient } from '../redis/connection.js';
 import type { IdentityConfig } from '../config/schema.js';
 import { readHistory } from '../history/read.js';
 import type { Logger } from '../log.js';
-import { explainMatch } from '../match/explain.js';
 import { inputFrames, type FramingSettings } from '../ingest/frame-input.js';
-import { parseAndMatch } from '../pipeline.js';
+import { explainLine } from '../pipeline.js';
 import { inspectLibrary, type Library, type LoadReport } from '../match/library.js';
 import type { Metrics } from '../ops/metrics.js';
 import { runChecks, type ReadinessCheck } from '../ops/server.js';
@@ -164,7 +163,7 @@ const explain: Handler = async (d, { req }) => {
       receivedAt: d.clock.now(),
       truncated: frame.truncated,
     };
-    const x = explainMatch(lib, d.patterns.identity, raw, parseAndMatch(lib, raw), { maxFieldBytes: d.patterns.maxFieldBytes });
+    const x = explainLine(lib, d.patterns.identity, raw, { maxFieldBytes: d.patterns.maxFieldBytes });
     results.push({ line: results.length + 1, text: frame.bytes.toString('latin1'), continuations: frame.continuations, ...x });
   }
   return { results };

@@ -1,6 +1,7 @@
 // What the composition root calls to put the console (and TLS) on the ops listener: builds the
 // console from the config when it has credentials, with its own push-queue handle and a
 // subscriber connection opened on demand, and reads the ops TLS files.
+import { createEvents } from '../events.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { RedisClient } from '../redis/connection.js';
@@ -59,8 +60,9 @@ export function opsConsole(
   const tls = readTls(config);
   const cfg = config.ops.console;
   if (!consoleConfigured(cfg)) return { tls };
+  const emit = createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() });
   const shards = shardsOf(config.redis.keyPrefix, config.redis.shards);
-  const queues = shards.prefixes.map((p) => createPushQueue(deps.redis, p, deps.logger));
+  const queues = shards.prefixes.map((p) => createPushQueue(deps.redis, p, emit));
   const j = config.jims;
   const server = (s: typeof j.primary) => (s ? `${s.scheme}://${s.host}:${s.port}` : undefined);
   const inner = createConsole({

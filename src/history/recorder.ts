@@ -7,7 +7,8 @@
 // new ones are dropped and counted, never queued without limit.
 import type { RedisClient } from '../redis/connection.js';
 import type { HistoryConfig } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey, keyspace } from '../redis/keys.js';
 import { asShards, type Shards } from '../redis/shards.js';
@@ -70,6 +71,34 @@ export interface HistoryRecorder {
   readonly clock: Clock;
 }
 
+/**
+ * One shard's entries in one pipeline, and the live channel's message when `withLive`; returns the
+ * batch's decisions for the live channel.
+ */
+async function writeShardGroup(
+  o: { redis: RedisClient; keys: HistoryKeys; cfg: HistoryConfig; recorded: { inc(n: number): void } },
+  batch: Batch,
+  withLive: boolean,
+): Promise<LiveDecision[]> {
+  const p = o.redis.pipeline();
+  const touched = new Set<string>();
+  const live: LiveDecision[] = [];
+  for (const { ip, entry } of batch) {
+    const key = o.keys.ip(ip);
+    p.xadd(key, 'MAXLEN', String(o.cfg.maxEntriesPerIp), '*', 'e', JSON.stringify(entry));
+    touched.add(key);
+    if (entry.type === 'decision')
+      live.push({ ip, at: entry.at, decision: entry.decision, seq: entry.seq, ...(entry.user ? { user: entry.user } : {}) });
+  }
+  for (const key of touched) p.expire(key, o.cfg.ttlSecs);
+  if (withLive && live.length) p.publish(o.keys.live, JSON.stringify(live));
+  const res = (await p.exec()) ?? [];
+  const errors = res.filter(([e]) => e).length;
+  o.recorded.inc(batch.length - Math.min(errors, batch.length));
+  if (errors) throw res.find(([e]) => e)![0]!;
+  return live;
+}
+
 export function createHistoryRecorder(deps: {
   redis: RedisClient;
   keyPrefix: string | Shards;
@@ -83,32 +112,12 @@ export function createHistoryRecorder(deps: {
   let buffer: { ip: string; entry: HistoryEntry }[] = [];
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
-  const errorLog = rateLimiter(6, () => clock.now());
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const recorded = metrics.historyEntries.labels({ result: 'recorded' });
   const dropped = metrics.historyEntries.labels({ result: 'dropped' });
-  const failed = metrics.historyEntries.labels({ result: 'error' });
 
-  /** One shard's entries in one pipeline (the live channel's in the base keyspace's). */
-  const writeGroup = async (batch: Batch, withLive: boolean) => {
-    const p = redis.pipeline();
-    const touched = new Set<string>();
-    const live: LiveDecision[] = [];
-    for (const { ip, entry } of batch) {
-      const key = keys.ip(ip);
-      p.xadd(key, 'MAXLEN', String(cfg.maxEntriesPerIp), '*', 'e', JSON.stringify(entry));
-      touched.add(key);
-      if (entry.type === 'decision')
-        live.push({ ip, at: entry.at, decision: entry.decision, seq: entry.seq, ...(entry.user ? { user: entry.user } : {}) });
-    }
-    for (const key of touched) p.expire(key, cfg.ttlSecs);
-    if (withLive && live.length) p.publish(keys.live, JSON.stringify(live));
-    const res = (await p.exec()) ?? [];
-    const errors = res.filter(([e]) => e).length;
-    recorded.inc(batch.length - Math.min(errors, batch.length));
-    if (errors) throw res.find(([e]) => e)![0]!;
-    return live;
-  };
-
+  const group = { redis, keys, cfg, recorded };
+  const writeGroup = (batch: Batch, withLive: boolean) => writeShardGroup(group, batch, withLive);
   const write = async (batch: Batch) => {
     const groups = byTag(batch, keys);
     if (groups.length === 1) return void (await writeGroup(batch, true));
@@ -122,12 +131,10 @@ export function createHistoryRecorder(deps: {
       while (buffer.length) {
         const batch = buffer.slice(0, FLUSH_BATCH);
         buffer = buffer.slice(batch.length);
-        await write(batch).catch((e: unknown) => {
-          // History is a diagnostic aid: a failed write is counted and logged, and not retried.
-          failed.inc(batch.length);
-          const { allowed, suppressed } = errorLog();
-          if (allowed) logger.warn({ err: (e as Error).message, entries: batch.length, suppressed }, 'history write failed');
-        });
+        // History is a diagnostic aid: a failed write is counted and logged, and not retried.
+        await write(batch).catch((err: unknown) =>
+          emit('history_write_failed', { err, entries: batch.length, count: batch.length }),
+        );
       }
     })().finally(() => (flushing = undefined));
     return flushing;

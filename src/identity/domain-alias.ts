@@ -3,7 +3,8 @@
 // can disagree, so this checks the configuration (for `check`) and watches what the pipeline
 // actually derives (a VPN or gateway seen with two domains within a window).
 import type { IdentityConfig } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
 import type { DomainSource } from './normalize.js';
@@ -54,7 +55,6 @@ export interface DomainAliasWatchOptions {
   readonly logger: Logger;
   /** Names remembered at most (VPNs and gateways together); the oldest are forgotten beyond it. */
   readonly maxNames?: number;
-  readonly logPerMinute?: number;
 }
 
 export interface DomainAliasWatch {
@@ -76,7 +76,7 @@ interface Seen {
 export function createDomainAliasWatch(opts: DomainAliasWatchOptions): DomainAliasWatch {
   const windowMs = opts.windowSecs * 1000;
   const maxNames = opts.maxNames ?? 10_000;
-  const allowLog = rateLimiter(opts.logPerMinute ?? 10, () => opts.clock.now());
+  const emit = createEvents({ metrics: opts.metrics, logger: opts.logger, now: () => opts.clock.now() });
   /** `object\0name` → domain → when last seen; Map order is least recently touched first. */
   const names = new Map<string, Map<string, Seen>>();
   /** `object\0name\0domainA\0domainB` → when reported. */
@@ -115,13 +115,7 @@ export function createDomainAliasWatch(opts: DomainAliasWatchOptions): DomainAli
   }
 
   function report(c: DomainAliasConflict): void {
-    opts.metrics.domainAliasConflicts.inc({ object: c.object });
-    const gate = allowLog();
-    if (gate.allowed)
-      opts.logger.warn(
-        { object: c.object, name: c.name, domains: c.domains, fix: c.fix, suppressed: gate.suppressed },
-        `one ${c.object === 'vpn' ? 'VPN' : 'gateway'} seen with two domains: JIMS gets its users under both`,
-      );
+    emit('domain_alias_conflict', { labels: { object: c.object }, name: c.name, domains: c.domains, fix: c.fix });
   }
 
   return {

@@ -1,4 +1,5 @@
 // The contract every receiver (UDP, TCP, TLS) implements, and what they share.
+import { createEvents, type Emit } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, RawMessage, Transport } from '../types.js';
@@ -38,18 +39,17 @@ export interface ReceiverContext {
 /** IPv6 literals bind with ipv6Only so `0.0.0.0` and `::` can both be bound on one port. */
 export const isV6Bind = (address: string): boolean => address.includes(':');
 
+/** The operational events of one receiver. */
+export const receiverEvents = (ctx: ReceiverContext): Emit =>
+  createEvents({ metrics: ctx.metrics, logger: ctx.logger, now: () => ctx.clock.now() });
+
 /** Wraps the sink so a bug downstream cannot take a socket (or the process) down with it. */
-export function guardSink(
-  sink: MessageSink,
-  logger: Logger,
-  limiter: () => { allowed: boolean; suppressed: number },
-): MessageSink {
+export function guardSink(sink: MessageSink, emit: Emit): MessageSink {
   return (raw) => {
     try {
       sink(raw);
     } catch (err) {
-      const r = limiter();
-      if (r.allowed) logger.error({ err, transport: raw.transport, suppressed: r.suppressed }, 'syslog message handler failed');
+      emit('syslog_handler_failed', { transport: raw.transport, err });
     }
   };
 }

@@ -1,7 +1,7 @@
 // Counts and reports senders outside the allow-list, shared by all receivers: never silent, but
 // never a log flood either (`ingest.droppedLogPerMinute`), and a bounded metric label set.
+import { createEvents } from '../events.js';
 import type { Logger } from '../log.js';
-import { rateLimiter } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Transport } from '../types.js';
 
@@ -20,22 +20,16 @@ export function createRejections(deps: {
   now: () => number;
 }): Rejections {
   const labelled = new Set<string>();
-  const allow = rateLimiter(deps.droppedLogPerMinute, deps.now);
+  const emit = createEvents({ ...deps, logPerMinute: { syslog_not_allowed: deps.droppedLogPerMinute } });
   return {
     reject(transport, sourceIp) {
-      deps.metrics.dropped.inc({ transport, reason: 'not_allowed' });
       let label = sourceIp;
       if (!labelled.has(sourceIp)) {
         if (labelled.size < MAX_SOURCE_LABELS) labelled.add(sourceIp);
         else label = 'other';
       }
       deps.metrics.rejectedSources.inc({ source: label });
-      const r = allow();
-      if (r.allowed)
-        deps.logger.warn(
-          { transport, source: sourceIp, suppressed: r.suppressed, setting: 'ingest.allowedSources' },
-          `dropped syslog from ${sourceIp} (${transport}): sender not in ingest.allowedSources; add its address or CIDR there to accept it`,
-        );
+      emit('syslog_not_allowed', { labels: { transport }, source: sourceIp });
     },
   };
 }

@@ -2,7 +2,7 @@
 // and the name map (`firewalls: [{source, name}]`, first match wins). Pure; built once from config.
 import type { Problem } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import { cidrContains, parseCidrList, parseIp, unmapIp, type Cidr } from './cidr.js';
+import { cidrContains, parseCidrList, parseIp, unmapIp, type Cidr } from '../net/cidr.js';
 
 export interface SourceVerdict {
   readonly allowed: boolean;

@@ -5,12 +5,19 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { PtimError } from '../errors.js';
 import { listening } from '../net/listening.js';
-import { rateLimiter } from '../log.js';
-import { unmapIp } from './cidr.js';
+import { unmapIp } from '../net/cidr.js';
 import type { ConnectionTable } from './connections.js';
 import type { Frame } from './framing.js';
 import { connectionOutcomes, type ReportOutcome } from './outcomes.js';
-import { guardSink, isV6Bind, openAll, type ListenerAddress, type Receiver, type ReceiverContext } from './receiver.js';
+import {
+  guardSink,
+  isV6Bind,
+  receiverEvents,
+  openAll,
+  type ListenerAddress,
+  type Receiver,
+  type ReceiverContext,
+} from './receiver.js';
 import { StreamConnection, type StreamConnectionOptions } from './stream-connection.js';
 
 export interface StreamOptions extends Omit<StreamConnectionOptions, 'tls'> {
@@ -35,12 +42,8 @@ const connKey = (s: Socket) => `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
 
 /** Counts each complete frame and hands it to the sink with its sender. */
 function frameEmitter(transport: 'tcp' | 'tls', ctx: ReceiverContext) {
-  const { metrics, logger, clock } = ctx;
-  const sink = guardSink(
-    ctx.sink,
-    logger,
-    rateLimiter(10, () => clock.now()),
-  );
+  const { metrics, clock } = ctx;
+  const sink = guardSink(ctx.sink, receiverEvents(ctx));
   const received = metrics.received.labels({ transport });
   const receivedBytes = metrics.receivedBytes.labels({ transport });
   const truncated = metrics.truncated.labels({ transport });
@@ -104,7 +107,7 @@ function connectionSet(opts: StreamOptions, ctx: ReceiverContext) {
   const report: ReportOutcome = connectionOutcomes({ metrics, logger, transport, now });
   const emit = frameEmitter(transport, ctx);
   const gauge = metrics.connections.labels({ transport });
-  const errLog = rateLimiter(10, now);
+  const events = receiverEvents(ctx);
   const conns = new Set<StreamConnection>();
   const handshaking = new Map<string, StreamConnection>();
   const firewalls = new WeakMap<StreamConnection, string>();
@@ -149,11 +152,8 @@ function connectionSet(opts: StreamOptions, ctx: ReceiverContext) {
   };
 
   const accept = (raw: Socket) => {
-    raw.on('error', (err) => {
-      // Resets and half-finished handshakes are routine; never fatal.
-      const r = errLog();
-      if (r.allowed) logger.debug({ err, transport, suppressed: r.suppressed }, 'syslog connection error');
-    });
+    // Resets and half-finished handshakes are routine; never fatal.
+    raw.on('error', (err) => events('syslog_connection_error', { transport, err }));
     const conn = admit(raw);
     if (!conn) {
       raw.destroy();
@@ -174,6 +174,7 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
   const { transport } = opts;
   const { logger } = ctx;
   const live = connectionSet(opts, ctx);
+  const emitListener = receiverEvents(ctx);
   let servers: { server: Server; address: ListenerAddress }[] = [];
 
   const listenOne = async (address: string) => {
@@ -189,7 +190,7 @@ export function createStreamReceiver(opts: StreamOptions, ctx: ReceiverContext):
         `cannot listen on ${transport.toUpperCase()} ${address} port ${opts.port}: ${(e as Error).message}`,
       );
     }
-    server.on('error', (err) => logger.error({ err, transport, address }, 'syslog listener error'));
+    server.on('error', (err) => emitListener('syslog_socket_error', { transport, address, err }));
     const a = server.address();
     if (!a || typeof a === 'string') throw new PtimError('PTIM_ERR_BIND', `no address for ${transport} ${address}`);
     logger.info({ transport, address: a.address, port: a.port }, `syslog ${transport.toUpperCase()} listening`);

@@ -1,9 +1,10 @@
 // `explain` support: what happened to one line at every stage, for operators proving or fixing
-// a pattern. Pure; the stages themselves are the pipeline's (the caller runs parseAndMatch). The step-by-step regex diagnosis re-runs prefixes of the closest candidate's
-// regex (one per source line) to show how far the line got — only here, never on the hot path.
+// a pattern. Pure; the stages themselves are the pipeline's (`explainLine` in pipeline.ts runs
+// them and hands their results here). The step-by-step regex diagnosis re-runs prefixes of the
+// closest candidate's regex (one per source line) to show how far the line got — only here,
+// never on the hot path.
 import XRegExp from 'xregexp';
-import type { IdentityConfig } from '../config/schema.js';
-import { normalize, type NormalizeResult } from '../identity/normalize.js';
+import type { NormalizeResult } from '../identity/normalize.js';
 import type { RawMessage, SyslogMessage } from '../types.js';
 import type { Library } from './library.js';
 import { messageTag, type CompiledPattern, type MatchResult, type MissCode } from './matcher.js';
@@ -61,17 +62,11 @@ function envelope(msg: SyslogMessage): Explanation['envelope'] {
   };
 }
 
-/**
- * What happened to one line, from the pipeline's own stages (`parseAndMatch` in pipeline.ts, run
- * by the caller even when the prefilter would skip the line, so `explain` can show that a
- * pattern's literal is wrong), then normalize as the pipeline does.
- */
-export function explainMatch(
+/** What happened to one line, from what the pipeline's own stages made of it (`runStages`). */
+export function explainStages(
   lib: Library,
-  identity: IdentityConfig,
   raw: RawMessage,
-  staged: { readonly msg: SyslogMessage; readonly match: MatchResult },
-  opts: { maxFieldBytes?: number } = {},
+  staged: { readonly msg: SyslogMessage; readonly match: MatchResult; readonly normalized?: NormalizeResult },
 ): Explanation {
   const { msg, match: m } = staged;
   const prefilter = lib.prefilter(raw.bytes) ? 'candidate' : 'skipped';
@@ -95,6 +90,6 @@ export function explainMatch(
     prefilter,
     envelope: env,
     matched: { patternId: p.id, kind: p.kind, file: p.file, line: p.line, verified: p.verified, fields: m.fields },
-    result: normalize(m, raw, msg, identity, opts),
+    ...(staged.normalized ? { result: staged.normalized } : {}),
   };
 }

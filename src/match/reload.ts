@@ -5,8 +5,10 @@
 // the reloader sees a summary of it (ids, warnings, prefilter literals): the same decisions apply.
 import { watch, type FSWatcher } from 'node:fs';
 import { formatProblem, PtimError, type Problem } from '../errors.js';
+import { createEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
+import { systemClock, type Clock } from '../types.js';
 import { loadLibrary, type Library } from './library.js';
 
 /** What the reloader reads from a loaded library: a Library, or a thread's summary of one. */
@@ -22,6 +24,8 @@ export interface LibraryReloaderOptions<L extends LoadedLibrary = Library> {
   readonly onLibrary: (library: L) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** For the log rate of watch failures. */
+  readonly clock?: Clock;
   /** Editors write a file in several steps; wait for quiet before reloading. */
   readonly debounceMs?: number;
   /** The loader: loadLibrary by default; the matcher thread's reload with threaded ingest. */
@@ -38,6 +42,8 @@ export function createLibraryReloader<L extends LoadedLibrary = Library>(opts: L
   const { dirs, logger, metrics } = opts;
   const load = opts.load ?? ((d: readonly string[]) => loadLibrary(d) as unknown as Promise<L>);
   const debounceMs = opts.debounceMs ?? 250;
+  const clock = opts.clock ?? systemClock;
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -90,10 +96,10 @@ export function createLibraryReloader<L extends LoadedLibrary = Library>(opts: L
           clearTimeout(timer);
           timer = setTimeout(() => void reload(), debounceMs);
         });
-        w.on('error', (err) => logger.warn({ err, dir }, 'pattern directory watch failed; use SIGHUP to reload'));
+        w.on('error', (err) => emit('pattern_watch_failed', { err, dir }));
         watchers.push(w);
       } catch (err) {
-        logger.warn({ err, dir }, 'cannot watch pattern directory; use SIGHUP to reload');
+        emit('pattern_watch_failed', { err, dir });
       }
     }
   }

@@ -5,22 +5,43 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** What each group of metrics is built with: counters and gauges registered in one registry. */
+interface Factory {
+  readonly registers: Registry[];
+  counter<L extends string>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
+  gauge<L extends string>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
+}
+
+function factory(registry: Registry): Factory {
+  const registers = [registry];
+  return {
+    registers,
+    counter: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Counter<L>({ name, help, labelNames: [...labelNames], registers }),
+    gauge: <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+      new Gauge<L>({ name, help, labelNames: [...labelNames], registers }),
+  };
+}
+
 export function createMetrics(registry: Registry = new Registry(), opts: { processMetrics?: boolean } = {}) {
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'ptim_' });
-  const registers = [registry];
-
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Counter<L>({ name, help, labelNames: [...labelNames], registers });
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames: [...labelNames], registers });
-
+  const f = factory(registry);
   return {
     registry,
+    ...ingestMetrics(f),
+    ...matchMetrics(f),
+    ...sessionMetrics(f),
+    ...deliveryMetrics(f),
+    ...opsMetrics(f),
+  };
+}
 
-    // ingest
+/** Receiving syslog. */
+function ingestMetrics({ counter, gauge }: Factory) {
+  return {
     received: counter('ptim_syslog_received_total', 'Syslog messages framed and accepted', ['transport']),
     receivedBytes: counter('ptim_syslog_received_bytes_total', 'Bytes of accepted syslog messages', ['transport']),
-    /** reason: not_allowed | oversize | bad_frame, and connection outcomes (src/ingest/outcomes.ts), queue_full (the hand-off to the matcher thread was full): connection_limit | source_connection_limit | evicted | first_frame_timeout | tls_handshake | tls_handshake_timeout | shutdown */
+    /** reason: not_allowed | oversize | bad_frame, and connection outcomes (src/events.ts), queue_full (the hand-off to the matcher thread was full): connection_limit | source_connection_limit | evicted | first_frame_timeout | tls_handshake | tls_handshake_timeout | shutdown */
     dropped: counter('ptim_syslog_dropped_total', 'Syslog messages or connections dropped', ['transport', 'reason']),
     truncated: counter('ptim_syslog_truncated_total', 'Messages cut at ingest.maxMessageBytes', ['transport']),
     continuations: counter(
@@ -36,8 +57,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
       'transport',
     ]),
     handoffDepth: gauge('ptim_ingest_handoff_lines', 'Candidate lines between the receive thread and the matcher'),
+  };
+}
 
-    // parse and match
+/** Prefilter, parse and match; the pattern library. */
+function matchMetrics({ counter, gauge }: Factory) {
+  return {
     /** result: candidate | skipped */
     prefilter: counter('ptim_prefilter_total', 'Lines by prefilter result', ['result']),
     matched: counter('ptim_pattern_matched_total', 'Lines matched, by pattern id', ['pattern']),
@@ -64,12 +89,22 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     quarantines: counter('ptim_pattern_quarantined_total', 'Patterns quarantined after running away', ['pattern']),
     patternsQuarantined: gauge('ptim_patterns_quarantined', 'Patterns currently quarantined (skipped by the matcher)'),
     matcherRestarts: counter('ptim_matcher_restarts_total', 'Matcher threads started again (after a runaway or a crash)'),
+  };
+}
 
-    // sessions
-    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | replayed (a journal replay of an event Redis had applied) | error (script rejected the event) */
+/** The session engine and its journal. */
+function sessionMetrics({ counter, gauge }: Factory) {
+  return {
+    /** decision: connect | rekey | suppressed | replaced | disconnect | tunnel_down | stale_down | orphan_down | orphan_down_ignored | rekey_no_session | stale_rekey | expired | expire_skipped | out_of_order | resynced | refreshed | resync_skipped | replayed (a journal replay of an event Redis had applied) | error (script rejected the event) */
     decisions: counter('ptim_session_decisions_total', 'Session engine decisions', ['decision']),
     identityEvents: counter('ptim_identity_events_total', 'Identity events written to the outbox', ['kind']),
     sessionsActive: gauge('ptim_sessions_active', 'IPs currently mapped to a user'),
+    outOfOrder: counter(
+      'ptim_session_events_out_of_order_total',
+      "VPN lines refused because they were received before the IP's last applied line",
+    ),
+    refreshes: counter('ptim_session_refreshes_total', 'Active sessions re-pushed by the periodic refresh'),
+    pruned: counter('ptim_session_pruned_total', 'Ended IPs whose bookkeeping was pruned from Redis'),
     bufferDepth: gauge('ptim_session_buffer_events', 'VPN events held in memory while Redis is unreachable'),
     bufferDropped: counter('ptim_session_buffer_dropped_total', 'VPN events dropped because the memory buffer was full'),
     journalBytes: gauge('ptim_session_journal_bytes', 'Bytes of the session journal on disk'),
@@ -80,8 +115,12 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** Corrupt or torn records (and bad segment headers) cut off when the journal was opened. */
     journalCorrupt: counter('ptim_session_journal_corrupt_total', 'Corrupt or truncated journal tails skipped at start'),
     journalWriteErrors: counter('ptim_session_journal_write_errors_total', 'Failed session journal writes (retried)'),
+  };
+}
 
-    // queue and delivery
+/** The outbox, the push queue and JIMS. */
+function deliveryMetrics({ counter, gauge, registers }: Factory) {
+  return {
     relayed: counter('ptim_outbox_relayed_total', 'Outbox entries moved into the push queue'),
     relayInvalid: counter('ptim_outbox_invalid_total', 'Outbox entries that are not valid identity events (dropped)'),
     /** state: waiting | delayed | active | failed | completed | outbox */
@@ -113,11 +152,14 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
     /** result: ok | rejected | error */
     tokenRequests: counter('ptim_jims_token_requests_total', 'OAuth2 token requests', ['result']),
     activeServer: gauge('ptim_jims_active_server', '1 for the JIMS server in use', ['server']),
+  };
+}
 
-    // readiness (as /readyz, refreshed at every scrape)
+/** Readiness, the console and operational events. */
+function opsMetrics({ counter, gauge }: Factory) {
+  return {
     ready: gauge('ptim_ready', '1 when every required readiness check passes (as /readyz), else 0'),
     readyCheck: gauge('ptim_ready_check', '1 when the named readiness check passes, else 0', ['check']),
-    // console
     /** result: recorded | dropped (buffer full) | error (Redis write failed) */
     historyEntries: counter('ptim_history_entries_total', 'Per-IP history entries for the console timeline', ['result']),
     /** result: ok | failed | throttled */
@@ -127,5 +169,11 @@ export function createMetrics(registry: Registry = new Registry(), opts: { proce
       'action',
       'result',
     ]),
+    /** event: every operational event without a counter of its own (src/events.ts) */
+    operationalEvents: counter(
+      'ptim_operational_events_total',
+      'Operational events (errors, takeovers) that have no counter of their own, by event name',
+      ['event'],
+    ),
   };
 }

@@ -2,7 +2,8 @@
 // for counts and a scrape must not wait on Redis. Each shard's counts carry its `shard` label
 // (bounded by redis.shards); the oldest queued event is the oldest over all shards.
 import type { RedisClient } from '../redis/connection.js';
-import { rateLimiter, silentLogger, type Logger } from '../log.js';
+import { createEvents } from '../events.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import { asShards, type Shards } from '../redis/shards.js';
@@ -51,7 +52,7 @@ export function createQueueDepthPoller(opts: {
 }): QueueDepthPoller {
   const logger = opts.logger ?? silentLogger;
   const clock = opts.clock ?? systemClock;
-  const errorLog = rateLimiter(2, () => clock.now());
+  const emit = createEvents({ metrics: opts.metrics, logger, now: () => clock.now() });
   let timer: NodeJS.Timeout | undefined;
   let inFlight = false;
 
@@ -89,10 +90,7 @@ export function createQueueDepthPoller(opts: {
         if (inFlight) return;
         inFlight = true;
         pollOnce()
-          .catch((e: unknown) => {
-            const { allowed, suppressed } = errorLog();
-            if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'queue depth poll failed');
-          })
+          .catch((err: unknown) => emit('queue_depth_poll_failed', { err }))
           .finally(() => {
             inFlight = false;
           });

@@ -4,8 +4,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
-import { rateLimiter, silentLogger, type Logger } from '../log.js';
-import { systemClock, type Clock, type IdentityEvent } from '../types.js';
+import { ignoreEvents, type Emit } from '../events.js';
+import type { IdentityEvent } from '../types.js';
 import { jobId, keyspace } from '../redis/keys.js';
 
 /** Name of our custom backoff strategy in `job.opts.backoff.type`. */
@@ -20,20 +20,11 @@ export const UNLIMITED_ATTEMPTS = 2_147_483_647;
 export type PushQueue = Queue<PushJobData, unknown, string>;
 
 /** The BullMQ queue of identity pushes; its keys carry our hash tag so they share one slot. */
-export function createPushQueue(
-  connection: RedisClient,
-  keyPrefix: string,
-  logger: Logger = silentLogger,
-  clock: Clock = systemClock,
-): PushQueue {
+export function createPushQueue(connection: RedisClient, keyPrefix: string, emit: Emit = ignoreEvents): PushQueue {
   const ks = keyspace(keyPrefix);
   const queue = new Queue<PushJobData, unknown, string>(ks.queueName, { connection, prefix: ks.tag });
   // An 'error' event without a listener would throw and end the process on a Redis hiccup.
-  const limit = rateLimiter(6, () => clock.now());
-  queue.on('error', (err: Error) => {
-    const { allowed, suppressed } = limit();
-    if (allowed) logger.warn({ err: err.message, suppressed }, 'push queue error');
-  });
+  queue.on('error', (err: Error) => emit('push_queue_error', { err }));
   return queue;
 }
 

@@ -13,21 +13,34 @@ import { keyspace } from '../redis/keys.js';
 import { Coalescer } from './coalesce.js';
 import { NO_REPLICA_ACK, REPLY_TIMEOUT_MS, awaitReplicas, type ReplicaAck } from '../redis/replication.js';
 
+// An IP whose bookkeeping was pruned (no seq left, see sessions/prune.ts) has had every seq it
+// ever had handled, and they are all at or below the seq floor: the guard reads its deliveredSeq
+// as the floor, so a late duplicate of an old job is superseded. A new chain of the IP starts
+// above the floor with its deliveredSeq set to it (the session script).
+const DELIVERED_OF = `
+local function deliveredOf(deliveredKey, seqKey, floorKey, ipk)
+  local d = redis.call('HGET', deliveredKey, ipk)
+  if d then return tonumber(d) end
+  if redis.call('HEXISTS', seqKey, ipk) == 1 then return 0 end
+  return tonumber(redis.call('GET', floorKey) or '0')
+end
+`;
+
 // Per input, in order: superseded is decided first (an old job needs no lock to be dropped), then
 // whether the IP's previous seq is still queued (its job exists and has not finished) or not
 // relayed yet (no job and not handled: wait, but at most waitMs from the job's creation), then the lock.
-// KEYS: delivered, attempted, then per input: lock, previous job hash.
+// KEYS: delivered, attempted, seqs, seq floor, then per input: lock, previous job hash.
 // ARGV: now, waitMs, then per input: ipKey, seq, token, ttlMs, createdAt.
 // Reply per input: {state, deliveredSeq[, again]}; state 0 superseded, 1 acquired, 2 locked, 3 predecessor
 // pending; again = 1 when a push of this seq was started before (acquired only).
-const ACQUIRE = `
+const ACQUIRE = `${DELIVERED_OF}
 local now, waitMs = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
-for j = 1, (#KEYS - 2) / 2 do
-  local lockKey, prevJobKey = KEYS[1 + 2 * j], KEYS[2 + 2 * j]
+for j = 1, (#KEYS - 4) / 2 do
+  local lockKey, prevJobKey = KEYS[3 + 2 * j], KEYS[4 + 2 * j]
   local a0 = 2 + (j - 1) * 5
   local ipk, s, token, ttl, createdAt = ARGV[a0 + 1], tonumber(ARGV[a0 + 2]), ARGV[a0 + 3], ARGV[a0 + 4], tonumber(ARGV[a0 + 5])
-  local d = tonumber(redis.call('HGET', KEYS[1], ipk) or '0')
+  local d = deliveredOf(KEYS[1], KEYS[3], KEYS[4], ipk)
   local a = tonumber(redis.call('HGET', KEYS[2], ipk) or '0')
   local r
   if s <= d or s < a then
@@ -51,14 +64,14 @@ end
 return out
 `;
 
-// max() rather than set: a delayed duplicate must never move deliveredSeq backwards.
-// KEYS: delivered, then per input: lock. ARGV per input: ipKey, seq, token.
-const DELIVERED = `
-for j = 1, #KEYS - 1 do
+// max() rather than set: a delayed duplicate must never move deliveredSeq backwards (nor bring
+// back bookkeeping that was pruned meanwhile).
+// KEYS: delivered, seqs, seq floor, then per input: lock. ARGV per input: ipKey, seq, token.
+const DELIVERED = `${DELIVERED_OF}
+for j = 1, #KEYS - 3 do
   local ipk, s, token = ARGV[3 * j - 2], tonumber(ARGV[3 * j - 1]), ARGV[3 * j]
-  local d = tonumber(redis.call('HGET', KEYS[1], ipk) or '0')
-  if s > d then redis.call('HSET', KEYS[1], ipk, s) end
-  if redis.call('GET', KEYS[j + 1]) == token then redis.call('DEL', KEYS[j + 1]) end
+  if s > deliveredOf(KEYS[1], KEYS[2], KEYS[3], ipk) then redis.call('HSET', KEYS[1], ipk, s) end
+  if redis.call('GET', KEYS[j + 3]) == token then redis.call('DEL', KEYS[j + 3]) end
 end
 return 1
 `;
@@ -110,16 +123,15 @@ export interface OrderingGuard {
   /** deliveredSeq = max(deliveredSeq, seq) and releases the lock if still ours, atomically. */
   delivered(ipKey: string, seq: number, token: string): Promise<void>;
   release(ipKey: string, token: string): Promise<void>;
+  /** Of a pruned IP: the seq floor (every seq it had is handled). */
   deliveredSeq(ipKey: string): Promise<number>;
-  /** max(deliveredSeq, attemptedSeq): every seq up to this one was pushed, attempted or superseded. */
-  handledThrough(ipKey: string): Promise<number>;
 }
 
 export function createOrderingGuard(redis: RedisClient, keyPrefix: string, ack: ReplicaAck = NO_REPLICA_ACK): OrderingGuard {
   const ks = keyspace(keyPrefix);
   // Requests of one turn that share `now` and `waitMs` go together (they do: one worker, one clock).
   const acquires = new Coalescer<{ req: AcquireRequest; now: number; waitMs: number }, AcquireResult>(async (items) => {
-    const keys = [ks.delivered, ks.attempted];
+    const keys = [ks.delivered, ks.attempted, ks.seqs, ks.seqFloor];
     const first = items[0] as (typeof items)[number];
     const args: (string | number)[] = [first.now, first.waitMs];
     for (const { req } of items) {
@@ -137,7 +149,7 @@ export function createOrderingGuard(redis: RedisClient, keyPrefix: string, ack: 
     }));
   });
   const deliveries = new Coalescer<{ ipKey: string; seq: number; token: string }, void>(async (items) => {
-    const keys = [ks.delivered, ...items.map((i) => ks.lock(i.ipKey))];
+    const keys = [ks.delivered, ks.seqs, ks.seqFloor, ...items.map((i) => ks.lock(i.ipKey))];
     await script(
       redis,
       'ptimGuardDelivered',
@@ -153,11 +165,12 @@ export function createOrderingGuard(redis: RedisClient, keyPrefix: string, ack: 
       await script(redis, 'ptimGuardRelease', [ks.lock(ipKey)], [token]);
     },
     async deliveredSeq(ipKey) {
-      return Number((await redis.hget(ks.delivered, ipKey)) ?? 0);
-    },
-    async handledThrough(ipKey) {
-      const [d, a] = await Promise.all([redis.hget(ks.delivered, ipKey), redis.hget(ks.attempted, ipKey)]);
-      return Math.max(Number(d ?? 0), Number(a ?? 0));
+      const [d, tracked, floor] = await Promise.all([
+        redis.hget(ks.delivered, ipKey),
+        redis.hexists(ks.seqs, ipKey),
+        redis.get(ks.seqFloor),
+      ]);
+      return Number(d ?? (tracked ? 0 : (floor ?? 0)));
     },
   };
 }

@@ -9,7 +9,8 @@
 // one consumer) and the loop in `createOutboxRelay`.
 import { duplicateClient, type RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
-import { rateLimiter, silentLogger, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import { systemClock, type Clock, type IdentityEvent } from '../types.js';
@@ -178,6 +179,7 @@ interface MoverDeps {
   queue: Pick<QueueConfig, 'keepCompletedJobs'> & { maxEventsPerJob?: number };
   metrics: Metrics;
   logger: Logger;
+  emit: Emit;
   clock: Clock;
   claimIdleMs: number;
 }
@@ -187,23 +189,16 @@ class OutboxMover {
   /** False until our own pending entries were re-read (at start, after an error or a reconnect). */
   ownPendingDone = false;
   lastClaimAt = 0;
-  private readonly invalidLog: ReturnType<typeof rateLimiter>;
 
-  constructor(private readonly deps: MoverDeps) {
-    this.invalidLog = rateLimiter(10, () => deps.clock.now());
-  }
+  constructor(private readonly deps: MoverDeps) {}
 
   /** One addBulk for the batch's jobs, then one XACK+XDEL for all its entries. */
   async relayEntries(entries: readonly StreamEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     const { metrics, logger } = this.deps;
     const { jobs, invalid } = entriesToJobs(entries, this.deps.queue);
-    for (const [id, fields] of invalid) {
-      metrics.relayInvalid.inc();
-      const { allowed, suppressed } = this.invalidLog();
-      // The entry can never become a job; keeping it would make it be reclaimed forever.
-      if (allowed) logger.error({ entryId: id, fields, suppressed }, 'outbox entry is not a valid identity event; dropped');
-    }
+    // The entry can never become a job; keeping it would make it be reclaimed forever.
+    for (const [id, fields] of invalid) this.deps.emit('outbox_invalid_entry', { entryId: id, fields });
     if (jobs.length > 0) await this.deps.pushQueue.addBulk(jobs);
     await this.deps.consumer.ack(entries.map(([id]) => id));
     const relayed = entries.length - invalid.length;
@@ -215,8 +210,7 @@ class OutboxMover {
   async reclaim(): Promise<number> {
     const entries = await this.deps.consumer.reclaim(this.deps.claimIdleMs);
     this.lastClaimAt = this.deps.clock.now();
-    if (entries.length > 0)
-      this.deps.logger.warn({ count: entries.length }, 'reclaimed outbox entries of a stalled relay consumer');
+    if (entries.length > 0) this.deps.emit('outbox_reclaimed', { entries: entries.length });
     return this.relayEntries(entries);
   }
 
@@ -261,92 +255,123 @@ function blockingConnection(redis: RedisClient, onReconnect: () => void): RedisC
   return conn;
 }
 
-export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
-  const { redis, metrics } = opts;
-  const clock = opts.clock ?? systemClock;
-  const logger = (opts.logger ?? silentLogger).child({ component: 'relay' });
-  const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
-  const blockMs = opts.blockMs ?? 2000;
-  const errorBackoffMs = opts.errorBackoffMs ?? 1000;
-  const pushQueue = createPushQueue(redis, opts.keyPrefix, logger, clock);
-  // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
-  // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
-  const claimIdleMs = opts.claimIdleMs ?? 15_000;
-  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, clock, claimIdleMs });
-  const errorLog = rateLimiter(6, () => clock.now());
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let blocking: RedisClient | undefined;
-  let blockedNow = false;
-  let wake: (() => void) | undefined;
+/**
+ * The relay's loop: catch up on our own and dead consumers' entries, then block for new ones; a
+ * Redis error pauses it, and our own pending entries are re-read after it.
+ */
+class RelayLoop {
+  running = false;
+  private loop: Promise<void> | undefined;
+  private blockedNow = false;
+  private wake: (() => void) | undefined;
 
-  const onReconnect = () => {
-    mover.ownPendingDone = false;
-  };
+  constructor(
+    private readonly deps: {
+      redis: RedisClient;
+      consumer: OutboxConsumer;
+      mover: OutboxMover;
+      emit: Emit;
+      blockMs: number;
+      errorBackoffMs: number;
+    },
+  ) {}
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
+  start(conn: RedisClient): void {
+    this.running = true;
+    this.loop = this.run(conn);
+  }
+
+  /** Ends the loop after the batch in hand; a blocked read is cut (`cut`), not waited out. */
+  async stop(cut: () => void): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    // A blocked read has nothing in hand; cut it instead of waiting out blockMs. Whatever the
+    // server handed us in that instant stays pending for this consumer and is re-read later.
+    if (this.blockedNow) cut();
+    await this.loop;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);
-      wake = () => (clearTimeout(t), resolve());
+      this.wake = () => (clearTimeout(t), resolve());
     });
+  }
 
-  /** One round of the loop: catch up on our own and dead consumers' entries, then block for new ones. */
-  async function round(conn: RedisClient): Promise<void> {
+  /** One round: catch up on our own and dead consumers' entries, then block for new ones. */
+  private async round(conn: RedisClient): Promise<void> {
+    const { consumer, mover } = this.deps;
     await consumer.ensureGroup();
-    if (!mover.ownPendingDone) await mover.ownPending(redis);
+    if (!mover.ownPendingDone) await mover.ownPending(this.deps.redis);
     if (mover.reclaimDue()) await mover.reclaim();
     // stop() may have come while we were busy above; it only cuts a read that is under way.
-    if (!running) return;
-    blockedNow = true;
+    if (!this.running) return;
+    this.blockedNow = true;
     let entries: StreamEntry[];
     try {
-      entries = await consumer.read(conn, '>', blockMs);
+      entries = await consumer.read(conn, '>', this.deps.blockMs);
     } finally {
-      blockedNow = false;
+      this.blockedNow = false;
     }
     // Entries already read are relayed even when stop() came meanwhile: finish the batch.
     await mover.relayEntries(entries);
   }
 
-  async function run(conn: RedisClient): Promise<void> {
-    while (running) {
+  private async run(conn: RedisClient): Promise<void> {
+    while (this.running) {
       try {
-        await round(conn);
+        await this.round(conn);
       } catch (e) {
-        if (!running) break;
+        if (!this.running) break;
         // A batch may have been read (pending under our name) and not added: re-read our own
         // pending entries next round instead of leaving them to the slow reclaim of dead consumers.
-        mover.ownPendingDone = false;
-        const { allowed, suppressed } = errorLog();
-        if (allowed) logger.warn({ err: (e as Error).message, suppressed }, 'outbox relay error; retrying');
-        await pause(errorBackoffMs);
+        this.deps.mover.ownPendingDone = false;
+        this.deps.emit('outbox_relay_error', { err: e });
+        await this.pause(this.deps.errorBackoffMs);
       }
     }
   }
+}
+
+export function createOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
+  const { redis, metrics } = opts;
+  const clock = opts.clock ?? systemClock;
+  const logger = (opts.logger ?? silentLogger).child({ component: 'relay' });
+  const consumer = new OutboxConsumer(redis, keyspace(opts.keyPrefix).outbox, opts.consumerName, opts.queue.relayBatchSize);
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
+  const pushQueue = createPushQueue(redis, opts.keyPrefix, emit);
+  // A live relay holds entries pending only for one addBulk (milliseconds); a longer wait means
+  // its consumer died. Reclaiming a live one's entries by mistake only re-adds jobs with the same ids.
+  const claimIdleMs = opts.claimIdleMs ?? 15_000;
+  const mover = new OutboxMover({ consumer, pushQueue, queue: opts.queue, metrics, logger, emit, clock, claimIdleMs });
+  const loop = new RelayLoop({
+    redis,
+    consumer,
+    mover,
+    emit,
+    blockMs: opts.blockMs ?? 2000,
+    errorBackoffMs: opts.errorBackoffMs ?? 1000,
+  });
+  let blocking: RedisClient | undefined;
+  const onReconnect = () => {
+    mover.ownPendingDone = false;
+  };
 
   return {
     pushQueue,
     relayOnce: () => mover.once(redis),
     async start() {
-      if (running) return;
-      running = true;
+      if (loop.running) return;
       blocking = blockingConnection(redis, onReconnect);
       redis.on('reconnecting', onReconnect);
-      loop = run(blocking);
+      loop.start(blocking);
     },
     async stop() {
-      if (!running) {
-        await pushQueue.close();
-        return;
+      if (loop.running) {
+        redis.off('reconnecting', onReconnect);
+        await loop.stop(() => blocking?.disconnect());
+        blocking?.disconnect();
       }
-      running = false;
-      redis.off('reconnecting', onReconnect);
-      wake?.();
-      // A blocked read has nothing in hand; cut it instead of waiting out blockMs. Whatever the
-      // server handed us in that instant stays pending for this consumer and is re-read later.
-      if (blockedNow) blocking?.disconnect();
-      await loop;
-      blocking?.disconnect();
       await pushQueue.close();
     },
   };

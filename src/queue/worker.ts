@@ -10,7 +10,8 @@ import type { Job } from 'bullmq';
 import { DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { RedisClient } from '../redis/connection.js';
 import type { QueueConfig } from '../config/schema.js';
-import { rateLimiter, silentLogger, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
 import { systemClock, type Clock, type IdentityEvent, type IdentityPusher } from '../types.js';
@@ -104,13 +105,10 @@ interface HandlerDeps {
 }
 
 /** Releases an IP's lock if still ours; a failure is logged (the lock's TTL frees the IP anyway). */
-function lockReleaser(guard: OrderingGuard, logger: Logger, errorLog: ReturnType<typeof rateLimiter>) {
+function lockReleaser(guard: OrderingGuard, emit: Emit) {
   return (key: string, lockToken: string, line: JobLine): Promise<void> =>
-    guard.release(key, lockToken).catch((e: unknown) => {
-      // Only the next push for this IP waits a little longer.
-      const { allowed, suppressed } = errorLog();
-      if (allowed) logger.warn({ ...line, err: (e as Error).message, suppressed }, 'could not release IP lock');
-    });
+    // Only the next push for this IP waits a little longer.
+    guard.release(key, lockToken).catch((err: unknown) => emit('push_lock_release_failed', { ...line, err }));
 }
 
 /** The processor of one job: its turn, the push while holding the IP's lock, and what the outcome means. */
@@ -166,15 +164,35 @@ function jobHandler(deps: HandlerDeps) {
 }
 
 /** Logs worker errors, and processor errors that are not push outcomes (BullMQ retries those). */
-function watchWorker(worker: Worker<PushJobData>, logger: Logger, errorLog: ReturnType<typeof rateLimiter>): void {
-  worker.on('error', (err) => {
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ err: err.message, suppressed }, 'push worker error');
-  });
+function watchWorker(worker: Worker<PushJobData>, emit: Emit): void {
+  worker.on('error', (err) => emit('push_worker_error', { err }));
   worker.on('failed', (job, err) => {
     if (err instanceof PushRetryError || err instanceof UnrecoverableError || err instanceof DelayedError) return;
-    const { allowed, suppressed } = errorLog();
-    if (allowed) logger.warn({ jobId: job?.id, err: err.message, suppressed }, 'push job error; will be retried');
+    emit('push_job_error', { jobId: job?.id, err });
+  });
+}
+
+/** The BullMQ worker of the push queue, running `dispatch` for each job. */
+function bullWorker(
+  opts: PushWorkersOptions,
+  dispatch: (job: Job<PushJobData>, token?: string) => Promise<PushJobResult | BatchJobResult>,
+  backoffMs: (attemptsMade: number, err?: Error) => number,
+): Worker<PushJobData> {
+  const ks = keyspace(opts.keyPrefix);
+  const lockTtlMs = opts.queue.ipLockTtlSecs * 1000;
+  return new Worker<PushJobData>(ks.queueName, dispatch, {
+    connection: opts.connection,
+    prefix: ks.tag,
+    concurrency: opts.queue.concurrency,
+    autorun: opts.autorun ?? true,
+    // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
+    maxStalledCount: 1000,
+    // A job's lock lives as long as its IP's push lock (BullMQ renews it while the process lives), and
+    // stalls are looked for as often: after a crash, its in-flight pushes resume about when the IP
+    // lock frees, not after BullMQ's fixed 30 s + 30 s. Defaults (ipLockTtlSecs 30) match BullMQ's.
+    lockDuration: lockTtlMs,
+    stalledInterval: lockTtlMs,
+    settings: { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffMs(attemptsMade, err) },
   });
 }
 
@@ -183,16 +201,15 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const logger = (opts.logger ?? silentLogger).child({ component: 'push' });
   const random = opts.random ?? Math.random;
   const schedulerClock = opts.schedulerClock ?? systemClock;
-  const ks = keyspace(opts.keyPrefix);
   const lockRetryDelayMs = opts.lockRetryDelayMs ?? 100;
   /** A busy IP or a pending predecessor: come back after the delay plus up to as much again of jitter. */
   const retryWaitMs = () => lockRetryDelayMs + Math.floor(random() * lockRetryDelayMs);
   const lockTtlMs = cfg.ipLockTtlSecs * 1000;
-  const errorLog = rateLimiter(6, () => clock.now());
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const policy = { baseDelayMs: cfg.retryBaseDelaySecs * 1000, maxDelayMs: cfg.retryMaxDelaySecs * 1000 };
   const guard = createOrderingGuard(opts.connection, opts.keyPrefix, opts.replicaAck);
   const instance = randomUUID();
-  const releaseLock = lockReleaser(guard, logger, errorLog);
+  const releaseLock = lockReleaser(guard, emit);
   const turnDeps: TurnDeps = {
     guard,
     schedulerClock,
@@ -220,7 +237,7 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
     settle: settleDeps,
   });
 
-  const handoverQueue = createPushQueue(opts.connection, opts.keyPrefix, logger, clock);
+  const handoverQueue = createPushQueue(opts.connection, opts.keyPrefix, emit);
   const batchDeps: BatchDeps = {
     pusher: opts.pusher,
     guard,
@@ -238,24 +255,10 @@ export function createPushWorkers(opts: PushWorkersOptions): PushWorkers {
   const dispatch = (job: Job<PushJobData>, token?: string): Promise<PushJobResult | BatchJobResult> =>
     job.name === BATCH_JOB ? handleBatch(batchDeps, job as Job<BatchJobData>) : handleJob(job as Job<EventJobData>, token);
 
-  const worker = new Worker<PushJobData>(ks.queueName, dispatch, {
-    connection: opts.connection,
-    prefix: ks.tag,
-    concurrency: cfg.concurrency,
-    autorun: opts.autorun ?? true,
-    // A crashed worker's job stalls; it must go back to wait, never to failed (it was never tried).
-    maxStalledCount: 1000,
-    // A job's lock lives as long as its IP's push lock (BullMQ renews it while the process lives), and
-    // stalls are looked for as often: after a crash, its in-flight pushes resume about when the IP
-    // lock frees, not after BullMQ's fixed 30 s + 30 s. Defaults (ipLockTtlSecs 30) match BullMQ's.
-    lockDuration: lockTtlMs,
-    stalledInterval: lockTtlMs,
-    settings: {
-      backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-        retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
-    },
-  });
-  watchWorker(worker, logger, errorLog);
+  const worker = bullWorker(opts, dispatch, (attemptsMade, err) =>
+    retryDelayMs(attemptsMade, policy, random, (err as PushRetryError | undefined)?.retryAfterMs),
+  );
+  watchWorker(worker, emit);
 
   return {
     worker,

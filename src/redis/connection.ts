@@ -8,8 +8,8 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ConnectionOptions } from 'node:tls';
 import type { RedisConfig } from '../config/schema.js';
 import { PtimError, type Problem } from '../errors.js';
-import { maskUrl, rateLimiter, silentLogger, type Logger } from '../log.js';
-import { systemClock, type Clock } from '../types.js';
+import { ignoreEvents, type Emit } from '../events.js';
+import { maskUrl } from '../log.js';
 
 /** A standalone/Sentinel client or a Cluster client: both speak the commands the bridge uses. */
 export type RedisClient = Redis | Cluster;
@@ -43,9 +43,8 @@ export interface RedisTarget {
 
 export interface RedisConnectionOptions {
   connectTimeoutSecs: number;
-  logger?: Logger;
-  /** For the error log's rate limit (the composition root passes its clock). */
-  clock?: Clock;
+  /** Where connection errors are reported (counted, logged at a bounded rate); nowhere when absent. */
+  emit?: Emit;
   /** Extra ioredis node options (tests); role options win where they matter. */
   extra?: RedisOptions;
 }
@@ -211,13 +210,10 @@ export function createRedisClient(target: RedisTarget, role: RedisRole, opts: Re
         : new Redis(target.url ?? '', common);
   }
   // ioredis emits 'error' on every failed reconnect; unhandled it would crash or spam.
-  const logger = opts.logger ?? silentLogger;
-  const clock = opts.clock ?? systemClock;
-  const limit = rateLimiter(6, () => clock.now());
+  const emit = opts.emit ?? ignoreEvents;
   client.on('error', (err: Error) => {
     lastErrors.set(client, err);
-    const { allowed, suppressed } = limit();
-    if (allowed) logger.warn({ role, redis: target.display, err: err.message, suppressed }, 'redis connection error');
+    emit('redis_connection_error', { role, redis: target.display, err });
   });
   return client;
 }

@@ -11,8 +11,16 @@ export interface Keyspace {
   tunnels(ipKey: string): string;
   /** Sorted set: ipKey scored by lastUpAt (ms) for every IP in state up; the sweeper reads it. */
   readonly sessionIndex: string;
-  /** Hash: ipKey → next/last sequence number (kept after a session ends so seq only grows). */
+  /** Hash: ipKey → last sequence number (kept after a session ends until the IP's bookkeeping is pruned). */
   readonly seqs: string;
+  /** String: at least every seq a pruned IP had; an IP's next chain of seqs starts above it, so seqs only grow. */
+  readonly seqFloor: string;
+  /** Hash: ipKey → bridge receive time (ms) of the last line applied (an older line is refused). */
+  readonly lastAt: string;
+  /** Sorted set: ipKey scored by when its session ended (ms), for IPs with bookkeeping but no session: what pruning reads. */
+  readonly ended: string;
+  /** Hash: journal instance → `id:part` of the last journaled input applied (a replay at or below it is skipped). */
+  readonly journals: string;
   /** Stream: the transactional outbox of identity events. */
   readonly outbox: string;
   /** Hash: ipKey → highest seq delivered to JIMS (the ordering guard). */
@@ -39,6 +47,10 @@ export function keyspace(prefix: string): Keyspace {
     tunnels: (k) => `${tag}:t:${k}`,
     sessionIndex: `${tag}:sessions`,
     seqs: `${tag}:seq`,
+    seqFloor: `${tag}:seqfloor`,
+    lastAt: `${tag}:last`,
+    ended: `${tag}:ended`,
+    journals: `${tag}:journals`,
     outbox: `${tag}:outbox`,
     delivered: `${tag}:delivered`,
     attempted: `${tag}:attempted`,

@@ -8,9 +8,6 @@ import { crc32 } from 'node:zlib';
 import calculateSlot from 'cluster-key-slot';
 import { ipKey, keyspace, type Keyspace } from './keys.js';
 
-/** The most shards `redis.shards` accepts: bounds the `shard` label of the queue-depth gauge. */
-export const MAX_SHARDS = 64;
-
 /** Redis Cluster's slot count. */
 export const CLUSTER_SLOTS = 16384;
 

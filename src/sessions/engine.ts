@@ -30,14 +30,6 @@ export interface SessionEngineOptions extends SessionAdapterOptions {
   batchSize?: number;
   /** Bound on how long `close()` waits for a call already sent. */
   closeTimeoutMs?: number;
-  /**
-   * Names this engine's submission numbers in Redis (the script skips a number it already applied
-   * for this source). Default: random per engine. A caller that replays its own submissions after a
-   * restart (a journal) passes a stable id and `firstSubmission` past the last number it used.
-   */
-  sourceId?: string;
-  /** Number given to the first input submitted (default 0). */
-  firstSubmission?: number;
   /** Replicas that must have a batch before it counts as applied (see redis/replication.ts). */
   replicaAck?: ReplicaAck;
   /** A call without a reply for this long is retried (default 10 s plus the replica wait). */
@@ -53,12 +45,6 @@ export interface SessionEngine {
   ready(): boolean;
   /** Stops retrying; whatever is still unapplied is counted as dropped. Call `drain()` first for a clean stop. */
   close(): Promise<void>;
-  /** The number the next submitted input gets (one per IP of an event; they only grow). */
-  nextSubmission(): number;
-  /** Every input numbered below this one is applied (or dropped and counted). */
-  appliedThrough(): number;
-  /** Called with `appliedThrough()` each time it moves. Returns the unsubscribe function. */
-  onApplied(listener: (through: number) => void): () => void;
 }
 
 /** What the ingest side needs of an engine: the engine itself, or the journal in front of it. */
@@ -99,7 +85,8 @@ export function eventInputs(event: VpnEvent, correlationId: string): { inputs: L
       tunnelId: event.tunnelId,
       receivedAt: event.receivedAt,
       correlationId,
-      ...(event.journal ? { journal: event.journal } : {}),
+      // The input's place among the event's IPs: a replay is recognised per input (script.ts).
+      ...(event.journal ? { journal: { ...event.journal, part: inputs.length } } : {}),
     });
   }
   return { inputs, badIps };
@@ -115,8 +102,6 @@ export class SubmissionBuffer {
   private inHand: Item[] = [];
   private nextN: number;
   private waiters: { target: number; resolve: () => void }[] = [];
-  private readonly listeners = new Set<(through: number) => void>();
-  private lastThrough: number;
 
   constructor(
     private readonly maxItems: number,
@@ -124,7 +109,6 @@ export class SubmissionBuffer {
     private readonly onDrop: (item: Item, why: string) => void,
   ) {
     this.nextN = firstN;
-    this.lastThrough = firstN;
   }
 
   get depth(): number {
@@ -180,26 +164,16 @@ export class SubmissionBuffer {
     return new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
   }
 
-  subscribe(listener: (through: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Wakes the waiters and listeners the mark has reached; `all` releases every waiter (close). */
+  /** Wakes the waiters the mark has reached; `all` releases every waiter (close). */
   settle(all = false): void {
+    if (this.waiters.length === 0) return;
     const low = this.appliedThrough;
-    if (this.waiters.length > 0) {
-      const still: typeof this.waiters = [];
-      for (const w of this.waiters) {
-        if (all || low >= w.target) w.resolve();
-        else still.push(w);
-      }
-      this.waiters = still;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (all || low >= w.target) w.resolve();
+      else still.push(w);
     }
-    if (low !== this.lastThrough) {
-      this.lastThrough = low;
-      for (const l of this.listeners) l(low);
-    }
+    this.waiters = still;
   }
 }
 
@@ -326,22 +300,82 @@ class RedisHealth {
   }
 }
 
-/** Waits for `p` (if any), but no longer than `ms`. */
-async function waitAtMost(p: Promise<unknown> | undefined, ms: number): Promise<void> {
-  if (!p) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+/** The engine's loop: takes batches from the buffer and applies them until it is empty, pausing after failures. */
+class EngineLoop {
+  closed = false;
+  /** Set when close() stopped waiting for the call in flight and counted its inputs as dropped. */
+  abandoned = false;
+  pumping: Promise<void> | undefined;
+  readonly health: RedisHealth;
+  readonly pause: RetryPause;
+
+  constructor(
+    private readonly deps: Parameters<typeof applyBatch>[0],
+    private readonly buffer: SubmissionBuffer,
+    private readonly opts: SessionEngineOptions,
+  ) {
+    this.health = new RedisHealth(opts.logger);
+    this.pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
+  }
+
+  settle(): void {
+    this.opts.metrics.bufferDepth.set(this.buffer.depth);
+    this.buffer.settle();
+  }
+
+  private async pump(): Promise<void> {
+    const batchSize = this.opts.batchSize ?? 100;
+    while (!this.closed && this.buffer.depth > 0) {
+      const batch = this.buffer.batch(batchSize);
+      const { done, failure } = await applyBatch(this.deps, batch, this.opts.clock.now());
+      if (this.abandoned) return; // close() gave up on this batch and counted it
+      this.buffer.applied(done);
+      this.settle();
+      if (failure === undefined) {
+        this.health.succeeded(this.buffer.depth);
+        this.pause.reset();
+      } else {
+        this.health.failed(failure, this.buffer.depth);
+        if (!this.closed) await this.pause.wait();
+      }
+    }
+  }
+
+  kick(): void {
+    if (this.pumping || this.closed) return;
+    this.pumping = this.pump()
+      .catch((e: unknown) => this.opts.logger.error({ err: e }, 'session engine loop failed'))
+      .finally(() => {
+        this.pumping = undefined;
+        if (!this.closed && this.buffer.depth > 0) this.kick();
+      });
+  }
+
+  /** Stops the loop: waits up to `closeTimeoutMs` for the call in flight, then counts what is left as dropped. */
+  async close(dropped: (item: Item, why: string) => void): Promise<void> {
+    this.closed = true;
+    this.pause.wake();
+    if (this.pumping) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((r) => (timer = setTimeout(r, this.opts.closeTimeoutMs ?? 5000)));
+      await Promise.race([this.pumping, timeout]);
+      clearTimeout(timer);
+    }
+    this.abandoned = true;
+    for (const item of this.buffer.takeAll()) dropped(item, 'engine closed before Redis applied it');
+    this.opts.metrics.bufferDepth.set(0);
+    this.buffer.settle(true);
+  }
 }
 
-/** What `applyBatch` is given by an engine built with `opts`. */
-function batchDeps(opts: SessionEngineOptions, reports: EngineReports): Parameters<typeof applyBatch>[0] {
-  const { redis, keyPrefix, cfg, metrics, logger } = opts;
-  return {
+export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
+  const { redis, cfg, metrics, logger, clock } = opts;
+  const reports = engineReports(metrics, logger, () => clock.now());
+  const deps = {
     redis,
-    keyPrefix,
+    keyPrefix: opts.keyPrefix,
     cfg,
-    source: opts.sourceId ?? randomUUID(),
+    source: randomUUID(),
     metrics,
     logger,
     reports,
@@ -349,53 +383,9 @@ function batchDeps(opts: SessionEngineOptions, reports: EngineReports): Paramete
     ...(opts.replyTimeoutMs ? { replyTimeoutMs: opts.replyTimeoutMs } : {}),
     ...(opts.activeSessions ? { activeSessions: opts.activeSessions } : {}),
   };
-}
-
-export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
-  const { redis, cfg, metrics, logger, clock } = opts;
-  const batchSize = opts.batchSize ?? 100;
-  const reports = engineReports(metrics, logger, () => clock.now());
-  const deps = batchDeps(opts, reports);
-  const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, opts.firstSubmission ?? 0, reports.dropped);
-  const pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
-  const health = new RedisHealth(logger);
+  const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, 0, reports.dropped);
+  const loop = new EngineLoop(deps, buffer, opts);
   defineSessionScript(redis);
-  let closed = false;
-  /** Set when close() stopped waiting for the call in flight and counted its inputs as dropped. */
-  let abandoned = false;
-  let pumping: Promise<void> | undefined;
-
-  const settle = () => {
-    metrics.bufferDepth.set(buffer.depth);
-    buffer.settle();
-  };
-
-  const pump = async () => {
-    while (!closed && buffer.depth > 0) {
-      const batch = buffer.batch(batchSize);
-      const { done, failure } = await applyBatch(deps, batch, clock.now());
-      if (abandoned) return; // close() gave up on this batch and counted it
-      buffer.applied(done);
-      settle();
-      if (failure === undefined) {
-        health.succeeded(buffer.depth);
-        pause.reset();
-      } else {
-        health.failed(failure, buffer.depth);
-        if (!closed) await pause.wait();
-      }
-    }
-  };
-
-  const kick = () => {
-    if (pumping || closed) return;
-    pumping = pump()
-      .catch((e: unknown) => logger.error({ err: e }, 'session engine loop failed'))
-      .finally(() => {
-        pumping = undefined;
-        if (!closed && buffer.depth > 0) kick();
-      });
-  };
 
   return {
     submit(event, correlationId) {
@@ -404,30 +394,19 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
         for (const raw of badIps) reports.badIp(raw, correlationId);
         for (const input of inputs) {
           const item = buffer.number(ipKey(input.ip, cfg.ipScope), input);
-          if (closed) reports.dropped(item, 'engine closed');
+          if (loop.closed) reports.dropped(item, 'engine closed');
           else buffer.add(item);
         }
-        settle();
-        kick();
+        loop.settle();
+        loop.kick();
       } catch (e) {
         logger.error({ err: e, correlationId }, 'session submit failed');
       }
     },
     drain: () => buffer.waitFor(buffer.next),
-    ready: () => !closed && !health.failing && redis.status === 'ready',
-    nextSubmission: () => buffer.next,
-    appliedThrough: () => buffer.appliedThrough,
-    onApplied: (listener) => buffer.subscribe(listener),
-
+    ready: () => !loop.closed && !loop.health.failing && redis.status === 'ready',
     async close() {
-      if (closed) return;
-      closed = true;
-      pause.wake();
-      await waitAtMost(pumping, opts.closeTimeoutMs ?? 5000);
-      abandoned = true;
-      for (const item of buffer.takeAll()) reports.dropped(item, 'engine closed before Redis applied it');
-      metrics.bufferDepth.set(0);
-      buffer.settle(true);
+      if (!loop.closed) await loop.close(reports.dropped);
     },
   };
 }

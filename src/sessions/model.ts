@@ -30,9 +30,14 @@ export interface Session extends Holder {
   readonly lastEventAt: EpochMs;
 }
 
-/** Everything kept for one IP. `seq` outlives the session so it only ever grows. */
+/**
+ * Everything kept for one IP. `seq` and `lastAt` outlive the session (until the IP's bookkeeping is
+ * pruned; then its next seq starts above the keyspace's seq floor, so seq only ever grows).
+ */
 export interface IpState {
   readonly seq: number;
+  /** Receive time of the last line applied: a line received before it is refused (`out_of_order`). */
+  readonly lastAt?: EpochMs;
   readonly session?: Session;
 }
 
@@ -41,16 +46,23 @@ export interface LineInput extends Holder {
   readonly tunnelId?: string;
   readonly receivedAt: EpochMs;
   readonly correlationId: string;
-  /** Only the Redis side reads it: a replayed event is skipped, not re-decided (script.ts). */
-  readonly journal?: JournalRef;
+  /**
+   * Only the Redis side reads it: a replayed event is skipped, not re-decided (script.ts). `part`:
+   * the input's place among its event's IPs (an event gives one input per IP, all with its id).
+   */
+  readonly journal?: JournalRef & { readonly part?: number };
 }
 
+/** Inputs that come from the bridge itself, not from a line: the sweeper's expiry, resync and refresh. */
 export interface ExpireInput {
-  readonly kind: 'expire';
+  readonly kind: 'expire' | 'resync' | 'refresh';
   readonly correlationId: string;
 }
 
 export type SessionInput = LineInput | ExpireInput;
+
+export const isLine = (input: SessionInput): input is LineInput =>
+  input.kind !== 'expire' && input.kind !== 'resync' && input.kind !== 'refresh';
 
 export const DECISIONS = [
   'connect',
@@ -68,6 +80,13 @@ export const DECISIONS = [
   'expired',
   /** The sweeper found the session refreshed (a late UP won) or already gone. */
   'expire_skipped',
+  /** A line received before the IP's last applied one: refused, nothing changes. */
+  'out_of_order',
+  /** `resync` / the periodic refresh told JIMS of the session again (a rekey with a new seq). */
+  'resynced',
+  'refreshed',
+  /** Resync or refresh of an IP whose session ended meanwhile. */
+  'resync_skipped',
 ] as const;
 export type Decision = (typeof DECISIONS)[number];
 
@@ -138,21 +157,44 @@ const sameUser = (s: Session, line: LineInput) => s.user === line.user && s.doma
  */
 export function transition(state: IpState | undefined, input: SessionInput, cfg: SessionRules, now: EpochMs): Transition {
   const prev: IpState = state ?? { seq: 0 };
-  const s = prev.session;
-  const out = emitter(prev.seq, now, input.correlationId);
+  if (!isLine(input)) return bridgeTransition(prev, input, cfg, now);
+  if (prev.lastAt !== undefined && input.receivedAt < prev.lastAt) return { state: prev, emit: [], decision: 'out_of_order' };
+  const t = lineTransition(prev, input, cfg, now);
+  return { ...t, state: { ...t.state, lastAt: input.receivedAt } };
+}
+
+/** Keeps the IP's state beside the emitted events: seq, lastAt and the session left. */
+function stateKeeper(prev: IpState, now: EpochMs, correlationId: string) {
+  const out = emitter(prev.seq, now, correlationId);
   const done = (decision: Decision, session: Session | undefined): Transition => ({
-    state: session ? { seq: out.seq(), session } : { seq: out.seq() },
+    state: {
+      seq: out.seq(),
+      ...(prev.lastAt !== undefined && { lastAt: prev.lastAt }),
+      ...(session && { session }),
+    },
     emit: out.events,
     decision,
   });
+  return { out, done };
+}
 
-  if (input.kind === 'expire') {
-    if (!s || !(s.lastUpAt < now - cfg.sessionIdleSecs * 1000)) return done('expire_skipped', s);
-    out.emit('disconnect', s, now, 'expired');
-    return done('expired', undefined);
+/** Expiry (sweeper), resync and refresh: decided at `now`, never refused as out of order. */
+function bridgeTransition(prev: IpState, input: ExpireInput, cfg: SessionRules, now: EpochMs): Transition {
+  const s = prev.session;
+  const { out, done } = stateKeeper(prev, now, input.correlationId);
+  if (input.kind !== 'expire') {
+    if (!s) return done('resync_skipped', undefined);
+    out.emit('rekey', s, now, input.kind);
+    return done(input.kind === 'refresh' ? 'refreshed' : 'resynced', s);
   }
+  if (!s || !(s.lastUpAt < now - cfg.sessionIdleSecs * 1000)) return done('expire_skipped', s);
+  out.emit('disconnect', s, now, 'expired');
+  return done('expired', undefined);
+}
 
-  const line = input;
+function lineTransition(prev: IpState, line: LineInput, cfg: SessionRules, now: EpochMs): Transition {
+  const s = prev.session;
+  const { out, done } = stateKeeper(prev, now, line.correlationId);
   const windowMs = cfg.duplicateWindowSecs * 1000;
   // A repeated UP (or rekey signal) refreshes the session unless it falls in the duplicate window.
   const refresh = (cur: Session): Transition => {

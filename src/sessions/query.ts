@@ -4,7 +4,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import { PtimError } from '../errors.js';
 import { compileGlob, type Glob } from '../identity/glob.js';
-import { cidrContains, parseCidr, parseIp, type Cidr } from '../ingest/cidr.js';
+import { cidrContains, parseCidr, parseIp, type Cidr } from '../net/cidr.js';
 import { keyspace, type Keyspace } from '../redis/keys.js';
 import { asShards, type Shards } from '../redis/shards.js';
 import type { Session } from './model.js';

@@ -13,17 +13,28 @@ export interface DecisionContext {
   readonly correlationId: string;
 }
 
+/** The decision's counters and the active-sessions gauge (resync and refresh report only these: no log line per session). */
+export function countDecision(
+  metrics: Metrics,
+  r: ScriptResult,
+  /** Where the shard's active-session count goes (default: the gauge; see SessionAdapterOptions). */
+  activeSessions: (active: number) => void = (n) => metrics.sessionsActive.set(n),
+): void {
+  metrics.decisions.inc({ decision: r.decision });
+  if (r.decision === 'out_of_order') metrics.outOfOrder.inc();
+  for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
+  // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
+  activeSessions(r.active);
+}
+
 export function reportDecision(
   metrics: Metrics,
   logger: Logger,
   r: ScriptResult,
   ctx: DecisionContext,
-  activeSessions: (active: number) => void = (n) => metrics.sessionsActive.set(n),
+  activeSessions?: (active: number) => void,
 ): void {
-  metrics.decisions.inc({ decision: r.decision });
-  for (const e of r.events) metrics.identityEvents.inc({ kind: e.kind });
-  // ZCARD of the shared index: right across replicas, unlike a per-process +1/−1.
-  activeSessions(r.active);
+  countDecision(metrics, r, activeSessions);
   historyOf(metrics)?.decision(r, ctx);
   const { user, domain, ip, firewall, correlationId } = ctx;
   logger.info(

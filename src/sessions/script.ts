@@ -18,10 +18,20 @@ import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
-import { DECISIONS, type Decision, type SessionInput, type SessionRules } from './model.js';
+import { DECISIONS, isLine, type Decision, type SessionInput, type SessionRules } from './model.js';
 
 /** KEYS shared by every input of a call, in order. */
-export const CALL_KEYS = ['sessionIndex', 'seqs', 'outbox', 'applied'] as const;
+export const CALL_KEYS = [
+  'sessionIndex',
+  'seqs',
+  'outbox',
+  'applied',
+  'delivered',
+  'seqFloor',
+  'lastAt',
+  'ended',
+  'journals',
+] as const;
 /** KEYS of one input, repeated per input after CALL_KEYS. */
 export const INPUT_KEYS = ['session', 'tunnels'] as const;
 /** ARGV of the call, in order. */
@@ -43,6 +53,7 @@ export const INPUT_ARGS = [
   'correlationId',
   'journal',
   'journalId',
+  'journalPart',
 ] as const;
 
 export type CallKeys = Record<(typeof CALL_KEYS)[number], string>;
@@ -61,6 +72,7 @@ local K, A = {}, {}
 for i, name in ipairs(CALL_KEYS) do K[name] = KEYS[i] end
 for i, name in ipairs(CALL_ARGS) do A[name] = ARGV[i] end
 local idxKey, seqKey, outKey, appliedKey = K.sessionIndex, K.seqs, K.outbox, K.applied
+local deliveredKey, floorKey, lastKey, endedKey, journalsKey = K.delivered, K.seqFloor, K.lastAt, K.ended, K.journals
 local now, windowMs, idleMs = tonumber(A.now), tonumber(A.windowMs), tonumber(A.idleMs)
 local forwardOrphan = A.forwardOrphan == '1'
 local inputs = (#ARGV - #CALL_ARGS) / #INPUT_ARGS
@@ -78,8 +90,22 @@ local function readInput(j)
   return I
 end
 
+-- The IP's next seq. A chain (the seqs of an IP since its bookkeeping was last pruned) starts
+-- above every seq a pruned IP ever had (the floor), and the ordering guard is told so (delivered =
+-- the floor): no job of an older chain can be pushed after this one.
+local function nextSeq()
+  if redis.call('HEXISTS', seqKey, ipk) == 0 then
+    local floor = tonumber(redis.call('GET', floorKey) or '0')
+    if floor > 0 then
+      redis.call('HSET', seqKey, ipk, floor)
+      if tonumber(redis.call('HGET', deliveredKey, ipk) or '0') < floor then redis.call('HSET', deliveredKey, ipk, floor) end
+    end
+  end
+  return redis.call('HINCRBY', seqKey, ipk, 1)
+end
+
 local function emit(kind, who, recvAt, reason)
-  local seq = redis.call('HINCRBY', seqKey, ipk, 1)
+  local seq = nextSeq()
   local ev = { kind = kind, ip = who.ip, user = who.user, domain = who.domain, seq = seq,
     firewall = who.firewall, vpn = opt(who.vpn), gateway = opt(who.gateway), peerIp = opt(who.peerIp),
     reason = reason, at = now, receivedAt = recvAt, correlationId = corr }
@@ -165,9 +191,17 @@ local function down(s, same)
   return 'disconnect'
 end
 
+-- Resync and refresh: JIMS hears the session again (a rekey with a new seq), nothing else changes.
+local function resync(s, reason)
+  if not s then return 'resync_skipped' end
+  emit('rekey', s, now, reason)
+  return reason == 'refresh' and 'refreshed' or 'resynced'
+end
+
 local function decide(op)
   local s = load()
   if op == 'expire' then return expire(s) end
+  if op == 'resync' or op == 'refresh' then return resync(s, op) end
   local same = s and s.user == line.user and s.domain == line.domain
   if op == 'up' then
     if not s then
@@ -190,27 +224,55 @@ local function decide(op)
   error('ptim: unknown op ' .. tostring(op))
 end
 
+-- Decisions after which the IP has no session (its bookkeeping waits in the ended index to be
+-- pruned), and those that start one (it leaves the index).
+local ENDS = { disconnect = true, expired = true, orphan_down = true, orphan_down_ignored = true, rekey_no_session = true }
+local STARTS = { connect = true, replaced = true }
+local LINE_OPS = { up = true, down = true, ['rekey-signal'] = true }
+
+-- A line received before the IP's last applied one (it went through another replica, or waited
+-- longer) is refused: applying it would put an older state over a newer one.
+local function decideLine(op)
+  local last = redis.call('HGET', lastKey, ipk)
+  if last and receivedAt < tonumber(last) then return 'out_of_order' end
+  local decision = decide(op)
+  redis.call('HSET', lastKey, ipk, receivedAt)
+  if ENDS[decision] then redis.call('ZADD', endedKey, receivedAt, ipk)
+  elseif STARTS[decision] then redis.call('ZREM', endedKey, ipk) end
+  return decision
+end
+
 local function apply(I)
   sKey, tKey, ipk, tunnelId, corr = I.session, I.tunnels, I.ipKey, I.tunnelId, I.correlationId
   line = { ip = I.ip, user = I.user, domain = I.domain, firewall = I.firewall, vpn = I.vpn,
     gateway = I.gateway, peerIp = I.peerIp }
   receivedAt = tonumber(I.receivedAt)
   emitted, lastSeq = {}, nil
-  local decision = decide(I.op)
+  local decision
+  if LINE_OPS[I.op] then decision = decideLine(I.op)
+  else
+    decision = decide(I.op)
+    if decision == 'expired' then redis.call('ZADD', endedKey, now, ipk) end
+  end
   local reply = { decision, lastSeq or tonumber(redis.call('HGET', seqKey, ipk) or 0) }
   for i = 1, #emitted do reply[#reply + 1] = emitted[i] end
   return reply
 end
 
--- A journal replay after a crash re-sends events Redis may already have applied: each journal
--- (instance) leaves, per IP, the last id it applied beside the IP's seq, and an id at or below it
--- is the same event again. Ids only grow within an instance, and events of one IP come in order.
+-- A journal replay after a crash re-sends events Redis may already have applied. A journal
+-- (instance) feeds its events in id order, one input per IP of an event (its part), and they are
+-- applied in that order, so what it applied is a prefix: Redis keeps, per instance, the last
+-- (id, part) applied, and one at or below it is the same input again. Nothing is kept per IP.
 local function replayed(I)
-  if I.op == 'expire' or I.journalId == '' then return false end
-  local field = I.ipKey .. '#j:' .. I.journal
-  local prev = redis.call('HGET', seqKey, field)
-  if prev and tonumber(prev) >= tonumber(I.journalId) then return true end
-  redis.call('HSET', seqKey, field, I.journalId)
+  if I.journalId == '' or not LINE_OPS[I.op] then return false end
+  local id, part = tonumber(I.journalId), tonumber(I.journalPart)
+  local prev = redis.call('HGET', journalsKey, I.journal)
+  if prev then
+    local pid, ppart = string.match(prev, '^(%d+):(%d+)$')
+    pid, ppart = tonumber(pid), tonumber(ppart)
+    if id < pid or (id == pid and part <= ppart) then return true end
+  end
+  redis.call('HSET', journalsKey, I.journal, I.journalId .. ':' .. I.journalPart)
   return false
 end
 
@@ -261,7 +323,7 @@ export interface ScriptInput {
 /** The named ARGV of one input. */
 export function inputArgs(item: ScriptInput, now: EpochMs): InputArgs {
   const { input, key, n } = item;
-  const l = input.kind === 'expire' ? undefined : input;
+  const l = isLine(input) ? input : undefined;
   return {
     op: input.kind,
     ipKey: key,
@@ -279,6 +341,7 @@ export function inputArgs(item: ScriptInput, now: EpochMs): InputArgs {
     correlationId: input.correlationId,
     journal: l?.journal?.instance ?? '',
     journalId: l?.journal ? String(l.journal.id) : '',
+    journalPart: String(l?.journal?.part ?? 0),
   };
 }
 
@@ -296,6 +359,11 @@ export function scriptArgs(keyPrefix: string, call: ScriptCall, cfg: SessionRule
     seqs: ks.seqs,
     outbox: ks.outbox,
     applied: ks.applied(call.source),
+    delivered: ks.delivered,
+    seqFloor: ks.seqFloor,
+    lastAt: ks.lastAt,
+    ended: ks.ended,
+    journals: ks.journals,
   };
   const callArgs: CallArgs = {
     now: String(Math.floor(now)),

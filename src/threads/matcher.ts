@@ -120,45 +120,49 @@ async function reloadIn(t: MatcherThread | undefined): Promise<LibrarySummary> {
   return reply.summary!;
 }
 
-export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
-  const { logger, metrics } = deps;
-  const heartbeat = createHeartbeat();
-  const inflight = createPendingBatches();
-  const book = createQuarantineBook(deps);
-  const retired: MetricsSnapshot[] = [];
-  let current: MatcherThread | undefined;
-  let summary: LibrarySummary | undefined;
-  let closed = false;
-  let timers: NodeJS.Timeout[] = [];
-
+/** What the supervisor's parts share: the thread now running and what is known of it. */
+interface SupervisorState {
+  readonly heartbeat: ReturnType<typeof createHeartbeat>;
+  readonly inflight: ReturnType<typeof createPendingBatches>;
+  readonly book: ReturnType<typeof createQuarantineBook>;
+  /** Counters of ended threads (they stay in /metrics as of their last report). */
+  readonly retired: MetricsSnapshot[];
   /** Patterns refused by their background safety proof: skipped like quarantined ones, not stored as such. */
-  const dropped = new Set<string>();
+  readonly dropped: Set<string>;
+  current: MatcherThread | undefined;
+  summary: LibrarySummary | undefined;
+  closed: boolean;
+}
+
+/** Starts matcher threads, restarts one that exits, and ends one that runs away on a line. */
+function createMatcherLifecycle(deps: MatcherDeps, s: SupervisorState) {
+  const { logger, metrics } = deps;
 
   async function spawn(): Promise<LibrarySummary> {
-    const skip = [...book.keys(), ...dropped];
-    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: heartbeat.buffer, quarantined: skip }, logger);
-    current = thread;
+    const skip = [...s.book.keys(), ...s.dropped];
+    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: s.heartbeat.buffer, quarantined: skip }, logger);
+    s.current = thread;
     thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
-      if (current !== thread) return;
-      const batch = inflight.take(m.seq);
+      if (s.current !== thread) return;
+      const batch = s.inflight.take(m.seq);
       if (batch) deps.onDone(batch, m.events);
     });
     thread.worker.on('exit', (code) => {
-      if (current !== thread || closed) return;
+      if (s.current !== thread || s.closed) return;
       logger.error({ code }, 'matcher thread exited; starting a new one');
       void restart(thread);
     });
-    summary = await ready;
-    inflight.sendAll(thread);
-    return summary;
+    s.summary = await ready;
+    s.inflight.sendAll(thread);
+    return s.summary;
   }
 
   async function restart(old: MatcherThread): Promise<void> {
     // Counters of the ended thread stay in /metrics as of its last report; its gauges do not.
-    if (old.last) retired.push(old.last.filter((m) => String(m.type) === 'counter'));
-    heartbeat.end();
+    if (old.last) s.retired.push(old.last.filter((m) => String(m.type) === 'counter'));
+    s.heartbeat.end();
     metrics.matcherRestarts.inc();
-    for (let attempt = 1; !closed; attempt++) {
+    for (let attempt = 1; !s.closed; attempt++) {
       try {
         await spawn();
         return;
@@ -170,56 +174,77 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
   }
 
   function onRunaway(state: HeartbeatState): void {
-    const t = current;
-    if (!t?.ready || closed) return;
-    current = undefined;
-    const line = inflight.abandon(state.seq, state.line);
+    const t = s.current;
+    if (!t?.ready || s.closed) return;
+    s.current = undefined;
+    const line = s.inflight.abandon(state.seq, state.line);
     metrics.matchTimeouts.inc();
-    const pattern = summary?.patterns[state.pattern];
-    if (pattern) book.record(pattern, line);
+    const pattern = s.summary?.patterns[state.pattern];
+    if (pattern) s.book.record(pattern, line);
     void t.worker.terminate().then(() => restart(t));
   }
 
-  const watchdog = createWatchdog({ timeoutMs: deps.matchTimeoutMs, read: heartbeat.read, now: deps.monotonicNow, onRunaway });
+  return { spawn, onRunaway };
+}
 
+/** The watchdog's and the snapshot's timers of a started supervisor. */
+function startTimers(deps: MatcherDeps, s: SupervisorState, onRunaway: (state: HeartbeatState) => void): NodeJS.Timeout[] {
+  const watchdog = createWatchdog({ timeoutMs: deps.matchTimeoutMs, read: s.heartbeat.read, now: deps.monotonicNow, onRunaway });
+  const timers = [
+    setInterval(() => watchdog.tick(), Math.max(5, Math.floor(deps.matchTimeoutMs / 5))),
+    setInterval(() => void snapshotOf(s.current, SNAPSHOT_EVERY_MS), SNAPSHOT_EVERY_MS),
+  ];
+  for (const t of timers) t.unref();
+  return timers;
+}
+
+export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
+  const s: SupervisorState = {
+    heartbeat: createHeartbeat(),
+    inflight: createPendingBatches(),
+    book: createQuarantineBook(deps),
+    retired: [],
+    dropped: new Set<string>(),
+    current: undefined,
+    summary: undefined,
+    closed: false,
+  };
+  const lifecycle = createMatcherLifecycle(deps, s);
+  let timers: NodeJS.Timeout[] = [];
   return {
     async start() {
-      const s = await spawn();
-      timers = [
-        setInterval(() => watchdog.tick(), Math.max(5, Math.floor(deps.matchTimeoutMs / 5))),
-        setInterval(() => void snapshotOf(current, SNAPSHOT_EVERY_MS), SNAPSHOT_EVERY_MS),
-      ];
-      for (const t of timers) t.unref();
-      return s;
-    },
-    submit: (batch) => inflight.add(batch, current),
-    async reload() {
-      summary = await reloadIn(current);
+      const summary = await lifecycle.spawn();
+      timers = startTimers(deps, s, lifecycle.onRunaway);
       return summary;
+    },
+    submit: (batch) => s.inflight.add(batch, s.current),
+    async reload() {
+      s.summary = await reloadIn(s.current);
+      return s.summary;
     },
     async restore() {
       // Without the stored records the bridge still runs; a pattern may then run away once more.
-      const fresh = await book.restore().catch((err: unknown) => {
-        logger.error({ err }, 'could not read the stored pattern quarantine');
+      const fresh = await s.book.restore().catch((err: unknown) => {
+        deps.logger.error({ err }, 'could not read the stored pattern quarantine');
         return [] as string[];
       });
-      if (fresh.length > 0) current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
+      if (fresh.length > 0) s.current?.channel.post({ t: 'quarantine', keys: fresh } as Message);
     },
     drop(keys) {
-      for (const k of keys) dropped.add(k);
-      if (keys.length > 0) current?.channel.post({ t: 'quarantine', keys: [...keys] } as Message);
+      for (const k of keys) s.dropped.add(k);
+      if (keys.length > 0) s.current?.channel.post({ t: 'quarantine', keys: [...keys] } as Message);
     },
-    ready: () => current?.ready === true,
-    quarantined: () => book.entries(),
+    ready: () => s.current?.ready === true,
+    quarantined: () => s.book.entries(),
     async snapshots(timeoutMs) {
-      const s = await snapshotOf(current, timeoutMs);
-      return [...retired, ...(s ? [s] : [])];
+      const snap = await snapshotOf(s.current, timeoutMs);
+      return [...s.retired, ...(snap ? [snap] : [])];
     },
     async close() {
-      closed = true;
+      s.closed = true;
       for (const t of timers) clearInterval(t);
-      const t = current;
-      current = undefined;
+      const t = s.current;
+      s.current = undefined;
       await t?.worker.terminate();
     },
   };

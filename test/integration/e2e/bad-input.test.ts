@@ -1,31 +1,16 @@
 // Hostile or broken input end to end: binary garbage, oversize frames, and a perfectly valid UP
 // from a sender outside the allow-list must push nothing to JIMS, and must show in the counters
 // an operator watches. The allow-list admits ::1 only, so 127.0.0.1 is the "foreign firewall".
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { sendLines } from '../../../src/cli/send.js';
-import {
-  accounting,
-  e2eConfig,
-  startBridge,
-  startRedis,
-  startSim,
-  vpnLine,
-  waitFor,
-  waitReceived,
-  type Bridge,
-  type SimHandle,
-  type TestRedis,
-} from './harness.js';
+import { accounting, e2eConfig, useStack, vpnLine, waitFor, waitReceived, type Bridge } from './harness.js';
 
-let redis: TestRedis;
-let jims: SimHandle;
+const stack = useStack();
 let bridge: Bridge;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  jims = await startSim();
-  bridge = await startBridge(
-    e2eConfig(redis, jims.port, {
+  bridge = await stack.bridge(
+    e2eConfig(stack.redis, stack.jims.port, {
       ingest: {
         udp: { bind: ['127.0.0.1', '::1'], port: 0 },
         tcp: { bind: ['::1'], port: 0 },
@@ -36,12 +21,6 @@ beforeAll(async () => {
   );
 });
 
-afterAll(async () => {
-  await bridge?.stop();
-  await jims?.sim.close();
-  await redis?.stop();
-});
-
 const port = (transport: 'udp' | 'tcp', address: string) => {
   const a = bridge.app.addresses().syslog.find((x) => x.transport === transport && x.address === address);
   if (!a) throw new Error(`no ${transport} listener on ${address}`);
@@ -50,7 +29,7 @@ const port = (transport: 'udp' | 'tcp', address: string) => {
 const dropped = (transport: string, reason: string) => bridge.metric('ptim_syslog_dropped_total', { transport, reason });
 
 it('garbage, oversize frames and a valid UP from a disallowed source push nothing, and are counted', async () => {
-  const pushesBefore = jims.sim.counters();
+  const pushesBefore = stack.jims.sim.counters();
   const up = vpnLine({ kind: 'up', user: 'mallory@example.com', ip: '203.0.113.66' });
 
   // 1. A valid UP, but from 127.0.0.1 (not allowed).
@@ -81,10 +60,10 @@ it('garbage, oversize frames and a valid UP from a disallowed source push nothin
 
   await bridge.applied();
   await waitFor(async () => (await accounting(bridge.metrics)).settled, { what: 'nothing left to push' });
-  expect(jims.sim.counters()).toEqual(pushesBefore);
-  expect(jims.sim.identities()).toEqual({});
+  expect(stack.jims.sim.counters()).toEqual(pushesBefore);
+  expect(stack.jims.sim.identities()).toEqual({});
 
   // The same UP from the allowed source does get through: the silence above was not a dead pipeline.
   await sendLines([up], { host: '::1', port: port('udp', '::1'), transport: 'udp' });
-  await waitFor(() => jims.sim.identities()['203.0.113.66']?.user === 'mallory', { what: 'the allowed UP pushed' });
+  await waitFor(() => stack.jims.sim.identities()['203.0.113.66']?.user === 'mallory', { what: 'the allowed UP pushed' });
 });

@@ -1,37 +1,15 @@
 // The operator's happy path, end to end over real sockets: syslog in (UDP and TCP), the session
 // decisions (connect, suppressed duplicate, rekey, replace, disconnect, dual-stack), pushes
 // applied by the JIMS simulator, and the ops /metrics counters that show it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestRedis } from '../../helpers/redis.js';
-import { startRedis } from '../../helpers/redis.js';
-import {
-  accounting,
-  e2eConfig,
-  parseExposition,
-  startBridge,
-  startSim,
-  vpnLine,
-  waitFor,
-  waitReceived,
-  type Bridge,
-  type SimHandle,
-} from './harness.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { accounting, e2eConfig, parseExposition, useStack, vpnLine, waitFor, waitReceived, type Bridge } from './harness.js';
 
-let redis: TestRedis;
-let jims: SimHandle;
+const stack = useStack();
 let bridge: Bridge;
 let sent = 0;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  jims = await startSim();
-  bridge = await startBridge(e2eConfig(redis, jims.port));
-});
-
-afterAll(async () => {
-  await bridge?.stop();
-  await jims?.sim.close();
-  await redis?.stop();
+  bridge = await stack.bridge(e2eConfig(stack.redis, stack.jims.port));
 });
 
 /** Sends lines, waits until the bridge received and applied them, then until every event settled. */
@@ -44,7 +22,7 @@ async function deliver(lines: string[], transport: 'udp' | 'tcp') {
 }
 
 const lastOps = (ip: string, n: number) =>
-  jims.sim
+  stack.jims.sim
     .operations()
     .filter((o) => o.ip === ip)
     .slice(-n)
@@ -65,25 +43,25 @@ describe.each([
     const up = vpnLine({ kind: 'up', user: 'alice@example.com', ip, tunnelId: 7001 });
 
     await deliver([up], transport);
-    expect(jims.sim.identities()[ip]).toMatchObject({ user: 'alice', domain: 'example.com' });
+    expect(stack.jims.sim.identities()[ip]).toMatchObject({ user: 'alice', domain: 'example.com' });
     expect(lastOps(ip, 1)).toEqual(['logon alice@example.com connect']);
 
     // A second traffic selector / HA peer / UDP duplicate within duplicateWindowSecs: nothing pushed.
-    const pushes = jims.sim.counters().pushes;
+    const pushes = stack.jims.sim.counters().pushes;
     const suppressed = await bridge.metric('ptim_session_decisions_total', { decision: 'suppressed' });
     await deliver([up], transport);
     expect(await bridge.metric('ptim_session_decisions_total', { decision: 'suppressed' })).toBe(suppressed + 1);
-    expect(jims.sim.counters().pushes).toBe(pushes);
+    expect(stack.jims.sim.counters().pushes).toBe(pushes);
 
     // The same UP after the window is the rekey: JIMS refreshes the mapping.
-    const refreshes = jims.sim.counters().refreshes;
+    const refreshes = stack.jims.sim.counters().refreshes;
     bridge.clock.advance(6000);
     await deliver([up], transport);
     expect(lastOps(ip, 1)).toEqual(['logon alice@example.com rekey']);
-    expect(jims.sim.counters().refreshes).toBe(refreshes + 1);
+    expect(stack.jims.sim.counters().refreshes).toBe(refreshes + 1);
 
     await deliver([vpnLine({ kind: 'down', user: 'alice@example.com', ip, tunnelId: 7001 })], transport);
-    expect(jims.sim.identities()[ip]).toBeUndefined();
+    expect(stack.jims.sim.identities()[ip]).toBeUndefined();
     expect(lastOps(ip, 1)).toEqual(['logoff alice@example.com disconnect']);
 
     const after = await scrape();
@@ -106,11 +84,11 @@ describe.each([
       'logoff alice@example.com disconnect',
       'logon bob@example.com connect',
     ]);
-    expect(jims.sim.identities()[ip2]).toMatchObject({ user: 'bob', domain: 'example.com' });
+    expect(stack.jims.sim.identities()[ip2]).toMatchObject({ user: 'bob', domain: 'example.com' });
 
     // alice's late DOWN must not log bob out.
     await deliver([vpnLine({ kind: 'down', user: 'alice@example.com', ip: ip2, tunnelId: 7100 })], transport);
-    expect(jims.sim.identities()[ip2]).toMatchObject({ user: 'bob' });
+    expect(stack.jims.sim.identities()[ip2]).toMatchObject({ user: 'bob' });
   });
 });
 
@@ -123,11 +101,11 @@ it('a dual-stack line (IPv4 + IPv6) maps both addresses, and its DOWN removes bo
       `ipv4(0,0-65535,${v4}-${v4}) ipv6(0,0-65535,${v6}-${v6})`,
     );
   await deliver([dual('up')], 'tcp');
-  const ids = jims.sim.identities();
+  const ids = stack.jims.sim.identities();
   expect(ids[v4]).toMatchObject({ user: 'carol', domain: 'example.com' });
   expect(ids[v6]).toMatchObject({ user: 'carol', domain: 'example.com' });
 
   await deliver([dual('down')], 'udp');
-  expect(jims.sim.identities()[v4]).toBeUndefined();
-  expect(jims.sim.identities()[v6]).toBeUndefined();
+  expect(stack.jims.sim.identities()[v4]).toBeUndefined();
+  expect(stack.jims.sim.identities()[v6]).toBeUndefined();
 });

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { createApp, type App, type AppDeps } from '../../../src/app.js';
 import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
 import { sendLines } from '../../../src/cli/send.js';
@@ -14,7 +15,7 @@ import { createLogger, silentLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import type { Clock } from '../../../src/types.js';
 import { waitFor as waitForCondition, type WaitOptions } from '../../helpers/wait.js';
-import type { TestRedis } from '../../helpers/redis.js';
+import { startRedis, type TestRedis } from '../../helpers/redis.js';
 
 export { startRedis, type TestRedis } from '../../helpers/redis.js';
 
@@ -246,4 +247,48 @@ export async function startBridge(
 /** Waits until `n` syslog messages were received (over any transport): sends are asynchronous. */
 export async function waitReceived(b: Bridge, n: number, timeoutMs = 5000): Promise<void> {
   await waitFor(async () => (await b.metric('ptim_syslog_received_total')) >= n, { timeoutMs, what: `${n} received messages` });
+}
+
+/** A file's shared stack: a private Redis and a JIMS simulator, and the bridges started on them. */
+export interface Stack {
+  readonly redis: TestRedis;
+  readonly jims: SimHandle;
+  /** Starts a bridge that the file's afterAll stops (before the simulator and Redis). */
+  bridge(config: Config, clock?: ManualClock, extra?: Parameters<typeof startBridge>[2]): Promise<Bridge>;
+}
+
+/**
+ * Registers the file's stack: beforeAll starts Redis and the simulator, afterAll stops every bridge
+ * started through it (last first), then the simulator and Redis. Register it before the hooks that use it.
+ */
+export function useStack(opts: { redis?: Parameters<typeof startRedis>[0]; sim?: Partial<JimsSimOptions> } = {}): Stack {
+  let redis: TestRedis | undefined;
+  let jims: SimHandle | undefined;
+  const bridges: Bridge[] = [];
+  const started = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`the stack's ${what} is not started yet (use it in a hook or test)`);
+    return v;
+  };
+  beforeAll(async () => {
+    redis = await startRedis(opts.redis);
+    jims = await startSim(opts.sim);
+  });
+  afterAll(async () => {
+    for (const b of bridges.reverse()) await b.stop();
+    await jims?.sim.close();
+    await redis?.stop();
+  });
+  return {
+    get redis() {
+      return started(redis, 'Redis');
+    },
+    get jims() {
+      return started(jims, 'JIMS simulator');
+    },
+    async bridge(config, clock, extra) {
+      const b = await startBridge(config, clock, extra);
+      bridges.push(b);
+      return b;
+    },
+  };
 }

@@ -6,22 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SHIPPED_PATTERNS_DIR } from '../../../src/cli/demo.js';
-import {
-  e2eConfig,
-  startBridge,
-  startRedis,
-  startSim,
-  tableOf,
-  vpnLine,
-  waitFor,
-  waitReceived,
-  type Bridge,
-  type SimHandle,
-  type TestRedis,
-} from './harness.js';
+import { e2eConfig, tableOf, useStack, vpnLine, waitFor, waitReceived, type Bridge } from './harness.js';
 
-let redis: TestRedis;
-let jims: SimHandle;
+const stack = useStack();
 let bridge: Bridge;
 let dir = '';
 
@@ -36,19 +23,14 @@ const line = (user: string, ip: string) => renamed(vpnLine({ kind: 'up', user, i
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'ptim-reload-'));
   cpSync(SHIPPED_PATTERNS_DIR, dir, { recursive: true });
-  redis = await startRedis();
-  jims = await startSim();
-  bridge = await startBridge(e2eConfig(redis, jims.port, { patterns: { dirs: [dir], watch: false } }));
+  bridge = await stack.bridge(e2eConfig(stack.redis, stack.jims.port, { patterns: { dirs: [dir], watch: false } }));
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await jims?.sim.close();
-  await redis?.stop();
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const users = () => [...tableOf(jims.sim).values()].map((v) => v.user);
+const users = () => [...tableOf(stack.jims.sim).values()].map((v) => v.user);
 
 it('a reload reaches the receive thread (prefilter) and the matcher (library)', async () => {
   await bridge.send([line('xavier', '10.9.0.1')]);

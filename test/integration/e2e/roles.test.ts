@@ -1,46 +1,25 @@
 // Scale-apart deployment: one process only receives syslog and decides (roles [ingest]), another
 // only relays, pushes and sweeps ([relay, worker, sweeper]); Redis is all they share.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  e2eConfig,
-  manualClock,
-  startBridge,
-  startRedis,
-  startSim,
-  vpnLine,
-  waitFor,
-  type Bridge,
-  type SimHandle,
-  type TestRedis,
-} from './harness.js';
+import { beforeAll, expect, it } from 'vitest';
+import { e2eConfig, manualClock, useStack, vpnLine, waitFor, type Bridge } from './harness.js';
 
-let redis: TestRedis;
-let jims: SimHandle;
+const stack = useStack();
 let ingest: Bridge;
 let delivery: Bridge;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  jims = await startSim();
   const clock = manualClock();
-  ingest = await startBridge(e2eConfig(redis, undefined, { roles: ['ingest'] }), clock);
-  delivery = await startBridge(e2eConfig(redis, jims.port, { roles: ['relay', 'worker', 'sweeper'] }), clock);
-});
-
-afterAll(async () => {
-  await ingest?.stop();
-  await delivery?.stop();
-  await jims?.sim.close();
-  await redis?.stop();
+  ingest = await stack.bridge(e2eConfig(stack.redis, undefined, { roles: ['ingest'] }), clock);
+  delivery = await stack.bridge(e2eConfig(stack.redis, stack.jims.port, { roles: ['relay', 'worker', 'sweeper'] }), clock);
 });
 
 it('events received by the ingest process are pushed by the delivery process', async () => {
   expect(delivery.app.addresses().syslog).toEqual([]);
   await ingest.send([vpnLine({ kind: 'up', user: 'erin@example.com', ip: '192.0.2.80', tunnelId: 9001 })]);
-  await waitFor(() => jims.sim.identities()['192.0.2.80']?.user === 'erin', { what: 'the UP pushed by the other process' });
+  await waitFor(() => stack.jims.sim.identities()['192.0.2.80']?.user === 'erin', { what: 'the UP pushed by the other process' });
 
   await ingest.send([vpnLine({ kind: 'down', user: 'erin@example.com', ip: '192.0.2.80', tunnelId: 9001 })], 'tcp');
-  await waitFor(() => jims.sim.identities()['192.0.2.80'] === undefined, { what: 'the DOWN pushed by the other process' });
+  await waitFor(() => stack.jims.sim.identities()['192.0.2.80'] === undefined, { what: 'the DOWN pushed by the other process' });
 
   // JIMS applies a push before its answer reaches the worker that counts it: wait for the count.
   await waitFor(async () => (await delivery.metric('ptim_push_total', { outcome: 'delivered' })) === 2, {

@@ -6,45 +6,27 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { keyspace } from '../../../src/redis/keys.js';
 import { HOSTILE_ID, hostileLine } from '../../fixtures/hostile-library.js';
-import {
-  e2eConfig,
-  manualClock,
-  startBridge,
-  startRedis,
-  startSim,
-  tableOf,
-  vpnLine,
-  waitFor,
-  waitReceived,
-  type Bridge,
-  type SimHandle,
-  type TestRedis,
-} from './harness.js';
+import { e2eConfig, manualClock, tableOf, useStack, vpnLine, waitFor, waitReceived, type Bridge } from './harness.js';
 
-let redis: TestRedis;
-let jims: SimHandle;
+const stack = useStack();
 let bridge: Bridge;
 
 // Long enough that the checks below run while the line is still running, on a busy host too.
 const MATCH_TIMEOUT_MS = 5000;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  jims = await startSim();
   const hook = pathToFileURL(path.resolve('test/fixtures/hostile-library.ts')).href;
-  bridge = await startBridge(e2eConfig(redis, jims.port, { patterns: { matchTimeoutMs: MATCH_TIMEOUT_MS } }), manualClock(), {
-    libraryHook: hook,
-  });
+  bridge = await stack.bridge(
+    e2eConfig(stack.redis, stack.jims.port, { patterns: { matchTimeoutMs: MATCH_TIMEOUT_MS } }),
+    manualClock(),
+    {
+      libraryHook: hook,
+    },
+  );
 }, 120_000);
-
-afterAll(async () => {
-  await bridge?.stop();
-  await jims?.sim.close();
-  await redis?.stop();
-});
 
 const ups = (users: string[], net: number) => users.map((u, i) => vpnLine({ kind: 'up', user: u, ip: `10.${net}.0.${i + 1}` }));
 
@@ -62,7 +44,7 @@ it('a runaway pattern is abandoned and quarantined while /healthz answers and la
   // Still stuck after /healthz answered: it answered during the runaway.
   expect(await bridge.metric('ptim_match_timeouts_total')).toBe(0);
 
-  await waitFor(() => first.every((u) => [...tableOf(jims.sim).values()].some((v) => v.user === u)), {
+  await waitFor(() => first.every((u) => [...tableOf(stack.jims.sim).values()].some((v) => v.user === u)), {
     timeoutMs: 90_000,
     what: 'the lines behind the runaway line delivered',
   });
@@ -76,10 +58,10 @@ it('a runaway pattern is abandoned and quarantined while /healthz answers and la
   expect(detail).toContain('A40P1'); // the line's shape, not the line
   expect(detail).not.toContain('a'.repeat(40));
 
-  const r = new Redis(redis.url, { lazyConnect: true });
+  const r = new Redis(stack.redis.url, { lazyConnect: true });
   try {
     await r.connect();
-    const stored = await r.hgetall(keyspace(redis.keyPrefix).quarantine);
+    const stored = await r.hgetall(keyspace(stack.redis.keyPrefix).quarantine);
     expect(Object.keys(stored)).toEqual([expect.stringMatching(new RegExp(`^${HOSTILE_ID}:[0-9a-f]{16}$`))]);
   } finally {
     r.disconnect();
@@ -90,7 +72,7 @@ it('a runaway pattern is abandoned and quarantined while /healthz answers and la
   await bridge.send([hostileLine(), ...ups(later, 2)]);
   await waitReceived(bridge, 1 + first.length + 1 + later.length);
   await bridge.applied();
-  await waitFor(() => later.every((u) => [...tableOf(jims.sim).values()].some((v) => v.user === u)), {
+  await waitFor(() => later.every((u) => [...tableOf(stack.jims.sim).values()].some((v) => v.user === u)), {
     what: 'lines after the quarantine delivered',
   });
   expect(await bridge.metric('ptim_match_timeouts_total')).toBe(1);

@@ -4,7 +4,6 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { verdictHashKey } from '../../../src/match/verdict-redis.js';
 import { parseVerdictFile } from '../../../src/match/verdicts.js';
 import { startRedis } from '../../helpers/redis.js';
 import { redisSchema } from '../../../src/config/schema.js';
+import { textSink } from '../../helpers/sink.js';
 
 const UNSAFE = fileURLToPath(new URL('../../fixtures/patterns-bad/regex-unsafe/10-a.yaml', import.meta.url));
 const SAFE = `patterns:
@@ -26,17 +26,6 @@ const SAFE = `patterns:
       - line: '<30>Mar  3 14:02:11 fw kmd[1]: KMD_VPN_UP_ALARM_USER: user=alice'
         fields: { user: alice }
 `;
-
-function sink() {
-  let text = '';
-  const out = new Writable({
-    write(c: Buffer, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { out, text: () => text };
-}
 
 describe('patterns prove', { timeout: 120_000 }, () => {
   let dir = '';
@@ -54,8 +43,8 @@ describe('patterns prove', { timeout: 120_000 }, () => {
         write: path.join(dir, 'verdicts.json'),
         share: redisSchema.parse({ url: redis.url, keyPrefix: redis.keyPrefix }),
       };
-      const first = sink();
-      expect(await runPatternsProve([dir], first.out, opts)).toBe(0);
+      const first = textSink();
+      expect(await runPatternsProve([dir], first.stream, opts)).toBe(0);
       expect(first.text()).toMatch(/1 to prove[\s\S]*safe {6}t-safe[\s\S]*PASS/);
       const written = parseVerdictFile(readFileSync(opts.write, 'utf8'))!;
       expect([...written.values()]).toEqual([{ status: 'safe', pattern: 't-safe' }]);
@@ -63,8 +52,8 @@ describe('patterns prove', { timeout: 120_000 }, () => {
       expect(await r.hlen(verdictHashKey(redis.keyPrefix))).toBe(1);
       r.disconnect();
 
-      const second = sink();
-      expect(await runPatternsProve([dir], second.out, { verdictCacheFile: opts.verdictCacheFile })).toBe(0);
+      const second = textSink();
+      expect(await runPatternsProve([dir], second.stream, { verdictCacheFile: opts.verdictCacheFile })).toBe(0);
       expect(second.text()).toContain('0 to prove');
     } finally {
       await redis.stop();
@@ -75,11 +64,11 @@ describe('patterns prove', { timeout: 120_000 }, () => {
     dir = mkdtempSync(path.join(tmpdir(), 'ptim-prove-'));
     cpSync(UNSAFE, path.join(dir, '10-a.yaml'));
     const cacheFile = path.join(dir, 'cache.json');
-    const first = sink();
-    expect(await runPatternsProve([dir], first.out, { verdictCacheFile: cacheFile })).toBe(1);
+    const first = textSink();
+    expect(await runPatternsProve([dir], first.stream, { verdictCacheFile: cacheFile })).toBe(1);
     expect(first.text()).toMatch(/REFUSED {3}t-up .*polynomial/);
-    const second = sink();
-    expect(await runPatternsProve([dir], second.out, { verdictCacheFile: cacheFile })).toBe(1);
+    const second = textSink();
+    expect(await runPatternsProve([dir], second.stream, { verdictCacheFile: cacheFile })).toBe(1);
     expect(second.text()).toMatch(/0 to prove[\s\S]*REFUSED {3}t-up .*stored verdict/);
   });
 });

@@ -4,7 +4,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runReplay } from '../../../src/cli/replay.js';
@@ -15,6 +14,7 @@ import { loadLibrary, type Library } from '../../../src/match/library.js';
 import { keyspace } from '../../../src/redis/keys.js';
 import { listSessions } from '../../../src/sessions/query.js';
 import { readOutbox, useRedis } from '../sessions/redis-state.js';
+import { textSink } from '../../helpers/sink.js';
 
 const db = useRedis();
 
@@ -31,17 +31,6 @@ const bsd = (hoursAgo: number) => {
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${mon} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 };
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c: Buffer, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 /** Two files, the second gzipped: alice connects and rekeys, bob connects and leaves, carol is too old. */
 function archive(): string[] {
@@ -73,8 +62,8 @@ describe('ptim-bridge replay', () => {
   it('seeds sessions and the outbox in order at device time, and a second run changes nothing', async () => {
     const prefix = `${db.server.keyPrefix}r`;
     const files = archive();
-    const out = sink();
-    expect(await runReplay(config(prefix), files, out.stream, sink().stream, {}, deps)).toBe(0);
+    const out = textSink();
+    expect(await runReplay(config(prefix), files, out.stream, textSink().stream, {}, deps)).toBe(0);
     expect(out.text()).toContain('replay: 9 line(s) read from 2 file(s); 4 VPN event(s) replayed');
     expect(out.text()).toContain('2 not VPN lines, 1 without a date, 1 older than --since');
     expect(out.text()).toContain('ignored: placeholder_user 1');
@@ -93,8 +82,8 @@ describe('ptim-bridge replay', () => {
     ]);
     expect(await db.redis.hgetall(keyspace(prefix).replayMarks)).toEqual({ 'srx1600-edge': String(NOW - 3600_000) });
 
-    const again = sink();
-    await runReplay(config(prefix), files, again.stream, sink().stream, {}, deps);
+    const again = textSink();
+    await runReplay(config(prefix), files, again.stream, textSink().stream, {}, deps);
     expect(again.text()).toContain('0 VPN event(s) replayed');
     expect(again.text()).toContain('4 already replayed by an earlier run');
     expect(await readOutbox(db.redis, prefix)).toHaveLength(4);
@@ -104,8 +93,8 @@ describe('ptim-bridge replay', () => {
     const prefix = `${db.server.keyPrefix}n`;
     const ks = keyspace(prefix);
     await db.redis.hset(ks.session('10.9.0.1'), { ip: '10.9.0.1', user: 'dave', lastEventAt: String(NOW - 60_000) });
-    const out = sink();
-    await runReplay(config(prefix), archive(), out.stream, sink().stream, {}, deps);
+    const out = textSink();
+    await runReplay(config(prefix), archive(), out.stream, textSink().stream, {}, deps);
     expect(out.text()).toContain('2 for an IP with newer state in Redis');
     expect((await readOutbox(db.redis, prefix)).map(({ event: e }) => `${e.kind} ${e.user}`)).toEqual([
       'connect bob',
@@ -115,8 +104,8 @@ describe('ptim-bridge replay', () => {
 
   it('--dry-run writes nothing and prints what JIMS would hear, with --since', async () => {
     const prefix = `${db.server.keyPrefix}d`;
-    const out = sink();
-    const err = sink();
+    const out = textSink();
+    const err = textSink();
     await runReplay(config(prefix), archive(), out.stream, err.stream, { dryRun: true, since: '48h' }, deps);
     const all = out.text().split('\n');
     if (!all.includes('6 event(s) JIMS would hear')) throw new Error(out.text());
@@ -133,8 +122,8 @@ describe('ptim-bridge replay', () => {
     expect(rows.at(-1)).toBe('6 event(s) JIMS would hear');
     expect(await db.redis.exists(keyspace(prefix).sessionIndex, keyspace(prefix).outbox, keyspace(prefix).replayMarks)).toBe(0);
 
-    const json = sink();
-    const jsonErr = sink();
+    const json = textSink();
+    const jsonErr = textSink();
     await runReplay(config(prefix), archive(), json.stream, jsonErr.stream, { dryRun: true, json: true }, deps);
     expect((JSON.parse(json.text()) as { kind: string }[]).map((e) => e.kind)).toEqual([
       'connect',
@@ -146,20 +135,22 @@ describe('ptim-bridge replay', () => {
   });
 
   it('draws a progress bar when asked (a TTY) and refuses bad arguments', async () => {
-    const err = sink();
+    const err = textSink();
     await runReplay(
       config(`${db.server.keyPrefix}p`),
       archive(),
-      sink().stream,
+      textSink().stream,
       err.stream,
       { dryRun: true, progress: true },
       deps,
     );
     expect(err.text()).toMatch(/\[#{30}\] 100% {2}9 lines, 4 events\n$/);
-    await expect(runReplay(config('x'), ['/nonexistent'], sink().stream, sink().stream, {}, deps)).rejects.toMatchObject({
+    await expect(runReplay(config('x'), ['/nonexistent'], textSink().stream, textSink().stream, {}, deps)).rejects.toMatchObject({
       code: 'PTIM_ERR_USAGE',
     });
-    await expect(runReplay(config('x'), archive(), sink().stream, sink().stream, { since: 'soon' }, deps)).rejects.toMatchObject({
+    await expect(
+      runReplay(config('x'), archive(), textSink().stream, textSink().stream, { since: 'soon' }, deps),
+    ).rejects.toMatchObject({
       code: 'PTIM_ERR_USAGE',
     });
   });

@@ -109,20 +109,17 @@ describe('session engine', () => {
     await engine.close();
   });
 
-  it('reports the submission it has applied through', async () => {
+  it('applies every IP of a journaled event, and recognises each again when the journal replays it', async () => {
     const prefix = `${server.keyPrefix}n`;
-    const { engine } = setup(prefix);
-    const seen: number[] = [];
-    const off = engine.onApplied((through) => seen.push(through));
-    expect(engine.nextSubmission()).toBe(0);
-    engine.submit(vpn('up', 'alice', ['192.0.2.1', '2001:db8::1']), 'n1');
-    engine.submit(vpn('up', 'bob', ['192.0.2.2']), 'n2');
-    expect(engine.nextSubmission()).toBe(3);
+    const { engine, metrics } = setup(prefix);
+    const journaled = vpn('up', 'alice', ['192.0.2.1', '2001:db8::1'], { journal: { instance: 'j1', id: 7 } });
+    engine.submit(journaled, 'n1');
     await engine.drain();
-    expect(engine.appliedThrough()).toBe(3);
-    expect(seen.at(-1)).toBe(3);
-    expect(seen).toEqual([...seen].sort((x, y) => x - y));
-    off();
+    expect((await readOutbox(redis, prefix)).map((e) => e.event.ip)).toEqual(['192.0.2.1', '2001:db8::1']);
+    engine.submit(journaled, 'n1-again');
+    await engine.drain();
+    expect(await value(metrics, 'decisions', { decision: 'replayed' })).toBe(2);
+    expect(await readOutbox(redis, prefix)).toHaveLength(2);
     await engine.close();
   });
 

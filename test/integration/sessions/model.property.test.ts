@@ -22,7 +22,8 @@ const IDLE_SECS = 60;
 
 type Cmd =
   | { op: 'line'; dt: number; lag: number; line: Omit<LineInput, 'receivedAt' | 'correlationId'>; endsCall: boolean }
-  | { op: 'sweep'; dt: number };
+  | { op: 'sweep'; dt: number }
+  | { op: 'resync'; dt: number; kind: 'resync' | 'refresh'; ip: string };
 
 const dtArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(0, 1, 1000, WINDOW_SECS * 1000 - 1, WINDOW_SECS * 1000, WINDOW_SECS * 1000 + 1) },
@@ -53,6 +54,15 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('sweep' as const), dt: dtArb }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('resync' as const),
+      dt: dtArb,
+      kind: fc.constantFrom('resync' as const, 'refresh' as const),
+      ip: fc.constantFrom(...IPS),
+    }),
+  },
 );
 
 // Sweep events carry a per-run random correlation id; everything else must match exactly.
@@ -110,7 +120,22 @@ it('the Lua script behaves exactly like the pure model', async () => {
 
         for (const [i, cmd] of cmds.entries()) {
           // A call's inputs share its time: time moves only between calls.
-          if (cmd.op === 'sweep' || call.length === 0) now += cmd.dt;
+          if (cmd.op !== 'line' || call.length === 0) now += cmd.dt;
+          if (cmd.op === 'resync') {
+            // Resync and refresh (the CLI, the refresher): one call of their own, decided at `now`.
+            await flush();
+            const key = ipKey(cmd.ip);
+            const input = { kind: cmd.kind, correlationId: `r${i}` };
+            const t = transition(model.get(key), input, cfg, now);
+            const [r] = await runSessionCall(db.redis, prefix, { source: 'resync', inputs: [{ key, input, n: -1 }] }, cfg, now);
+            if (r?.type !== 'applied') throw new Error(`resync not applied: ${JSON.stringify(r)}`);
+            expect(r.result.decision).toBe(t.decision);
+            expect(r.result.events.map(comparable)).toEqual(t.emit.map(comparable));
+            seen.set(t.decision, (seen.get(t.decision) ?? 0) + 1);
+            model.set(key, t.state);
+            out(key).push(...t.emit);
+            continue;
+          }
           if (cmd.op === 'sweep') {
             await flush();
             let expected = 0;

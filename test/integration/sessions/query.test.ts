@@ -1,6 +1,6 @@
 // `sessions` at scale: the ZSCAN listing, its filters, paging by position token and the CLI
 // output (table, JSON, count), on sessions written by the real session engine.
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/app.js';
 import { showSessions } from '../../../src/cli/admin.js';
@@ -12,6 +12,7 @@ import { createSessionEngine } from '../../../src/sessions/engine.js';
 import { countSessions, listSessions, scanSessions } from '../../../src/sessions/query.js';
 import type { VpnEvent } from '../../../src/types.js';
 import { useRedis } from './redis-state.js';
+import { textSink } from '../../helpers/sink.js';
 
 const db = useRedis();
 const T0 = 1_700_000_000_000;
@@ -48,17 +49,6 @@ beforeAll(async () => {
   await engine.drain();
   await engine.close();
 });
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c: Buffer, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
 
 const config = () => configSchema.parse({ redis: { url: db.server.url, keyPrefix: prefix } });
 
@@ -108,29 +98,29 @@ describe('scanSessions', () => {
 
 describe('ptim-bridge sessions', () => {
   it('prints a table with a count, and the token for the next page with --limit', async () => {
-    const out = sink();
+    const out = textSink();
     expect(await showSessions(config(), out.stream, { limit: 5, vpn: 'lab-vpn' })).toBe(0);
     const lines = out.text().trimEnd().split('\n');
     expect(lines[0]).toMatch(/^IP +USER +DOMAIN +FIREWALL +VPN +SINCE/);
     expect(lines).toHaveLength(2 + 5 + 1);
     const m = /^5 session\(s\); next page: --cursor (\S+)$/.exec(lines.at(-1)!);
     expect(m).not.toBeNull();
-    const rest = sink();
+    const rest = textSink();
     await showSessions(config(), rest.stream, { vpn: 'lab-vpn', cursor: m![1] });
     expect(rest.text()).toMatch(/\n145 session\(s\)\n$/);
   });
 
   it('streams a JSON array and counts with filters', async () => {
-    const out = sink();
+    const out = textSink();
     await showSessions(config(), out.stream, { json: true, user: 'alice3' });
     expect(JSON.parse(out.text())).toMatchObject([{ user: 'Alice3', ip: '10.0.3.1', firewall: 'srx-hq', vpn: 'ra-vpn', seq: 1 }]);
-    const none = sink();
+    const none = textSink();
     await showSessions(config(), none.stream, { json: true, user: 'nobody' });
     expect(JSON.parse(none.text())).toEqual([]);
-    const count = sink();
+    const count = textSink();
     await showSessions(config(), count.stream, { count: true, ip: '2001:db8::/32' });
     expect(count.text()).toBe('60\n');
-    const total = sink();
+    const total = textSink();
     await showSessions(config(), total.stream, { count: true, json: true });
     expect(JSON.parse(total.text())).toEqual({ count: N });
   });
@@ -151,8 +141,10 @@ describe('ptim-bridge sessions', () => {
   });
 
   it('rejects a bad --ip or --limit as a usage error', async () => {
-    await expect(showSessions(config(), sink().stream, { ip: '10.0.0.0/99' })).rejects.toMatchObject({ code: 'PTIM_ERR_USAGE' });
-    await expect(showSessions(config(), sink().stream, { limit: 0 })).rejects.toMatchObject({ code: 'PTIM_ERR_USAGE' });
+    await expect(showSessions(config(), textSink().stream, { ip: '10.0.0.0/99' })).rejects.toMatchObject({
+      code: 'PTIM_ERR_USAGE',
+    });
+    await expect(showSessions(config(), textSink().stream, { limit: 0 })).rejects.toMatchObject({ code: 'PTIM_ERR_USAGE' });
   });
 });
 

@@ -27,11 +27,12 @@ export async function readIpState(
   key: string,
 ): Promise<{ state: IpState | undefined; indexScore: number | null }> {
   const ks = keyspace(keyPrefix);
-  const [h, tunnels, seq, score] = await Promise.all([
+  const [h, tunnels, seq, score, lastAt] = await Promise.all([
     redis.hgetall(ks.session(key)),
     redis.smembers(ks.tunnels(key)),
     redis.hget(ks.seqs, key),
     redis.zscore(ks.sessionIndex, key),
+    redis.hget(ks.lastAt, key),
   ]);
   const indexScore = score === null ? null : Number(score);
   let session: Session | undefined;
@@ -53,8 +54,9 @@ export async function readIpState(
   } else if (tunnels.length > 0) {
     throw new Error(`tunnels left without a session for ${key}`);
   }
-  if (seq === null && !session) return { state: undefined, indexScore };
-  return { state: { seq: Number(seq ?? 0), ...(session && { session }) }, indexScore };
+  if (seq === null && lastAt === null && !session) return { state: undefined, indexScore };
+  const last = lastAt === null ? {} : { lastAt: Number(lastAt) };
+  return { state: { seq: Number(seq ?? 0), ...last, ...(session && { session }) }, indexScore };
 }
 
 /** Outbox entries as `{ipKey, event}` in stream order. */
@@ -72,7 +74,7 @@ export function normalize<T>(v: T): T {
   return JSON.parse(JSON.stringify(v ?? null)) as T;
 }
 
-/** An IP never touched and one with seq 0 and no session are the same state. */
+/** An IP never touched and one with seq 0, no last line and no session are the same state. */
 export function canonState(s: IpState | undefined): IpState | null {
-  return s && (s.seq > 0 || s.session) ? normalize(s) : null;
+  return s && (s.seq > 0 || s.session || s.lastAt !== undefined) ? normalize(s) : null;
 }

@@ -54,7 +54,20 @@ describe('session transition table through the Lua script', () => {
     expect(SESSION_SCRIPT).not.toMatch(/'TIME'/i);
     // Every redis.call names its key through one of the KEYS-bound locals.
     for (const m of SESSION_SCRIPT.matchAll(/redis\.call\('(\w+)', (\w+)/g)) {
-      expect(['sKey', 'tKey', 'idxKey', 'seqKey', 'outKey', 'appliedKey']).toContain(m[2]);
+      const locals = [
+        'sKey',
+        'tKey',
+        'idxKey',
+        'seqKey',
+        'outKey',
+        'appliedKey',
+        'deliveredKey',
+        'floorKey',
+        'lastKey',
+        'endedKey',
+        'journalsKey',
+      ];
+      expect(locals).toContain(m[2]);
     }
   });
 

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
-import { ipKey } from '../../../src/redis/keys.js';
+import { createOrderingGuard } from '../../../src/queue/ordering.js';
+import { ipKey, keyspace } from '../../../src/redis/keys.js';
 import { runSessionScript } from '../../../src/sessions/script.js';
 import { listSessions } from '../../../src/sessions/query.js';
 import type { LineInput } from '../../../src/sessions/model.js';
@@ -145,5 +146,48 @@ describe('session sweeper', () => {
     // first (one connection, in order) and this explicit pass would find bob already gone.
     expect(await sweeper.sweepOnce()).toBe(1);
     expect(await disconnects()).toBe(2);
+  });
+});
+
+describe('pruning ended IPs', () => {
+  const down = (ip: string, user: string, receivedAt: number): LineInput => ({ ...up(ip, user, receivedAt), kind: 'down' });
+
+  it('keeps an ended IP while its last push is due or within the reorder window, then prunes it; seqs go on above the floor', async () => {
+    const prefix = `${db.server.keyPrefix}prune`;
+    const ks = keyspace(prefix);
+    const key = ipKey('192.0.2.9');
+    await seed(prefix, up('192.0.2.9', 'alice', T0), down('192.0.2.9', 'alice', T0 + 1000), up('192.0.2.10', 'bob', T0));
+    let now = T0 + 2000;
+    const metrics = createMetrics();
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg,
+      keyPrefix: prefix,
+      metrics,
+      logger: silentLogger,
+      clock: { now: () => now },
+    });
+
+    // Within the reorder window: kept (a late line from another replica is still refused).
+    expect(await sweeper.pruneOnce()).toEqual({ pruned: 0, pending: 0 });
+    now += cfg.reorderWindowMs;
+    // Past it, but the disconnect (seq 2) is not delivered yet: kept.
+    expect(await sweeper.pruneOnce()).toEqual({ pruned: 0, pending: 1 });
+    await createOrderingGuard(db.redis, prefix).delivered(key, 2, 'none');
+    expect(await sweeper.pruneOnce()).toEqual({ pruned: 1, pending: 0 });
+    expect((await metrics.pruned.get()).values[0]?.value).toBe(1);
+    expect(
+      await Promise.all([db.redis.hexists(ks.seqs, key), db.redis.hexists(ks.lastAt, key), db.redis.zcard(ks.ended)]),
+    ).toEqual([0, 0, 0]);
+    // The active session elsewhere is untouched; the pruned IP's next session numbers from above its old seqs.
+    expect(await db.redis.hget(ks.seqs, ipKey('192.0.2.10'))).toBe('1');
+    await seed(prefix, up('192.0.2.9', 'carol', now));
+    const events = (await readOutbox(db.redis, prefix)).filter((e) => e.ipKey === key);
+    expect(events.map((e) => e.event.seq)).toEqual([1, 2, 3]);
+    // And an old job of the pruned chain is superseded, never pushed after the new connect.
+    const guard = createOrderingGuard(db.redis, prefix);
+    const old = { ipKey: key, seq: 1, token: 't', ttlMs: 1000, previousJobKey: `${ks.tag}:none`, createdAt: 0 };
+    expect((await guard.acquire(old, now, 0)).state).toBe('superseded');
+    expect((await guard.acquire({ ...old, seq: 3 }, now, 0)).state).toBe('acquired');
   });
 });

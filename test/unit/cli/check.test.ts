@@ -2,22 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runCheck, withPatternProblems } from '../../../src/cli/check.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { PtimError } from '../../../src/errors.js';
-
-function sink() {
-  let text = '';
-  const stream = new Writable({
-    write(c: Buffer, _e, cb) {
-      text += c.toString();
-      cb();
-    },
-  });
-  return { stream, text: () => text };
-}
+import { textSink } from '../../helpers/sink.js';
 
 function configFile(yaml: string): string {
   const f = join(mkdtempSync(join(tmpdir(), 'ptim-check-')), 'config.yaml');
@@ -29,16 +18,16 @@ describe('ptim-bridge check', () => {
   it('reports config problems and pattern problems in the same run', async () => {
     const dir = resolve('test/fixtures/patterns-bad/many');
     const file = configFile(`ingest:\n  udp: { port: 70000 }\npatterns:\n  dirs: [${JSON.stringify(dir)}]\n`);
-    const out = sink();
-    const err = sink();
+    const out = textSink();
+    const err = textSink();
     expect(await runCheck(file, out.stream, err.stream)).toBe(1);
     expect(err.text()).toContain(`PTIM_ERR_CONFIG: invalid configuration (1 problem(s))\n  - ${file}:2:16 ingest.udp.port:`);
     expect(err.text()).toContain('PTIM_ERR_PATTERN');
   });
 
   it('passes the shipped library with a valid config', async () => {
-    const out = sink();
-    const err = sink();
+    const out = textSink();
+    const err = textSink();
     const yaml = 'identity: { defaultDomain: example.com }\ningest: { udp: { port: 0 }, tcp: { port: 0 } }\nops: { port: 0 }\n';
     expect(await runCheck(configFile(yaml), out.stream, err.stream)).toBe(0);
     expect(err.text()).toBe('');
@@ -46,8 +35,8 @@ describe('ptim-bridge check', () => {
   });
 
   it('warns when a VPN and its gateway map to different domains', async () => {
-    const out = sink();
-    const err = sink();
+    const out = textSink();
+    const err = textSink();
     const yaml =
       'identity:\n  gatewayByVpn: { JSC-VPN: JSC-GW }\n  domainByVpn: { JSC-VPN: corp.example.com }\n  domainByGateway: { JSC-GW: example.com }\n';
     expect(await runCheck(configFile(yaml), out.stream, err.stream)).toBe(0);
@@ -66,8 +55,8 @@ describe('ptim-bridge check', () => {
         '',
       ].join('\n'),
     );
-    const err = sink();
-    expect(await runCheck(file, sink().stream, err.stream)).toBe(1);
+    const err = textSink();
+    expect(await runCheck(file, textSink().stream, err.stream)).toBe(1);
     expect(err.text()).toContain('PTIM_ERR_CONFIG: invalid configuration (4 problem(s))');
     expect(err.text()).toContain(`${file}:2:35 ingest.tls.certFile: file not found: /nonexistent/cert.pem`);
     expect(err.text()).toContain('ingest.tls.keyFile: file not found');
@@ -88,9 +77,9 @@ describe('ptim-bridge check', () => {
         '',
       ].join('\n'),
     );
-    const err = sink();
+    const err = textSink();
     try {
-      expect(await runCheck(file, sink().stream, err.stream)).toBe(1);
+      expect(await runCheck(file, textSink().stream, err.stream)).toBe(1);
     } finally {
       busy.close();
     }

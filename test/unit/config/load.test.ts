@@ -80,6 +80,14 @@ describe('config loading', () => {
     ]);
   });
 
+  it('rejects a session refresh interval that is not below the idle time', () => {
+    const problems = problemsOf(() => parseConfigText('sessions:\n  sessionIdleSecs: 600\n  refreshIntervalSecs: 600\n'));
+    expect(problems.join('\n')).toMatch(/sessions\.refreshIntervalSecs.*below sessionIdleSecs \(600\)/);
+    expect(
+      parseConfigText('sessions:\n  sessionIdleSecs: 600\n  refreshIntervalSecs: 300\n').config.sessions.refreshIntervalSecs,
+    ).toBe(300);
+  });
+
   it('rejects a non-mapping top level', () => {
     expect(problemsOf(() => parseConfigText('- a\n- b\n')).join()).toContain('top level must be a mapping');
   });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { configSchema } from '../../../src/config/schema.js';
 import { ERROR_CODES } from '../../../src/errors.js';
+import { EVENTS } from '../../../src/events.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 const readme = readFileSync('README.md', 'utf8');
@@ -35,6 +36,18 @@ describe('README', () => {
     const names = (await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name);
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+  });
+
+  it('documents every operational event with the counter it adds to', async () => {
+    const metrics = createMetrics();
+    const rows = readme.split('\n');
+    const undocumented: string[] = [];
+    for (const [name, d] of Object.entries(EVENTS)) {
+      const counter = (await metrics[d.counter].get()).name;
+      const row = rows.find((l) => l.startsWith(`| \`${name}\` |`));
+      if (!row?.includes(`\`${counter}\``)) undocumented.push(name);
+    }
+    expect(undocumented).toEqual([]);
   });
 
   it('documents every error code', () => {

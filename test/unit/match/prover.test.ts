@@ -7,6 +7,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Diagnostics } from 'recheck';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mainLibrary } from '../../../src/app.js';
+import { defaultConfig } from '../../../src/config/schema.js';
 import { createLogger } from '../../../src/log.js';
 import { loadLibrary, type Library, type PendingProof } from '../../../src/match/library.js';
 import { createPatternProofs } from '../../../src/match/proofs.js';
@@ -177,6 +179,27 @@ describe('pattern proofs of the running library', () => {
     const lib = proofs.offer(await loadLibrary([dir], { verdicts: proofs.store }));
     return { proofs, lib, logs, metrics, installed };
   }
+
+  it('offers the regexes a reload adds to the prover, and drops a refused one in the matcher thread too', async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ptim-proofs-'));
+    writeFileSync(path.join(dir, '10-a.yaml'), yaml('good', '^user=(?<user>a[a-z]*)$', 'alice'));
+    const patterns = { ...defaultConfig().patterns, dirs: [dir], verdictCacheFile: path.join(dir, 'cache.json') };
+    const dropped: string[] = [];
+    const main = mainLibrary(
+      patterns,
+      { logger: createLogger({ level: 'silent' }), metrics: createMetrics(), checker: scripted([SAFE, VULNERABLE]) },
+      await loadLibrary([dir]),
+      (keys) => dropped.push(...keys),
+    );
+    main.proofs.start();
+    await waitFor(() => main.proofs.pending().length === 0, { what: 'the first library proven' });
+    writeFileSync(path.join(dir, '20-b.yaml'), yaml('new', '^user=(?<user>b[a-z]*)$', 'bob'));
+    await main.reloaded();
+    await waitFor(() => dropped.length > 0, { what: 'the reloaded pattern proven and refused' });
+    expect(dropped).toEqual([expect.stringMatching(/^new/)]);
+    expect(main.current().patterns.map((p) => p.id)).toEqual(['good']);
+    main.proofs.close();
+  });
 
   it('runs a new pattern at once, and removes it when its proof refuses it (counted, logged)', async () => {
     // `good` is proven first (safe), then `new` (vulnerable).

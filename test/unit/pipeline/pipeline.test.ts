@@ -70,6 +70,25 @@ describe('pipeline', () => {
     expect(logs[2]).toMatchObject({ suppressed: 3 });
   });
 
+  it('counts a failing stage as pipeline_failed, not as a near miss', async () => {
+    const { p, metrics, logs } = setup();
+    const broken: Library = {
+      ...library,
+      patterns: library.patterns.map((x) =>
+        Object.defineProperty({ ...x }, 'regex', {
+          get() {
+            throw new Error('a stage bug');
+          },
+        }),
+      ),
+    };
+    p.setLibrary(broken);
+    expect(p.process(rawOf(sample('C1')))).toMatchObject({ type: 'failed' });
+    expect(await value(metrics, 'nearMisses')).toBe(0);
+    expect((await metrics.operationalEvents.get()).values).toMatchObject([{ labels: { event: 'pipeline_failed' }, value: 1 }]);
+    expect(logs.at(-1)).toMatchObject({ event: 'pipeline_failed', err: { message: 'a stage bug' } });
+  });
+
   it('swaps the library for the next message', () => {
     const { p } = setup();
     expect(p.process(rawOf(sample('C1'))).type).toBe('event');

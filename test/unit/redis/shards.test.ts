@@ -100,9 +100,6 @@ describe('sharded engine front', () => {
       drain: () => pending,
       ready: () => true,
       close: async () => {},
-      nextSubmission: () => 0,
-      appliedThrough: () => 0,
-      onApplied: () => () => {},
     };
   }
 

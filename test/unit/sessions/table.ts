@@ -1,7 +1,14 @@
 // The rows of the transition table in sessions.md as data, so the pure model (spec.test.ts) and
 // the Lua script (script.test.ts) are held to the very same expectations.
 import type { IdentityEvent } from '../../../src/types.js';
-import type { Decision, LineInput, SessionInput, SessionRules, Session } from '../../../src/sessions/model.js';
+import {
+  isLine,
+  type Decision,
+  type LineInput,
+  type SessionInput,
+  type SessionRules,
+  type Session,
+} from '../../../src/sessions/model.js';
 
 export const T0 = 1_700_000_000_000;
 export const SEC = 1000;
@@ -43,7 +50,7 @@ export interface Row {
   readonly seq: number;
 }
 
-export const stepNow = (s: Step): number => s.now ?? (s.input.kind === 'expire' ? Number.NaN : s.input.receivedAt + 7);
+export const stepNow = (s: Step): number => s.now ?? (isLine(s.input) ? s.input.receivedAt + 7 : Number.NaN);
 
 const connectAlice: Step = { input: line('up'), decision: 'connect', emit: [{ kind: 'connect', user: 'alice', seq: 1 }] };
 

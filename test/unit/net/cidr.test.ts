@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cidrContains, parseCidr, parseCidrList, parseIp, unmapIp, type Cidr } from '../../../src/ingest/cidr.js';
+import { cidrContains, parseCidr, parseCidrList, parseIp, unmapIp, type Cidr } from '../../../src/net/cidr.js';
 
 const cidr = (t: string): Cidr => {
   const r = parseCidr(t);
