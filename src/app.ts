@@ -230,7 +230,8 @@ export interface MainLibrary {
 
 export function mainLibrary(
   patterns: Config['patterns'],
-  deps: Pick<AppDeps, 'logger' | 'metrics'> & { checker?: Parameters<typeof createPatternProofs>[0]['checker'] },
+  deps: Pick<AppDeps, 'logger' | 'metrics'> &
+    Partial<Pick<AppDeps, 'clock'>> & { checker?: Parameters<typeof createPatternProofs>[0]['checker'] },
   first: Library,
   drop: (keys: readonly string[]) => void,
 ): MainLibrary {
@@ -246,6 +247,7 @@ export function mainLibrary(
     logger: deps.logger,
     metrics: deps.metrics,
     install,
+    ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.checker ? { checker: deps.checker } : {}),
   });
   const offer = (lib: Library) => {

@@ -126,6 +126,11 @@ export const EVENTS = {
     message: (f) => `one ${f.object === 'vpn' ? 'VPN' : 'gateway'} seen with two domains: JIMS gets its users under both`,
   }),
   pattern_watch_failed: ops({ level: 'warn', message: 'pattern directory watch failed; use SIGHUP to reload' }),
+  verdict_cache_write_failed: ops({
+    level: 'warn',
+    setting: 'patterns.verdictCacheFile',
+    message: 'cannot write the regex verdict cache; proofs are repeated at the next start',
+  }),
 
   // Redis and the queue
   redis_connection_error: ops({ level: 'warn', message: 'redis connection error' }),
@@ -142,6 +147,21 @@ export const EVENTS = {
   push_job_error: ops({ level: 'warn', message: 'push job error; will be retried' }),
   push_lock_release_failed: ops({ level: 'warn', message: 'could not release IP lock' }),
   queue_depth_poll_failed: ops({ level: 'warn', message: 'queue depth poll failed' }),
+
+  // JIMS
+  jims_credentials_rejected: def({
+    level: 'error',
+    counter: 'tokenRequests',
+    fixed: { result: 'rejected' },
+    labels: [],
+    message: 'JIMS rejected the client credentials; check clientId/clientSecret and tokenRequestStyle',
+  }),
+
+  jims_certificate_untrusted: ops({
+    level: 'error',
+    message:
+      'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
+  }),
 
   // console
   history_write_failed: def({
