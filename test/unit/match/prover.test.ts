@@ -212,7 +212,12 @@ describe('pattern proofs of the running library', () => {
     const dropped: string[] = [];
     const main = mainLibrary(
       patterns,
-      { logger: createLogger({ level: 'silent' }), metrics: createMetrics(), checker: scripted([SAFE, VULNERABLE]) },
+      {
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics(),
+        clock: { now: () => 0 },
+        checker: scripted([SAFE, VULNERABLE]),
+      },
       await loadLibrary([dir]),
       (keys) => dropped.push(...keys),
     );
