@@ -77,4 +77,23 @@ export default tseslint.config(
       'a pipeline stage is pure: it takes data (and a clock, metrics, a logger) and never reaches an adapter',
     ),
   },
+  {
+    // One clock: time for decisions comes from the injected Clock; only the composition root and
+    // the clock adapter (systemClock in types.ts) read the system time.
+    files: ['src/**/*.ts'],
+    ignores: ['src/app.ts', 'src/main.ts', 'src/cli/**', 'src/types.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'use the injected clock (deps.clock.now())' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'use the injected clock (new Date(clock.now()))',
+        },
+      ],
+    },
+  },
 );

@@ -241,10 +241,11 @@ export interface MainLibrary {
 
 export function mainLibrary(
   patterns: Config['patterns'],
-  deps: Pick<AppDeps, 'logger' | 'metrics'> & { checker?: Parameters<typeof createPatternProofs>[0]['checker'] },
+  deps: Pick<AppDeps, 'logger' | 'metrics' | 'clock'> & { checker?: Parameters<typeof createPatternProofs>[0]['checker'] },
   first: Library,
   drop: (keys: readonly string[]) => void,
 ): MainLibrary {
+  const emit = createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() });
   let offered = first;
   let current = first;
   const install = (lib: Library) => {
@@ -257,6 +258,7 @@ export function mainLibrary(
     logger: deps.logger,
     metrics: deps.metrics,
     install,
+    clock: deps.clock,
     ...(deps.checker ? { checker: deps.checker } : {}),
   });
   const offer = (lib: Library) => {
@@ -272,7 +274,7 @@ export function mainLibrary(
         offer(await loadLibrary(patterns.dirs, { verdicts: proofs.store }));
       } catch (err) {
         // The matcher thread loaded these files a moment ago; an edit since then reloads again.
-        deps.logger.warn({ err }, 'the reloaded pattern library could not be loaded for its safety proofs');
+        emit('pattern_proof_copy_failed', { err });
       }
     },
   };

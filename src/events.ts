@@ -126,6 +126,15 @@ export const EVENTS = {
     message: (f) => `one ${f.object === 'vpn' ? 'VPN' : 'gateway'} seen with two domains: JIMS gets its users under both`,
   }),
   pattern_watch_failed: ops({ level: 'warn', message: 'pattern directory watch failed; use SIGHUP to reload' }),
+  pattern_proof_copy_failed: ops({
+    level: 'warn',
+    message: 'the reloaded pattern library could not be loaded for its safety proofs (the next reload tries again)',
+  }),
+  verdict_cache_write_failed: ops({
+    level: 'warn',
+    setting: 'patterns.verdictCacheFile',
+    message: 'cannot write the regex verdict cache; proofs are repeated at the next start',
+  }),
 
   // Redis and the queue
   redis_connection_error: ops({ level: 'warn', message: 'redis connection error' }),
@@ -143,7 +152,31 @@ export const EVENTS = {
   push_lock_release_failed: ops({ level: 'warn', message: 'could not release IP lock' }),
   queue_depth_poll_failed: ops({ level: 'warn', message: 'queue depth poll failed' }),
 
+  // JIMS
+  jims_credentials_rejected: def({
+    level: 'error',
+    counter: 'tokenRequests',
+    fixed: { result: 'rejected' },
+    labels: [],
+    message: 'JIMS rejected the client credentials; check clientId/clientSecret and tokenRequestStyle',
+  }),
+
+  jims_certificate_untrusted: ops({
+    level: 'error',
+    message:
+      'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
+  }),
+
   // console
+  console_login_failed: def({
+    level: 'warn',
+    counter: 'consoleLogins',
+    fixed: { result: 'failed' },
+    labels: [],
+    message: 'console login failed',
+    logPerMinute: 10,
+  }),
+  console_request_failed: ops({ level: 'warn', message: 'console request failed' }),
   history_write_failed: def({
     level: 'warn',
     counter: 'historyEntries',

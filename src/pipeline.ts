@@ -111,7 +111,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const countLoaded = (lib: Library) => metrics.patternsLoaded.set(lib.patterns.filter((p) => p.enabled).length);
   countLoaded(library);
 
-  function process(raw: RawMessage): PipelineOutcome {
+  function processLine(raw: RawMessage): PipelineOutcome {
     if (!prefilter(raw.bytes)) {
       if (++skippedPending >= SKIP_BATCH) flushMetrics();
       return SKIPPED;
@@ -147,7 +147,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   }
 
   return {
-    process,
+    process: processLine,
     flushMetrics,
     setLibrary(next: Library) {
       library = next;

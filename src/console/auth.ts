@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { ConsoleConfig, ConsoleRole } from '../config/schema.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock } from '../types.js';
 import { clientAddress, parseCookies, readFields, redirect, sendJson } from './http.js';
@@ -53,7 +54,7 @@ export function createConsoleAuth(deps: {
   const cookieName = secure ? '__Host-ptim_console' : 'ptim_console';
   const store = createSessionStore({ ttlMs: cfg.sessionTtlSecs * 1000, clock });
   const throttle = createLoginThrottle({ maxFailures: cfg.loginMaxFailures, windowMs: cfg.loginLockoutSecs * 1000, clock });
-  const failLog = rateLimiter(10, () => clock.now());
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   const cookie = (value: string, maxAgeSecs: number) =>
     `${cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSecs}${secure ? '; Secure' : ''}`;
   const wantsJson = (req: IncomingMessage) =>
@@ -97,9 +98,7 @@ export function createConsoleAuth(deps: {
       const account = cfg.users.find((u) => u.name === user);
       if (!(await verifyPassword(password, account?.passwordHash)) || !account) {
         throttle.failed(ip, user);
-        metrics.consoleLogins.inc({ result: 'failed' });
-        const { allowed, suppressed } = failLog();
-        if (allowed) logger.warn({ user: user.slice(0, 64), clientIp: ip, suppressed }, 'console login failed');
+        emit('console_login_failed', { user: user.slice(0, 64), clientIp: ip });
         return refuse(req, res, 401, 'wrong user name or password');
       }
       throttle.succeeded(ip, user);

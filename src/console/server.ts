@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RedisClient } from '../redis/connection.js';
 import type { ConsoleConfig } from '../config/schema.js';
-import { rateLimiter } from '../log.js';
+import { createEvents } from '../events.js';
 import type { ConsoleHandler } from '../ops/server.js';
 import { historyKeys } from '../history/recorder.js';
 import { cachedInspect, findRoute, type ApiDeps } from './api.js';
@@ -98,17 +98,14 @@ export function createConsole(deps: ConsoleDeps): ConsoleHandler {
     live: createLiveHub({ subscriber: deps.subscriber, channel: historyKeys(deps.keyPrefix).live }),
     assets: loadAssets(),
   };
-  const errorLog = rateLimiter(6, () => deps.clock.now());
+  const emit = createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() });
   return {
     handles: (path) => path === '/console' || path.startsWith('/console/'),
     handle(req, res) {
       const url = new URL(req.url ?? '/', 'http://console.invalid');
       serve(ctx, req, res, url).catch((e: unknown) => {
         const status = e instanceof HttpError ? e.status : 500;
-        if (status === 500) {
-          const { allowed, suppressed } = errorLog();
-          if (allowed) deps.logger.warn({ err: (e as Error).message, path: url.pathname, suppressed }, 'console request failed');
-        }
+        if (status === 500) emit('console_request_failed', { err: e, path: url.pathname });
         if (!res.headersSent) sendJson(res, status, { error: status === 500 ? 'internal error (logged)' : (e as Error).message });
         else res.end();
       });

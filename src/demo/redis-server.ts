@@ -1,5 +1,6 @@
 // A private redis-server child process on a free loopback port: the demo uses it when no Redis
 // URL is configured, and the tests use it so they never touch a Redis they did not start.
+import { performance } from 'node:perf_hooks';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,11 +32,11 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return addr.port;
 }
 
-/** Resolves once `url` answers PING, polling every 25 ms up to `timeoutMs`. */
+/** Resolves once `url` answers PING, polling every 25 ms up to `timeoutMs` of real (monotonic) time. */
 export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   let last: unknown;
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     r.on('error', () => {});
     try {

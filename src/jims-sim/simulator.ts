@@ -322,7 +322,7 @@ async function handleRecord(st: SimState, req: IncomingMessage, res: ServerRespo
   try {
     await st.recordChain;
   } catch (e) {
-    st.logger.error({ file, err: (e as Error).message }, 'record mode: cannot write the record file');
+    st.logger.error({ file, err: e }, 'record mode: cannot write the record file');
     st.recordChain = Promise.resolve();
   }
   st.counters.recorded++;
@@ -425,7 +425,7 @@ export function createJimsSimulator(opts: JimsSimOptions = {}): JimsSimulator {
     try {
       await route(st, req, res);
     } catch (e) {
-      st.logger.error({ err: (e as Error).message }, 'simulator request failed');
+      st.logger.error({ err: e }, 'simulator request failed');
       if (!res.headersSent) {
         res.writeHead(500);
         res.end();

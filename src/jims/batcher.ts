@@ -1,11 +1,13 @@
 // Puts the pushes that arrive in the same turn of the event loop into shared requests: each push
 // still gets its own outcome, but the HTTP cost is paid per request, not per event. Events that
-// share a request shape (the same template) are grouped, in arrival order, up to `maxEntries`.
+// share a request shape (the same template) are grouped, in arrival order, up to `maxEntries`
+// (collected by the same Coalescer that batches the push workers' Redis calls).
 //
 // A request that is refused as a whole (a permanent answer such as 400 or 413) may be refused for
 // one bad entry only: it is split in halves, each sent again, down to single events, which get
 // exactly the outcome they would have had alone. Retryable answers apply to every entry (each job
 // retries), so nothing is ever lost. Halves are sent one after the other, keeping arrival order.
+import { Coalescer } from '../queue/coalesce.js';
 import type { PushOutcome } from '../types.js';
 
 export interface PushBatcherOptions<T, G> {
@@ -16,53 +18,23 @@ export interface PushBatcherOptions<T, G> {
   send(items: readonly T[], group: G | undefined): Promise<PushOutcome>;
 }
 
-interface Waiting<T> {
-  readonly item: T;
-  readonly resolve: (o: PushOutcome) => void;
-}
-
 /** Whether a refusal of a whole request may be one entry's fault (then the request is split). */
 export function worthSplitting(outcome: PushOutcome): boolean {
   return outcome.result === 'permanent' && !outcome.reason.startsWith('auth-rejected');
 }
 
 export class PushBatcher<T, G> {
-  private readonly groups = new Map<G, Waiting<T>[]>();
-  private scheduled = false;
+  /** Collects the pushes of one turn by group, up to maxEntries a request. */
+  private readonly requests: Coalescer<T, PushOutcome, G>;
 
-  constructor(private readonly opts: PushBatcherOptions<T, G>) {}
+  constructor(private readonly opts: PushBatcherOptions<T, G>) {
+    this.requests = new Coalescer((items, group) => this.deliver(items, group), Math.max(1, opts.maxEntries));
+  }
 
   push(item: T): Promise<PushOutcome> {
     const group = this.opts.maxEntries > 1 ? this.opts.groupOf(item) : undefined;
     if (group === undefined) return this.deliver([item], undefined).then((o) => o[0] as PushOutcome);
-    return new Promise<PushOutcome>((resolve) => {
-      let waiting = this.groups.get(group);
-      if (!waiting) this.groups.set(group, (waiting = []));
-      waiting.push({ item, resolve });
-      if (waiting.length >= this.opts.maxEntries) this.flushGroup(group);
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not a microtask: jobs woken by the same socket read join the request.
-        setImmediate(() => this.flushAll());
-      }
-    });
-  }
-
-  private flushAll(): void {
-    this.scheduled = false;
-    for (const group of [...this.groups.keys()]) this.flushGroup(group);
-  }
-
-  private flushGroup(group: G): void {
-    const waiting = this.groups.get(group) ?? [];
-    this.groups.delete(group);
-    for (let i = 0; i < waiting.length; i += this.opts.maxEntries) {
-      const chunk = waiting.slice(i, i + this.opts.maxEntries);
-      void this.deliver(
-        chunk.map((w) => w.item),
-        group,
-      ).then((outcomes) => chunk.forEach((w, j) => w.resolve(outcomes[j] as PushOutcome)));
-    }
+    return this.requests.call(item, group);
   }
 
   /** One outcome per push: the request's, or (split on refusal) each half's. Never rejects. */

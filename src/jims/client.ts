@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 import got, { type Got } from 'got';
 import type { JimsConfig, JimsServerConfig } from '../config/schema.js';
 import { PtimError, type Problem } from '../errors.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, IdentityEvent, IdentityPusher, PushOutcome } from '../types.js';
 import { classify, type Classification } from './classify.js';
@@ -118,8 +119,8 @@ interface ServerDeps {
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
-  /** Rate limit of the "credentials rejected" log line (shared by the servers). */
-  tokenLog: ReturnType<typeof rateLimiter>;
+  /** Operational events (shared by the servers: one log rate for both). */
+  emit: Emit;
 }
 
 /** One token request to a server, classified the way a push failure would be. */
@@ -129,10 +130,10 @@ function tokenFetcher(
   server: { name: ServerName; url: string; clientId: string; secret: string },
   deps: ServerDeps,
 ): () => Promise<TokenResponse> {
-  const { metrics, logger, clock } = deps;
+  const { metrics, clock } = deps;
   const tokenRequest = buildTokenRequest(cfg.tokenRequestStyle, server.clientId, server.secret);
   const tokenPath = trimSlashes(cfg.tokenPath);
-  const retry = (c: Extract<Classification, { kind: 'retry' }>, result: 'error' | 'rejected') => {
+  const retry = (c: Extract<Classification, { kind: 'retry' }>, result: 'error') => {
     metrics.tokenRequests.inc({ result });
     return new TokenFetchError(c);
   };
@@ -161,20 +162,17 @@ function tokenFetcher(
     if (c.kind === 'retry') throw retry({ ...c, reason: `token:${c.reason}` }, 'error');
     // Any other answer is JIMS refusing our client credentials (RFC 6749 §5.2 uses 400 and 401).
     // The event is retried, not given up: the fix is in JIMS or our settings, and then it must go through.
-    const l = deps.tokenLog();
-    if (l.allowed)
-      logger.error(
-        {
-          server: server.name,
-          url: server.url,
-          status,
-          style: cfg.tokenRequestStyle,
-          clientId: server.clientId,
-          suppressed: l.suppressed,
-        },
-        'JIMS rejected the client credentials; check clientId/clientSecret and tokenRequestStyle',
-      );
-    throw retry({ kind: 'retry', reason: `token-rejected:http:${status}`, status, countsTowardFailover: true }, 'rejected');
+    // Counted as ptim_jims_token_requests_total{result="rejected"} by the event.
+    deps.emit('jims_credentials_rejected', {
+      server: server.name,
+      url: server.url,
+      status,
+      style: cfg.tokenRequestStyle,
+      clientId: server.clientId,
+    });
+    return Promise.reject(
+      new TokenFetchError({ kind: 'retry', reason: `token-rejected:http:${status}`, status, countsTowardFailover: true }),
+    );
   };
 }
 
@@ -276,7 +274,6 @@ function loadStartFiles(
  */
 class ServerPool {
   private readonly failover: FailoverState;
-  private readonly certLog: ReturnType<typeof rateLimiter>;
   private probing: Promise<void> | undefined;
 
   constructor(
@@ -289,7 +286,6 @@ class ServerPool {
       failoverAfterFailures: cfg.failoverAfterFailures,
       probeIntervalMs: cfg.primaryProbeIntervalSecs * 1000,
     });
-    this.certLog = rateLimiter(6, () => deps.clock.now());
     this.showActive();
   }
 
@@ -316,12 +312,7 @@ class ServerPool {
   /** Counts a request's answer toward failover (or as a success) and logs an untrusted certificate. */
   record(srv: Server, c: Classification, status: number | undefined): void {
     if (c.kind === 'retry' && c.untrustedCert) {
-      const l = this.certLog();
-      if (l.allowed)
-        this.deps.logger.error(
-          { server: srv.name, url: srv.url, reason: c.reason, suppressed: l.suppressed },
-          'JIMS certificate is not trusted; this will not heal by itself: set caFile to the CA that signed it (or, knowingly, tlsVerify: false)',
-        );
+      this.deps.emit('jims_certificate_untrusted', { server: srv.name, url: srv.url, reason: c.reason });
     }
     if (c.countsTowardFailover) this.switched(this.failover.recordFailure(srv.name, this.deps.clock.now()));
     else if (status !== undefined) this.failover.recordSuccess(srv.name);
@@ -430,7 +421,7 @@ export function createJimsClient(cfg: JimsConfig, deps: JimsClientDeps): JimsCli
   const configured: Array<[ServerName, JimsServerConfig]> = [['primary', cfg.primary]];
   if (cfg.secondary) configured.push(['secondary', cfg.secondary]);
   const { templates, files } = loadStartFiles(cfg, configured, readFile);
-  const serverDeps: ServerDeps = { metrics, logger, clock, tokenLog: rateLimiter(6, () => clock.now()) };
+  const serverDeps: ServerDeps = { metrics, logger, clock, emit: createEvents({ metrics, logger, now: () => clock.now() }) };
   const servers = new Map<ServerName, Server>(
     configured.map(([n, s]) => [n, createServer(n, s, cfg, files.get(n) ?? { secret: '' }, serverDeps)]),
   );

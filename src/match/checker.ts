@@ -118,6 +118,15 @@ function spawnAgent(
   return c;
 }
 
+/** One `check` request line of recheck's agent protocol. */
+function checkRequest(id: number, source: string, flags: string, params: Parameters): string {
+  return `${JSON.stringify({ jsonrpc: '2.0+push', id, method: 'check', params: { source, flags, params } })}\n`;
+}
+
+/** How long an answer may take: recheck's own timeout (10 s unless given) plus `graceMs`. */
+const answerBudgetMs = (params: Parameters, graceMs: number) =>
+  (typeof params.timeout === 'number' ? params.timeout : 10_000) + graceMs;
+
 export function createCheckerProcess(opts: CheckerOptions = {}): CheckerProcess {
   const idleExitMs = opts.idleExitMs ?? 2000;
   const graceMs = opts.graceMs ?? 10_000;
@@ -134,10 +143,8 @@ export function createCheckerProcess(opts: CheckerOptions = {}): CheckerProcess 
     clearTimeout(idleTimer);
     const c = child;
     child = undefined;
-    if (c) {
-      c.stdin.end();
-      c.kill();
-    }
+    c?.stdin.end();
+    c?.kill();
   };
 
   const start = (): Agent => {
@@ -166,14 +173,14 @@ export function createCheckerProcess(opts: CheckerOptions = {}): CheckerProcess 
       child ??= start();
       child.ref();
       const id = nextId++;
-      const budget = (typeof params.timeout === 'number' ? params.timeout : 10_000) + graceMs;
+      const budget = answerBudgetMs(params, graceMs);
       const timer = setTimeout(() => {
         // recheck did not answer within its own timeout: presume it stuck, start afresh next time.
         stop();
         reject(new Error('checker did not answer in time'));
       }, budget);
       current = { id, resolve, reject, timer };
-      child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0+push', id, method: 'check', params: { source, flags, params } })}\n`);
+      child.stdin.write(checkRequest(id, source, flags, params));
     }).finally(() => {
       current = undefined;
     });

@@ -3,6 +3,8 @@
 // `patterns.matchTimeoutMs` — and is proven here in the background. Safe: it stays. Vulnerable
 // or unreadable: it is removed from the running library, with a logged, counted refusal (and
 // the next load of the same regex refuses the library, as for any known-bad regex).
+import { createEvents } from '../events.js';
+import { systemClock, type Clock } from '../types.js';
 import type { PatternsConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -33,6 +35,8 @@ export interface PatternProofsOptions {
   readonly metrics: Metrics;
   /** Installs a library in the pipeline (when a refusal removes a pattern). */
   readonly install: (lib: Library) => void;
+  /** For the log rate of operational events. */
+  readonly clock?: Clock;
   /** Tests inject a checker and retry timing. */
   readonly checker?: Pick<CheckerProcess, 'run' | 'close'>;
   readonly prover?: Partial<Pick<ProverOptions, 'retry' | 'timeoutMs' | 'random'>>;
@@ -41,21 +45,13 @@ export interface PatternProofsOptions {
 /** The verdict store of a configuration: shipped, per-directory and cache-file verdicts. */
 export function verdictStoreFor(
   cfg: { readonly dirs: readonly string[]; readonly verdictCacheFile: string | null },
-  logger?: Logger,
+  onWriteError?: (err: Error, cacheFile: string) => void,
 ): VerdictStore {
   const cacheFile = cfg.verdictCacheFile ?? defaultVerdictCacheFile();
-  let warned = false;
   return createVerdictStore({
     dirs: cfg.dirs,
     cacheFile,
-    onWriteError: (err) => {
-      if (warned) return;
-      warned = true;
-      logger?.warn(
-        { err: err.message, cacheFile },
-        'cannot write the regex verdict cache; proofs are repeated at the next start',
-      );
-    },
+    ...(onWriteError ? { onWriteError: (err: Error) => onWriteError(err, cacheFile) } : {}),
   });
 }
 
@@ -63,7 +59,9 @@ const isRefusal = (v: Verdict | undefined) => v !== undefined && v.status !== 's
 
 export function createPatternProofs(opts: PatternProofsOptions): PatternProofs {
   const { logger, metrics } = opts;
-  const store = verdictStoreFor(opts.cfg, logger);
+  const clock = opts.clock ?? systemClock;
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
+  const store = verdictStoreFor(opts.cfg, (err, cacheFile) => emit('verdict_cache_write_failed', { err, cacheFile }));
   let current: Library | undefined;
 
   const refuse = (lib: Library, refused: readonly { proof: PendingProof; verdict: Verdict }[]): Library => {

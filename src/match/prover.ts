@@ -57,6 +57,21 @@ async function findOrProve(
   return verdict;
 }
 
+/** Adds proofs to the entries by regex key (a pattern once per key); returns the keys that are new. */
+function addProofs(entries: Map<string, Entry>, proofs: readonly PendingProof[]): string[] {
+  const added: string[] = [];
+  for (const p of proofs) {
+    const entry = entries.get(p.key);
+    if (entry) {
+      if (!entry.proofs.some((q) => q.patternId === p.patternId && q.file === p.file)) entry.proofs.push(p);
+      continue;
+    }
+    entries.set(p.key, { proofs: [p], attempt: 0 });
+    added.push(p.key);
+  }
+  return added;
+}
+
 const RETRY: BackoffPolicy = { baseDelayMs: 5_000, maxDelayMs: 10 * 60_000 };
 
 export function createProver(opts: ProverOptions): Prover {
@@ -86,7 +101,10 @@ export function createProver(opts: ProverOptions): Prover {
   async function settle(key: string, entry: Entry): Promise<void> {
     const first = entry.proofs[0]!;
     const budget = timeoutMs * 2 ** Math.min(entry.attempt, 3);
-    const verdict = await findOrProve(first, { store: opts.store, shared, run: opts.checker.run, timeoutMs: budget });
+    // A failure to read or store a verdict (Redis, the cache file) is retried like an unfinished proof.
+    const verdict = await findOrProve(first, { store: opts.store, shared, run: opts.checker.run, timeoutMs: budget }).catch(
+      (e: unknown): ProofResult => ({ status: 'undecided', reason: `verdict store failed: ${String(e)}` }),
+    );
     if (closed) return;
     if (verdict.status === 'undecided') {
       entry.attempt++;
@@ -116,15 +134,7 @@ export function createProver(opts: ProverOptions): Prover {
 
   return {
     request(proofs) {
-      for (const p of proofs) {
-        const entry = entries.get(p.key);
-        if (entry) {
-          if (!entry.proofs.some((q) => q.patternId === p.patternId && q.file === p.file)) entry.proofs.push(p);
-          continue;
-        }
-        entries.set(p.key, { proofs: [p], attempt: 0 });
-        ready.push(p.key);
-      }
+      ready.push(...addProofs(entries, proofs));
       changed();
       void pump();
     },

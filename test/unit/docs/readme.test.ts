@@ -1,6 +1,6 @@
 // Keeps the README true as the code changes: every setting, metric and error code that the
 // code defines must be documented there (and the quick-start test command must be the CI one).
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { configSchema } from '../../../src/config/schema.js';
@@ -48,6 +48,12 @@ describe('README', () => {
       if (!row?.includes(`\`${counter}\``)) undocumented.push(name);
     }
     expect(undocumented).toEqual([]);
+  });
+
+  it('lists every folder and top-level file of src/ in its layout', () => {
+    const layout = /## Development\n+```\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const entries = readdirSync('src', { withFileTypes: true }).map((d) => (d.isDirectory() ? `${d.name}/` : d.name));
+    expect(entries.filter((e) => !new RegExp(`(^|[\\s,])${e.replace('.', '\\.')}(?=[\\s,])`, 'm').test(layout))).toEqual([]);
   });
 
   it('documents every error code', () => {

@@ -120,6 +120,31 @@ describe('background prover', () => {
     prover.close();
   });
 
+  it('retries a proof whose shared verdict could not be read (Redis down), and does not stall the queue', async () => {
+    const v = verdicts();
+    const retries: string[] = [];
+    let fail = true;
+    const prover = createProver({
+      store: createVerdictStore(),
+      checker: scripted([SAFE]),
+      onVerdict: v.onVerdict,
+      onRetry: (_p, reason) => retries.push(reason),
+      ...FAST_RETRY,
+    });
+    prover.request([proof('shared')]);
+    prover.start({
+      get: async () => {
+        if (fail) throw ((fail = false), new Error('Connection is closed.'));
+        return undefined;
+      },
+      put: async () => {},
+    });
+    await v.until(1);
+    expect(retries).toEqual([expect.stringContaining('Connection is closed.')]);
+    expect(v.got).toEqual([['shared', { status: 'safe' }]]);
+    prover.close();
+  });
+
   it('takes a verdict another replica proved (Redis) instead of proving it again', async () => {
     const checker = scripted([]);
     const v = verdicts();
@@ -187,7 +212,12 @@ describe('pattern proofs of the running library', () => {
     const dropped: string[] = [];
     const main = mainLibrary(
       patterns,
-      { logger: createLogger({ level: 'silent' }), metrics: createMetrics(), checker: scripted([SAFE, VULNERABLE]) },
+      {
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics(),
+        clock: { now: () => 0 },
+        checker: scripted([SAFE, VULNERABLE]),
+      },
       await loadLibrary([dir]),
       (keys) => dropped.push(...keys),
     );

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from '../../../src/pipeline.js';
 import { loadSamples } from '../../fixtures/samples.js';
 import { GOLDEN_DIR, goldenPipelines, goldenRecord } from '../../helpers/pipeline-golden.js';
+import { goldenFileName } from '../../tools/syslog-golden.js';
 
 describe('pipeline golden', () => {
   let pipelines: { plain: Pipeline; ikeFallback: Pipeline };
@@ -16,12 +17,12 @@ describe('pipeline golden', () => {
   const samples = loadSamples();
   it('has a golden file for every sample', () => {
     expect(samples.length).toBeGreaterThan(30);
-    for (const s of samples) expect(existsSync(path.join(GOLDEN_DIR, `${s.id}.json`)), s.id).toBe(true);
+    for (const s of samples) expect(existsSync(path.join(GOLDEN_DIR, goldenFileName(s))), s.id).toBe(true);
   });
 
   for (const s of samples) {
     it(`sample ${s.id}`, () => {
-      const want: unknown = JSON.parse(readFileSync(path.join(GOLDEN_DIR, `${s.id}.json`), 'utf8'));
+      const want: unknown = JSON.parse(readFileSync(path.join(GOLDEN_DIR, goldenFileName(s)), 'utf8'));
       expect(JSON.parse(JSON.stringify(goldenRecord(s, pipelines)))).toEqual(want);
     });
   }
