@@ -54,12 +54,12 @@ export interface LineInput extends Holder {
 }
 
 /** Inputs that come from the bridge itself, not from a line: the sweeper's expiry, resync and refresh. */
-export interface ExpireInput {
+export interface BridgeInput {
   readonly kind: 'expire' | 'resync' | 'refresh';
   readonly correlationId: string;
 }
 
-export type SessionInput = LineInput | ExpireInput;
+export type SessionInput = LineInput | BridgeInput;
 
 export const isLine = (input: SessionInput): input is LineInput =>
   input.kind !== 'expire' && input.kind !== 'resync' && input.kind !== 'refresh';
@@ -153,7 +153,8 @@ const sameUser = (s: Session, line: LineInput) => s.user === line.user && s.doma
 /**
  * Decides what JIMS must hear about one IP. Windows and expiry use the bridge receive time of
  * the line (`receivedAt`); `now` is only the decision time stamped on emitted events (and the
- * sweep time for `expire`). Never throws.
+ * sweep time for `expire`). A line received before the IP's last applied one is refused
+ * (`out_of_order`, nothing changes). Never throws.
  */
 export function transition(state: IpState | undefined, input: SessionInput, cfg: SessionRules, now: EpochMs): Transition {
   const prev: IpState = state ?? { seq: 0 };
@@ -179,7 +180,7 @@ function stateKeeper(prev: IpState, now: EpochMs, correlationId: string) {
 }
 
 /** Expiry (sweeper), resync and refresh: decided at `now`, never refused as out of order. */
-function bridgeTransition(prev: IpState, input: ExpireInput, cfg: SessionRules, now: EpochMs): Transition {
+function bridgeTransition(prev: IpState, input: BridgeInput, cfg: SessionRules, now: EpochMs): Transition {
   const s = prev.session;
   const { out, done } = stateKeeper(prev, now, input.correlationId);
   if (input.kind !== 'expire') {
@@ -192,6 +193,7 @@ function bridgeTransition(prev: IpState, input: ExpireInput, cfg: SessionRules, 
   return done('expired', undefined);
 }
 
+/** The transition table for a line in order (its `lastAt` is set by the caller). */
 function lineTransition(prev: IpState, line: LineInput, cfg: SessionRules, now: EpochMs): Transition {
   const s = prev.session;
   const { out, done } = stateKeeper(prev, now, line.correlationId);

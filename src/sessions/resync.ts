@@ -32,7 +32,7 @@ export interface ResyncPassOptions {
   readonly sleep?: Sleep;
   /** Called after each batch with the counts so far. */
   readonly onProgress?: (counts: ResyncCounts) => void;
-  /** Checked before each batch: true ends the pass early. */
+  /** Checked before each batch (after its wait): true ends the pass early. */
   readonly stopped?: () => boolean;
   /** Where the shard's active-session count goes (default: the gauge). */
   readonly activeSessions?: (active: number) => void;
@@ -63,7 +63,10 @@ async function resyncBatch(o: ResyncPassOptions, keys: readonly string[], counts
     else {
       countDecision(o.metrics, r.result, o.activeSessions);
       if (r.result.decision === 'resync_skipped') counts.skipped++;
-      else counts.pushed++;
+      else {
+        counts.pushed++;
+        if (o.kind === 'refresh') o.metrics.refreshes.inc();
+      }
     }
   }
 }
@@ -81,8 +84,8 @@ export async function resyncPass(o: ResyncPassOptions): Promise<ResyncCounts> {
     cursor = next;
     const keys = flat.filter((_, i) => i % 2 === 0);
     for (let i = 0; i < keys.length; i += chunk) {
-      if (o.stopped?.()) return counts;
       await pace(o, startedAt, counts.scanned);
+      if (o.stopped?.()) return counts;
       const part = keys.slice(i, i + chunk);
       counts.scanned += part.length;
       await resyncBatch(o, part, counts, correlationId);
@@ -134,9 +137,7 @@ export function createRefresher(o: RefresherOptions): Refresher {
     const active = await o.redis.zcard(keyspace(o.keyPrefix).sessionIndex);
     if (active === 0) return { scanned: 0, pushed: 0, skipped: 0, errors: 0 };
     const ratePerSec = active / o.cfg.refreshIntervalSecs;
-    const counts = await resyncPass({ ...o, kind: 'refresh', ratePerSec, sleep, stopped: () => loop !== undefined && !running });
-    o.metrics.refreshes.inc(counts.pushed);
-    return counts;
+    return resyncPass({ ...o, kind: 'refresh', ratePerSec, sleep, stopped: () => loop !== undefined && !running });
   };
 
   const run = async () => {

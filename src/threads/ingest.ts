@@ -54,11 +54,17 @@ const SNAPSHOT_MS = 1000;
 /**
  * Lines are stamped in the receive thread with the real time. The session engine's windows run
  * on the injected clock, so a line's time is that clock's now minus the line's real age: the
- * same instant under the system clock, and the right place on a test's manual timeline.
+ * same instant under the system clock, and the right place on a test's manual timeline. Never
+ * earlier than the line mapped before it: lines keep their receive order (a line received before
+ * its IP's last applied one is refused), even while a manual clock stands still.
  */
 export function toClock(clock: Clock, real: Clock = systemClock): (e: VpnEvent) => VpnEvent {
   if (clock === real) return (e) => e;
-  return (e) => ({ ...e, receivedAt: clock.now() - Math.max(0, real.now() - e.receivedAt) });
+  let last = -Infinity;
+  return (e) => {
+    last = Math.max(last, clock.now() - Math.max(0, real.now() - e.receivedAt));
+    return { ...e, receivedAt: last };
+  };
 }
 
 /** A batch once matched: which one, and how many lines to acknowledge. */

@@ -92,6 +92,13 @@ describe('resync', () => {
     expect(jims.sim.operations().every((o) => o.op === 'logon')).toBe(true);
   });
 
+  it('refuses a rate that is not a positive number', async () => {
+    for (const rate of [0, -5, Number.NaN])
+      await expect(runResync(config, sink(), sink(), { rate }, { clock: systemClock })).rejects.toMatchObject({
+        code: 'PTIM_ERR_USAGE',
+      });
+  });
+
   it('never lets its re-push of an IP overtake a DOWN that arrived meanwhile', async () => {
     jims.sim.reset();
     const downs: LineSpec[] = ups.map((u) => ({ ...u, kind: 'down' }));

@@ -8,6 +8,8 @@ import { createMetrics } from '../../../src/ops/metrics.js';
 import { ipKey, keyspace } from '../../../src/redis/keys.js';
 import { runSessionScript } from '../../../src/sessions/script.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
+import { systemClock } from '../../../src/types.js';
+import { waitFor } from '../../helpers/wait.js';
 import { line, T0 } from '../../unit/sessions/table.js';
 import { readOutbox, useRedis } from './redis-state.js';
 
@@ -50,6 +52,31 @@ describe('periodic refresh', () => {
     expect((await metrics.refreshes.get()).values[0]?.value).toBe(40);
     // The idle expiry still counts from the last UP: a lost DOWN ends the mapping at sessionIdleSecs.
     expect(Number(await db.redis.zscore(keyspace(prefix).sessionIndex, ipKey(IPS[0]!)))).toBe(T0);
+  });
+
+  it('runs in the sweeper from start() and stop() ends it at once, mid-interval', async () => {
+    const prefix = `${db.server.keyPrefix}loop`;
+    for (const ip of IPS.slice(0, 3))
+      await runSessionScript(db.redis, prefix, ipKey(ip), line('up', { ip, receivedAt: T0 }), cfg, T0);
+    const metrics = createMetrics();
+    const real = { ...cfg, refreshIntervalSecs: 30 };
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg: real,
+      keyPrefix: prefix,
+      metrics,
+      logger: silentLogger,
+      clock: systemClock,
+    });
+    sweeper.start();
+    const refreshed = async () => (await metrics.refreshes.get()).values[0]?.value ?? 0;
+    // 3 sessions over 30 s: the first at once, the next 10 s later.
+    await waitFor(async () => (await refreshed()) >= 1, { what: 'the first refresh' });
+    // stop() wakes the wait for the next session instead of waiting it out.
+    const stopping = performance.now();
+    await sweeper.stop();
+    expect(performance.now() - stopping).toBeLessThan(5000);
+    expect(await refreshed()).toBe(1);
   });
 
   it('is off by default', () => {

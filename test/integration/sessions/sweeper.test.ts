@@ -6,7 +6,7 @@ import { createMetrics } from '../../../src/ops/metrics.js';
 import { createOrderingGuard } from '../../../src/queue/ordering.js';
 import { ipKey, keyspace } from '../../../src/redis/keys.js';
 import { runSessionScript } from '../../../src/sessions/script.js';
-import { listSessions } from '../../../src/sessions/query.js';
+import { countSessions, listSessions } from '../../../src/sessions/query.js';
 import type { LineInput } from '../../../src/sessions/model.js';
 import { createSweeper } from '../../../src/sessions/sweeper.js';
 import { readOutbox, useRedis } from './redis-state.js';
@@ -179,7 +179,8 @@ describe('pruning ended IPs', () => {
     expect(
       await Promise.all([db.redis.hexists(ks.seqs, key), db.redis.hexists(ks.lastAt, key), db.redis.zcard(ks.ended)]),
     ).toEqual([0, 0, 0]);
-    // The active session elsewhere is untouched; the pruned IP's next session numbers from above its old seqs.
+    // The active session elsewhere is untouched (index and gauge); the pruned IP's next session numbers from above its old seqs.
+    expect(await countSessions(db.redis, prefix)).toBe(1);
     expect(await db.redis.hget(ks.seqs, ipKey('192.0.2.10'))).toBe('1');
     await seed(prefix, up('192.0.2.9', 'carol', now));
     const events = (await readOutbox(db.redis, prefix)).filter((e) => e.ipKey === key);

@@ -82,6 +82,12 @@ describe('receive time on the injected clock', () => {
     const real = { now: () => 10_250 };
     expect(toClock({ now: () => 500_000 }, real)(event).receivedAt).toBe(499_750);
   });
+  it('never goes back for a line that waited longer than the one before it (a standing manual clock)', () => {
+    const real = { now: () => 10_250 };
+    const map = toClock({ now: () => 500_000 }, real);
+    expect(map({ receivedAt: 10_200 } as VpnEvent).receivedAt).toBe(499_950);
+    expect(map({ receivedAt: 10_100 } as VpnEvent).receivedAt).toBe(499_950);
+  });
   it('is untouched under the real clock', () => {
     const real = { now: () => 10_250 };
     expect(toClock(real, real)(event)).toBe(event);
