@@ -108,12 +108,12 @@ process.on('message', (raw) => {
         clock: systemClock,
       });
       await app.start();
-      const port = app.addresses().syslog.find((a) => a.transport === 'udp')?.port;
+      const udp = app.addresses().syslog.find((a) => a.transport === 'udp');
       sample();
       Object.assign(startupPeak, peak);
       peak.rss = 0;
       peak.heapUsed = 0;
-      reply({ type: 'ready', syslogPort: port });
+      reply({ type: 'ready', syslogPort: udp?.port, receiveBufferBytes: udp?.receiveBufferBytes });
     } else if (msg.type === 'stats') {
       sample();
       const m = process.memoryUsage();

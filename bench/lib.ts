@@ -15,6 +15,7 @@ import { startPrivateRedis, type PrivateRedis } from '../src/demo/redis-server.j
 import { createJimsSimulator, type JimsSimulator } from '../src/jims-sim/simulator.js';
 import type { SimOperation } from '../src/jims-sim/state.js';
 import { canonicalIp } from '../src/identity/ip.js';
+import { SERVE_ENV, SERVE_NODE_FLAGS } from '../src/threads/heap.js';
 import type { BridgeStartOrder, BridgeStats } from './bridge-process.js';
 
 /** Send times and simulator receipt times share this clock (both live in the bench process). */
@@ -22,6 +23,8 @@ export const benchClock = { now: () => performance.now() };
 
 export interface Stack {
   readonly syslogPort: number;
+  /** SO_RCVBUF of the bridge's UDP socket as the kernel reports it (Linux: twice what it grants). */
+  readonly receiveBufferBytes: number | undefined;
   readonly sim: JimsSimulator;
   readonly redis: PrivateRedis;
   bridgeStats(): Promise<BridgeStats>;
@@ -78,8 +81,10 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
   const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], clock: benchClock });
   const { port: simPort } = await sim.listen(0, '127.0.0.1');
   const child: ChildProcess = fork(await buildBridge(), [], {
+    // Started as the shipped start command starts it (its node flags and environment); then
     // BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge alone.
-    execArgv: (process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    execArgv: [...SERVE_NODE_FLAGS, ...(process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    env: { ...process.env, ...SERVE_ENV },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const request = async <T>(msg: unknown, answer: string): Promise<T> => {
@@ -101,11 +106,12 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
     return got;
   };
   const start: BridgeStartOrder = { type: 'start', redisUrl: redis.url, simPort, clientId, clientSecret, overrides };
-  const { syslogPort } = await request<{ syslogPort: number }>(start, 'ready');
+  const { syslogPort, receiveBufferBytes } = await request<{ syslogPort: number; receiveBufferBytes?: number }>(start, 'ready');
   const info = new Redis(redis.url, { lazyConnect: true });
   await info.connect();
   return {
     syslogPort,
+    receiveBufferBytes,
     sim,
     redis,
     bridgeStats: async () => (await request<{ stats: BridgeStats }>({ type: 'stats' }, 'stats')).stats,

@@ -28,7 +28,7 @@ async function bareMain(): Promise<void> {
   sock.on('message', () => void count++);
   sock.bind(0, '127.0.0.1');
   await once(sock, 'listening');
-  process.send!({ port: sock.address().port });
+  process.send!({ port: sock.address().port, receiveBufferBytes: sock.getRecvBufferSize() });
   process.on('message', () => {
     const c = process.cpuUsage();
     process.send!({ count, cpuMicros: c.user + c.system } satisfies BareStats);
@@ -61,14 +61,16 @@ async function benchMain(): Promise<void> {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const [{ port: barePort }] = (await once(bare, 'message')) as [{ port: number }];
+  const [{ port: barePort, receiveBufferBytes: bareBuffer }] = (await once(bare, 'message')) as [
+    { port: number; receiveBufferBytes: number },
+  ];
   const bareStats = async () => {
     bare.send('stats');
     return ((await once(bare, 'message')) as [BareStats])[0];
   };
   const lines = mix();
   console.log(
-    `mixed load: 99 % noise / 1 % VPN, ${SIZE}-byte lines, ${secs} s per rate, to the bridge and to a bare dgram socket (receive buffer ${RECV_BUFFER} bytes requested by both)`,
+    `mixed load: 99 % noise / 1 % VPN, ${SIZE}-byte lines, ${secs} s per rate, to the bridge and to a bare dgram socket (receive buffer ${RECV_BUFFER} bytes requested by both; the kernel reports bridge ${stack.receiveBufferBytes ?? 'n/a'}, bare ${bareBuffer})`,
   );
   console.log('  offered/s   bridge recv   bare recv   ratio   kernel drops (bridge)   bridge CPU/line   bare CPU/line');
   for (const rate of ratesFlag()) {

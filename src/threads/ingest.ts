@@ -11,6 +11,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { ReadinessCheck } from '../ops/server.js';
 import type { WireBatch } from './handoff.js';
 import { systemClock, type Clock, type VpnEvent } from '../types.js';
+import { applyHeapGrowth } from './heap.js';
 import { createMatcherSupervisor, type MatcherSupervisor } from './matcher.js';
 import type { MetricsSnapshot } from './metrics.js';
 import type { QuarantineStore } from './quarantine.js';
@@ -112,6 +113,7 @@ export function createDeliveryGate(
 
 export async function createThreadedIngest(config: Config, deps: ThreadedIngestDeps): Promise<ThreadedIngest> {
   const { logger } = deps;
+  applyHeapGrowth();
   const mapTime = toClock(deps.clock);
   // Acks go to the receive thread once it exists (the matcher starts alongside it).
   const link: { recv?: ReceiveThread } = {};

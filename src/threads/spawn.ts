@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import type { Channel, Message } from './channel.js';
 import { PtimError, type ErrorCode, type Problem } from '../errors.js';
+import { THREAD_RESOURCE_LIMITS } from './heap.js';
 
 /** `name` (without extension) as a sibling module of `fromUrl`, with the caller's own extension. */
 export function siblingModule(fromUrl: string, name: string): URL {
@@ -26,7 +27,9 @@ function tsxApiUrl(): string {
   return pathToFileURL(path.join(path.dirname(pkg), 'dist/esm/api/index.mjs')).href;
 }
 
-export function spawnThread(entry: URL, options: WorkerOptions = {}): Worker {
+/** Starts `entry` as a worker thread with the bridge's heap limits (THREAD_RESOURCE_LIMITS). */
+export function spawnThread(entry: URL, given: WorkerOptions = {}): Worker {
+  const options: WorkerOptions = { resourceLimits: THREAD_RESOURCE_LIMITS, ...given };
   if (!entry.pathname.endsWith('.ts')) return new Worker(entry, options);
   const code =
     `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); })` +
