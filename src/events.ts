@@ -153,6 +153,12 @@ export const EVENTS = {
   queue_depth_poll_failed: ops({ level: 'warn', message: 'queue depth poll failed' }),
 
   // JIMS
+  jims_failover: def({
+    level: 'warn',
+    counter: 'failovers',
+    labels: ['to'],
+    message: (f) => `JIMS: switched to the ${String(f.to)} server`,
+  }),
   jims_credentials_rejected: def({
     level: 'error',
     counter: 'tokenRequests',
