@@ -7,9 +7,9 @@
 // "Operational events" table lists every event.
 import type { Counter, Gauge } from 'prom-client';
 import { rateLimiter, type Logger } from './log.js';
+import type { Metrics } from './ops/metrics.js';
 
 export { errorFields } from './log.js';
-import type { Metrics } from './ops/metrics.js';
 
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
