@@ -7,9 +7,9 @@
 // "Operational events" table lists every event.
 import type { Counter, Gauge } from 'prom-client';
 import { rateLimiter, type Logger } from './log.js';
+import type { Metrics } from './ops/metrics.js';
 
 export { errorFields } from './log.js';
-import type { Metrics } from './ops/metrics.js';
 
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -153,6 +153,12 @@ export const EVENTS = {
   queue_depth_poll_failed: ops({ level: 'warn', message: 'queue depth poll failed' }),
 
   // JIMS
+  jims_failover: def({
+    level: 'warn',
+    counter: 'failovers',
+    labels: ['to'],
+    message: (f) => `JIMS: switched to the ${String(f.to)} server`,
+  }),
   jims_credentials_rejected: def({
     level: 'error',
     counter: 'tokenRequests',

@@ -303,10 +303,8 @@ class ServerPool {
 
   private switched(t: Transition | undefined): void {
     if (!t) return;
-    this.deps.metrics.failovers.inc({ to: t.to });
     this.showActive();
-    const url = this.serverOf(t.to).url;
-    this.deps.logger.warn({ from: t.from, to: t.to, reason: t.reason, url }, `JIMS: switched to the ${t.to} server`);
+    this.deps.emit('jims_failover', { labels: { to: t.to }, from: t.from, reason: t.reason, url: this.serverOf(t.to).url });
   }
 
   /** Counts a request's answer toward failover (or as a success) and logs an untrusted certificate. */
