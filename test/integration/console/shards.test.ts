@@ -1,9 +1,13 @@
 // The console over a sharded keyspace (`redis.shards: 3` on one Redis, as allowed for tests):
 // session pages run through every shard, the IP page (session and history, each IP's history in
-// its shard) and search find an IP in its shard, and the queue page counts every shard's jobs.
+// its shard) and search find an IP in its shard, and the queue page counts every shard's jobs;
+// `resync` re-pushes the sessions of every shard.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historyKeys } from '../../../src/history/recorder.js';
+import { runResync } from '../../../src/cli/resync.js';
+import type { Config } from '../../../src/config/schema.js';
 import { ipKey } from '../../../src/redis/keys.js';
+import { systemClock } from '../../../src/types.js';
 import { shardsOf } from '../../../src/redis/shards.js';
 import { startRedis, type TestRedis } from '../../helpers/redis.js';
 import { accounting, e2eConfig, startBridge, startSim, vpnLine, waitFor, type Bridge, type SimHandle } from '../e2e/harness.js';
@@ -13,13 +17,14 @@ let redis: TestRedis;
 let jims: SimHandle;
 let bridge: Bridge;
 let base: string;
+let cfg: Config;
 const h = { authorization: `Bearer ${VIEWER_TOKEN}` };
 const ips = Array.from({ length: 12 }, (_, i) => `198.51.100.${20 + i}`);
 
 beforeAll(async () => {
   redis = await startRedis();
   jims = await startSim();
-  const cfg = e2eConfig(redis, jims.port, {
+  cfg = e2eConfig(redis, jims.port, {
     ...(await consoleOverrides()),
     redis: { url: redis.url, keyPrefix: redis.keyPrefix, shards: 3 },
   });
@@ -70,5 +75,18 @@ describe('console with redis.shards 3', () => {
     expect(q.stats.failed).toBe(0);
     expect(q.stats.completed).toBeGreaterThan(0);
     expect(await bridge.metric('ptim_sessions_active')).toBe(ips.length);
+  });
+
+  it('resync re-pushes the sessions of every shard after JIMS lost its table', async () => {
+    jims.sim.reset();
+    let text = '';
+    const out = { write: (t: string) => ((text += t), true) } as unknown as NodeJS.WritableStream;
+    const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
+    expect(await runResync(cfg, out, quiet, { rate: 1000 }, { clock: systemClock })).toBe(0);
+    expect(text).toMatch(/^resync: 12 session\(s\) re-pushed, 0 ended meanwhile, 0 error\(s\)/);
+    await waitFor(() => Object.keys(jims.sim.identities()).length === ips.length, {
+      what: 'the table restored',
+      timeoutMs: 20_000,
+    });
   });
 });

@@ -175,3 +175,28 @@ export async function expectConverged(
   expect(await ctx.bridge.metric('ptim_session_buffer_dropped_total')).toBe(0);
   expect(orderViolations(ops().filter((o) => ips.has(o.ip)))).toEqual([]);
 }
+
+/**
+ * The Cluster failover fault: the first `at[0]` lines, then the master serving `slotKey` is
+ * SIGKILLed (its replica promoted), lines up to `at[1]` are sent, the killed node comes back as a
+ * replica, the rest is sent; then the invariants (at-least-once duplicates counted) and /readyz 200.
+ */
+export async function killMasterMidStream(
+  ctx: Ctx,
+  lines: readonly LineSpec[],
+  at: readonly [number, number],
+  cluster: { killMasterOf(slotKey: string): Promise<number>; restart(port: number): Promise<void> },
+  slotKey: string,
+  ops: () => readonly SimOpLogEntry[],
+) {
+  await sendStream(ctx, lines.slice(0, at[0]));
+  const killed = await cluster.killMasterOf(slotKey);
+  await sendStream(ctx, lines.slice(at[0], at[1]));
+  await cluster.restart(killed);
+  await sendStream(ctx, lines.slice(at[1]));
+  await expectConverged(ctx, lines, ops, 30_000, { duplicatesCounted: true });
+  await waitFor(async () => (await fetch(`${ctx.bridge.opsUrl()}/readyz`)).status === 200, {
+    timeoutMs: 15_000,
+    what: '/readyz 200 after the failover',
+  });
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PtimError } from '../../../src/errors.js';
 import { keyspace } from '../../../src/redis/keys.js';
-import { expectConverged, sendStream, stream, type Ctx } from '../e2e/convergence.js';
+import { expectConverged, killMasterMidStream, sendStream, stream, type Ctx } from '../e2e/convergence.js';
 import { e2eConfig, manualClock, startBridge, startSim, waitFor, type SimHandle, type TestRedis } from '../e2e/harness.js';
 import { startCluster, startSentinelSet, type SentinelSet, type TestCluster } from '../../helpers/redis-ha.js';
 
@@ -85,15 +85,6 @@ describe('Redis Cluster', () => {
 
   it('follows a SIGKILLed master mid-stream (replica promoted, old master back as replica): table equals truth', async () => {
     const lines = stream('198.51.100', 6, 40, 12);
-    await sendStream(ctx, lines.slice(0, 15));
-    const killed = await cluster.killMasterOf(tag);
-    await sendStream(ctx, lines.slice(15, 28));
-    await cluster.restart(killed);
-    await sendStream(ctx, lines.slice(28));
-    await expectConverged(ctx, lines, () => jims.sim.operations(), 30_000, { duplicatesCounted: true });
-    await waitFor(async () => (await fetch(`${ctx.bridge.opsUrl()}/readyz`)).status === 200, {
-      timeoutMs: 15_000,
-      what: '/readyz 200 after the failover',
-    });
+    await killMasterMidStream(ctx, lines, [15, 28], cluster, tag, () => jims.sim.operations());
   }, 120_000);
 });

@@ -11,7 +11,7 @@ import { checkRedis } from '../../../src/redis/check.js';
 import { shardPrefix, shardsOf, type Shards } from '../../../src/redis/shards.js';
 import { searchSessions } from '../../../src/console/search.js';
 import { countSessions, listSessions, scanSessions } from '../../../src/sessions/query.js';
-import { expectConverged, sendStream, stream, type Ctx } from '../e2e/convergence.js';
+import { expectConverged, killMasterMidStream, sendStream, stream, type Ctx } from '../e2e/convergence.js';
 import {
   e2eConfig,
   manualClock,
@@ -144,15 +144,7 @@ describe('Redis Cluster with redis.shards: 3', () => {
 
   it("follows a shard's master SIGKILLed mid-stream: table equals truth, nothing out of order, ready again", async () => {
     const lines = stream('198.51.100', 12, 50, 22);
-    await sendStream(ctx, lines.slice(0, 18));
-    const killed = await cluster.killMasterOf(keyspace(shards.prefixes[1]!).tag);
-    await sendStream(ctx, lines.slice(18, 34));
-    await cluster.restart(killed);
-    await sendStream(ctx, lines.slice(34));
-    await expectConverged(ctx, lines, () => jims.sim.operations(), 30_000, { duplicatesCounted: true });
-    await waitFor(async () => (await fetch(`${ctx.bridge.opsUrl()}/readyz`)).status === 200, {
-      timeoutMs: 15_000,
-      what: '/readyz 200 after the failover',
-    });
+    const tag = keyspace(shards.prefixes[1]!).tag;
+    await killMasterMidStream(ctx, lines, [18, 34], cluster, tag, () => jims.sim.operations());
   }, 120_000);
 });
