@@ -71,6 +71,34 @@ process.on('disconnect', () => {
   if (!stopped) process.exit(0);
 });
 
+/** Memory peaks, counters by name, drops by reason and CPU time of the whole process. */
+async function collectStats(): Promise<BridgeStats> {
+  sample();
+  const m = process.memoryUsage();
+  const registry = app ? await app.metricsRegistry() : metrics.registry;
+  const counters: Record<string, number> = {};
+  for (const name of ['received', 'vpnEvents', 'identityEvents', 'relayed', 'pushes', 'bufferDropped', 'kernelDrops'] as const)
+    counters[name] = await sum(registry, metrics, name);
+  const valuesOf = async (name: string) =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []) as { value: number; labels: Record<string, unknown> }[];
+  const dropped: Record<string, number> = {};
+  for (const v of await valuesOf('ptim_syslog_dropped_total'))
+    dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
+  for (const v of await valuesOf('ptim_push_total')) counters[`push_${String(v.labels.outcome)}`] = v.value;
+  const cpu = process.cpuUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    peakRss: peak.rss,
+    peakHeapUsed: peak.heapUsed,
+    startupPeakRss: startupPeak.rss,
+    startupPeakHeapUsed: startupPeak.heapUsed,
+    counters,
+    dropped,
+    cpuMicros: cpu.user + cpu.system,
+  };
+}
+
 process.on('message', (raw) => {
   const msg = raw as BridgeStartOrder | { type: 'stats' } | { type: 'stop' };
   const reply = (v: unknown) => process.send!(v);
@@ -115,39 +143,7 @@ process.on('message', (raw) => {
       peak.heapUsed = 0;
       reply({ type: 'ready', syslogPort: udp?.port, receiveBufferBytes: udp?.receiveBufferBytes });
     } else if (msg.type === 'stats') {
-      sample();
-      const m = process.memoryUsage();
-      const registry = app ? await app.metricsRegistry() : metrics.registry;
-      const counters: Record<string, number> = {};
-      for (const name of [
-        'received',
-        'vpnEvents',
-        'identityEvents',
-        'relayed',
-        'pushes',
-        'bufferDropped',
-        'kernelDrops',
-      ] as const)
-        counters[name] = await sum(registry, metrics, name);
-      const valuesOf = async (name: string) =>
-        ((await registry.getSingleMetric(name)?.get())?.values ?? []) as { value: number; labels: Record<string, unknown> }[];
-      const dropped: Record<string, number> = {};
-      for (const v of await valuesOf('ptim_syslog_dropped_total'))
-        dropped[String(v.labels.reason)] = (dropped[String(v.labels.reason)] ?? 0) + v.value;
-      for (const v of await valuesOf('ptim_push_total')) counters[`push_${String(v.labels.outcome)}`] = v.value;
-      const cpu = process.cpuUsage();
-      const stats: BridgeStats = {
-        rss: m.rss,
-        heapUsed: m.heapUsed,
-        peakRss: peak.rss,
-        peakHeapUsed: peak.heapUsed,
-        startupPeakRss: startupPeak.rss,
-        startupPeakHeapUsed: startupPeak.heapUsed,
-        counters,
-        dropped,
-        cpuMicros: cpu.user + cpu.system,
-      };
-      reply({ type: 'stats', stats });
+      reply({ type: 'stats', stats: await collectStats() });
     } else if (msg.type === 'stop') {
       await app?.stop();
       stopped = true;

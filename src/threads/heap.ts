@@ -19,9 +19,6 @@ export const THREAD_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb
  */
 export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
 
-/** glibc malloc arenas (by default up to 8 per core, each keeping its freed memory): the shipped start command sets it. */
-export const SERVE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
-
 /**
  * Each old generation grows at most this % past what survived a full collection before the next
  * (V8 allows up to 300 % here). 100: about half the storm peak of V8's own choice, for about 5 %
