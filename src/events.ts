@@ -111,6 +111,39 @@ export const EVENTS = {
   /** Resets and half-finished handshakes are routine: logged at debug only. */
   syslog_connection_error: ops({ level: 'debug', message: 'syslog connection error' }),
 
+  // threads: the receive thread, the hand-off and the matcher thread
+  handoff_full: def({
+    level: 'warn',
+    counter: 'dropped',
+    fixed: { reason: 'queue_full' },
+    labels: ['transport'],
+    setting: 'ingest.handoffMaxLines',
+    message: 'hand-off queue to the matcher is full: candidate line dropped (the matcher is stalled or too slow)',
+  }),
+  kernel_drops: def({
+    level: 'warn',
+    counter: 'kernelDrops',
+    labels: ['transport'],
+    setting: 'ingest.udp.receiveBufferBytes',
+    message:
+      'the kernel dropped UDP syslog datagrams: the receive queue was full (raise ingest.udp.receiveBufferBytes and net.core.rmem_max)',
+  }),
+  receive_thread_exited: ops({ level: 'error', message: 'receive thread exited: syslog is not being received' }),
+  receive_thread_failed: ops({ level: 'error', message: 'receive thread failed' }),
+  matcher_thread_failed: ops({ level: 'error', message: 'matcher thread failed' }),
+  matcher_thread_exited: ops({ level: 'error', message: 'matcher thread exited; starting a new one' }),
+  matcher_start_failed: ops({ level: 'error', message: 'matcher thread could not start; retrying' }),
+  pattern_quarantined: def({
+    level: 'error',
+    counter: 'quarantines',
+    labels: ['pattern'],
+    setting: 'patterns.matchTimeoutMs',
+    message: (f) =>
+      `pattern ${String(f.pattern)} ran past ${String(f.matchTimeoutMs)} ms on one line: quarantined (skipped from now on; fix its regex and reload)`,
+  }),
+  quarantine_read_failed: ops({ level: 'error', message: 'could not read the stored pattern quarantine' }),
+  quarantine_persist_failed: ops({ level: 'error', message: 'could not persist the pattern quarantine' }),
+
   // parse and match
   near_miss: def({
     level: 'warn',

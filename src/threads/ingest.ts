@@ -7,6 +7,7 @@ import { PtimError } from '../errors.js';
 import type { ListenerAddress } from '../ingest/receiver.js';
 import type { IngestDeps } from '../ingest/receivers.js';
 import type { Logger } from '../log.js';
+import { createEvents } from '../events.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ReadinessCheck } from '../ops/server.js';
 import type { WireBatch } from './handoff.js';
@@ -115,6 +116,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   const { logger } = deps;
   applyHeapGrowth();
   const mapTime = toClock(deps.clock);
+  const emit = createEvents({ metrics: deps.metrics, logger, now: () => deps.clock.now() });
   // Acks go to the receive thread once it exists (the matcher starts alongside it).
   const link: { recv?: ReceiveThread } = {};
   const waiters: { seq: number; resolve: () => void }[] = [];
@@ -135,6 +137,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
     },
     matchTimeoutMs: config.patterns.matchTimeoutMs,
     logger,
+    emit,
     metrics: deps.metrics,
     clock: deps.clock,
     monotonicNow: deps.monotonicNow,
@@ -153,7 +156,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
         timing: deps.timing,
         logLevel: logger.level,
       },
-      { logger, onBatch: (b) => matcher.submit(b) },
+      { logger, emit, onBatch: (b) => matcher.submit(b) },
     ),
   ]);
   if (m.status === 'rejected' || r.status === 'rejected') {

@@ -4,6 +4,7 @@
 // matcher and gives it the unanswered batches again. Ingest keeps flowing meanwhile: the receive
 // thread goes on receiving and the batches wait here (bounded by ingest.handoffMaxLines).
 import type { Worker } from 'node:worker_threads';
+import type { Emit } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
@@ -21,6 +22,8 @@ export interface MatcherDeps {
   readonly data: Omit<MatcherThreadData, 'heartbeat' | 'quarantined'>;
   readonly matchTimeoutMs: number;
   readonly logger: Logger;
+  /** Operational events (thread failures, quarantines). */
+  readonly emit: Emit;
   readonly metrics: Metrics;
   /** The injected clock (quarantine records' time). */
   readonly clock: Clock;
@@ -61,12 +64,12 @@ interface MatcherThread {
 type Reply = Message & { summary?: LibrarySummary; error?: WireError; json?: MetricsSnapshot };
 
 /** Starts a matcher thread; `ready` resolves with its library summary or rejects with its load error. */
-function openMatcherThread(data: MatcherThreadData, logger: Logger) {
+function openMatcherThread(data: MatcherThreadData, logger: Logger, emit: Emit) {
   const worker = spawnThread(siblingModule(import.meta.url, 'matcher-thread'), { workerData: data });
   const channel = createChannel(worker);
   const thread: MatcherThread = { worker, channel, ready: false };
   channel.on('log', (m: LogRecord) => replayLog(logger, 'matcher', m));
-  worker.on('error', (err) => logger.error({ err }, 'matcher thread failed'));
+  worker.on('error', (err) => emit('matcher_thread_failed', { err }));
   worker.on('exit', () => channel.abandon());
   const ready = firstMessage(worker, channel, ['ready', 'failed']).then((m: Reply) => {
     if (m.t === 'failed') throw fromWireError(m.error!, 'PTIM_ERR_PATTERN');
@@ -136,11 +139,11 @@ interface SupervisorState {
 
 /** Starts matcher threads, restarts one that exits, and ends one that runs away on a line. */
 function createMatcherLifecycle(deps: MatcherDeps, s: SupervisorState) {
-  const { logger, metrics } = deps;
+  const { logger, metrics, emit } = deps;
 
   async function spawn(): Promise<LibrarySummary> {
     const skip = [...s.book.keys(), ...s.dropped];
-    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: s.heartbeat.buffer, quarantined: skip }, logger);
+    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: s.heartbeat.buffer, quarantined: skip }, logger, emit);
     s.current = thread;
     thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
       if (s.current !== thread) return;
@@ -149,7 +152,7 @@ function createMatcherLifecycle(deps: MatcherDeps, s: SupervisorState) {
     });
     thread.worker.on('exit', (code) => {
       if (s.current !== thread || s.closed) return;
-      logger.error({ code }, 'matcher thread exited; starting a new one');
+      emit('matcher_thread_exited', { code });
       void restart(thread);
     });
     s.summary = await ready;
@@ -167,7 +170,7 @@ function createMatcherLifecycle(deps: MatcherDeps, s: SupervisorState) {
         await spawn();
         return;
       } catch (e) {
-        logger.error({ err: e, attempt }, 'matcher thread could not start; retrying');
+        emit('matcher_start_failed', { err: e, attempt });
         await new Promise((res) => setTimeout(res, Math.min(30_000, 1000 * attempt)).unref());
       }
     }
@@ -225,7 +228,7 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     async restore() {
       // Without the stored records the bridge still runs; a pattern may then run away once more.
       const fresh = await s.book.restore().catch((err: unknown) => {
-        deps.logger.error({ err }, 'could not read the stored pattern quarantine');
+        deps.emit('quarantine_read_failed', { err });
         return [] as string[];
       });
       if (fresh.length > 0) s.current?.channel.post({ t: 'quarantine', keys: fresh } as Message);

@@ -5,7 +5,7 @@
 // the line (it may hold a username).
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/connection.js';
-import type { Logger } from '../log.js';
+import type { Emit } from '../events.js';
 import type { CompiledPattern } from '../match/matcher.js';
 import type { Metrics } from '../ops/metrics.js';
 import { keyspace } from '../redis/keys.js';
@@ -105,12 +105,12 @@ export interface QuarantineBook {
 /** The running process's quarantine: what it logs, counts, shows in /readyz and persists. */
 export function createQuarantineBook(deps: {
   readonly matchTimeoutMs: number;
-  readonly logger: Logger;
+  readonly emit: Emit;
   readonly metrics: Metrics;
   readonly clock: Clock;
   readonly store?: QuarantineStore;
 }): QuarantineBook {
-  const { logger, metrics } = deps;
+  const { emit, metrics } = deps;
   const book = new Map<string, QuarantineEntry>();
   const gauge = () => metrics.patternsQuarantined.set(book.size);
   return {
@@ -130,14 +130,15 @@ export function createQuarantineBook(deps: {
       };
       book.set(p.key, entry);
       gauge();
-      metrics.quarantines.inc({ pattern: p.id });
-      logger.error(
-        { pattern: p.id, regexHash, lineBytes: entry.lineBytes, lineShape: entry.lineShape, setting: 'patterns.matchTimeoutMs' },
-        `pattern ${p.id} ran past ${deps.matchTimeoutMs} ms on one line: quarantined (skipped from now on; fix its regex and reload)`,
-      );
-      deps.store
-        ?.add(entry)
-        .catch((err: unknown) => logger.error({ err, pattern: p.id }, 'could not persist the pattern quarantine'));
+      emit('pattern_quarantined', {
+        labels: { pattern: p.id },
+        pattern: p.id,
+        regexHash,
+        lineBytes: entry.lineBytes,
+        lineShape: entry.lineShape,
+        matchTimeoutMs: deps.matchTimeoutMs,
+      });
+      deps.store?.add(entry).catch((err: unknown) => emit('quarantine_persist_failed', { err, pattern: p.id }));
     },
     async restore() {
       const fresh = ((await deps.store?.list()) ?? []).filter((q) => !book.has(q.key));

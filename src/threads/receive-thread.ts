@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { readKernelDrops, dropsDelta } from '../ingest/kernel-drops.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../ingest/receivers.js';
-import { rateLimiter } from '../log.js';
+import { createEvents } from '../events.js';
 import { createPrefilter } from '../match/prefilter.js';
 import { createMetrics } from '../ops/metrics.js';
 import { systemClock, type RawMessage } from '../types.js';
@@ -44,7 +44,12 @@ const handoff = createHandoff({
   post: (batch) => port.postMessage({ t: 'batch', batch }, [batch.data.buffer as ArrayBuffer]),
   schedule: (f) => setImmediate(f),
 });
-const overflowLog = rateLimiter(data.config.ingest.droppedLogPerMinute, () => clock.now());
+const emit = createEvents({
+  metrics,
+  logger,
+  now: () => clock.now(),
+  logPerMinute: { handoff_full: data.config.ingest.droppedLogPerMinute },
+});
 
 function sink(raw: RawMessage): void {
   if (!prefilter(raw.bytes)) {
@@ -52,25 +57,12 @@ function sink(raw: RawMessage): void {
     return;
   }
   if (handoff.offer(raw)) return;
-  metrics.dropped.inc({ transport: raw.transport, reason: 'queue_full' });
-  const r = overflowLog();
-  if (r.allowed)
-    logger.warn(
-      {
-        transport: raw.transport,
-        source: raw.sourceIp,
-        queued: handoff.depth(),
-        suppressed: r.suppressed,
-        setting: 'ingest.handoffMaxLines',
-      },
-      'hand-off queue to the matcher is full: candidate line dropped (the matcher is stalled or too slow)',
-    );
+  emit('handoff_full', { labels: { transport: raw.transport }, source: raw.sourceIp, queued: handoff.depth() });
 }
 
 // Kernel receive-queue drops of this thread's UDP sockets, as a counter that only grows.
 let kernelDrops = 0;
-const kernelCounter = metrics.kernelDrops.labels({ transport: 'udp' });
-kernelCounter.inc(0); // the series exists (at 0) from the start, so an alert can watch it
+metrics.kernelDrops.labels({ transport: 'udp' }).inc(0); // the series exists (at 0) from the start, so an alert can watch it
 async function pollKernelDrops(receivers: Receivers): Promise<void> {
   const ports = receivers
     .addresses()
@@ -82,11 +74,7 @@ async function pollKernelDrops(receivers: Receivers): Promise<void> {
   const delta = dropsDelta(kernelDrops, now);
   kernelDrops = now;
   if (delta <= 0) return;
-  kernelCounter.inc(delta);
-  logger.warn(
-    { transport: 'udp', dropped: delta, total: now, setting: 'ingest.udp.receiveBufferBytes' },
-    'the kernel dropped UDP syslog datagrams: the receive queue was full (raise ingest.udp.receiveBufferBytes and net.core.rmem_max)',
-  );
+  emit('kernel_drops', { labels: { transport: 'udp' }, count: delta, dropped: delta, total: now });
 }
 
 function serve(receivers: Receivers): void {

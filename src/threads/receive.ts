@@ -1,5 +1,6 @@
 // Main-thread handle of the receive thread: start/stop with the same coded errors the receivers
 // throw (PTIM_ERR_BIND, PTIM_ERR_SECRET, PTIM_ERR_CONFIG), bound addresses, batches out, acks in.
+import type { Emit } from '../events.js';
 import type { Worker } from 'node:worker_threads';
 import type { ListenerAddress } from '../ingest/receiver.js';
 import type { Logger } from '../log.js';
@@ -30,7 +31,7 @@ type Reply = Message & { error?: WireError; addresses?: ListenerAddress[]; seq?:
 
 export async function openReceiveThread(
   data: ReceiveThreadData,
-  deps: { logger: Logger; onBatch: (batch: WireBatch) => void },
+  deps: { logger: Logger; emit: Emit; onBatch: (batch: WireBatch) => void },
 ): Promise<ReceiveThread> {
   const worker: Worker = spawnThread(siblingModule(import.meta.url, 'receive-thread'), { workerData: data });
   const channel = createChannel(worker);
@@ -42,10 +43,10 @@ export async function openReceiveThread(
   worker.on('exit', (code) => {
     alive = false;
     channel.abandon();
-    if (running) deps.logger.error({ code }, 'receive thread exited: syslog is not being received');
+    if (running) deps.emit('receive_thread_exited', { code });
     running = false;
   });
-  worker.on('error', (err) => deps.logger.error({ err }, 'receive thread failed'));
+  worker.on('error', (err) => deps.emit('receive_thread_failed', { err }));
 
   const created = (await firstMessage(worker, channel, ['created', 'failed'])) as Reply;
   if (created.t === 'failed') {

@@ -8,7 +8,17 @@ import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.
 import { createDeliveryGate, toClock } from '../../../src/threads/ingest.js';
 import { withLocalCounters } from '../../../src/threads/local-counters.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
-import { describeQuarantine, lineShape, patternKey } from '../../../src/threads/quarantine.js';
+import {
+  createQuarantineBook,
+  createQuarantineStore,
+  describeQuarantine,
+  lineShape,
+  patternKey,
+} from '../../../src/threads/quarantine.js';
+import { createEvents } from '../../../src/events.js';
+import { silentLogger } from '../../../src/log.js';
+import { Redis } from 'ioredis';
+import { waitFor } from '../../helpers/wait.js';
 import type { RawMessage, VpnEvent } from '../../../src/types.js';
 
 const raw = (text: string, receivedAt = 1000): RawMessage => ({
@@ -124,6 +134,31 @@ describe('quarantine records', () => {
     const a = patternKey({ id: 'p', regexSource: 'x+' });
     expect(a).toMatch(/^p:[0-9a-f]{16}$/);
     expect(patternKey({ id: 'p', regexSource: 'x+y' })).not.toBe(a);
+  });
+});
+
+describe('quarantine book', () => {
+  it('counts a quarantine once per pattern, and a store that cannot persist it as an operational event', async () => {
+    const metrics = createMetrics();
+    const emit = createEvents({ metrics, logger: silentLogger, now: () => 0 });
+    // A real client with no server behind it: every write fails at once.
+    const redis = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const book = createQuarantineBook({
+      matchTimeoutMs: 250,
+      emit,
+      metrics,
+      clock: { now: () => 0 },
+      store: createQuarantineStore(redis, 'ptim-test'),
+    });
+    const persistFailures = async () =>
+      (await metrics.operationalEvents.get()).values.find((v) => v.labels.event === 'quarantine_persist_failed')?.value ?? 0;
+    book.record({ id: 'p', key: 'p:h1' }, Buffer.from('aaaa!'));
+    book.record({ id: 'p', key: 'p:h1' }, Buffer.from('aaaa!'));
+    const quarantined = (await metrics.quarantines.get()).values.find((v) => v.labels.pattern === 'p')?.value;
+    expect(quarantined).toBe(1);
+    await waitFor(async () => (await persistFailures()) > 0, { what: 'the failed persist counted' });
+    expect(await persistFailures()).toBe(1);
+    redis.disconnect();
   });
 });
 
