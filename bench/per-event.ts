@@ -10,14 +10,15 @@ import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pushWorkersOf } from '../src/app.js';
 import { configSchema } from '../src/config/schema.js';
 import { startPrivateRedis } from '../src/demo/redis-server.js';
 import { createJimsClient } from '../src/jims/client.js';
 import { silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/ops/metrics.js';
 import { connectRedis, createRedisConnection } from '../src/redis/connection.js';
+import { shardsOf } from '../src/redis/shards.js';
 import { createOutboxRelay } from '../src/queue/relay.js';
-import { createPushWorkers } from '../src/queue/worker.js';
 import { createSessionEngine } from '../src/sessions/engine.js';
 import { systemClock, type VpnEvent } from '../src/types.js';
 import { configOverrides, numberFlag } from './lib.js';
@@ -96,16 +97,13 @@ const relay = createOutboxRelay({
   clock,
 });
 const jims = createJimsClient(config.jims, { metrics, logger, clock });
-const workers = createPushWorkers({
+// The bridge's own push workers, on the one keyspace the engine and relay above use.
+const workers = pushWorkersOf(config, { metrics, logger, clock }, shardsOf(keyPrefix), {
   connection: workerRedis,
-  queue: config.queue,
-  keyPrefix,
   pusher: jims,
-  metrics,
-  logger,
-  clock,
 });
 await relay.start();
+workers.run();
 await workers.waitUntilReady();
 
 const redisCpu = async () => {

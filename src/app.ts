@@ -26,6 +26,7 @@ import { connectRedis, createRedisClient, resolveRedisTarget, type RedisClient, 
 import { keyspace } from './redis/keys.js';
 import { replicaAckOf } from './redis/replication.js';
 import { createOutboxRelay } from './queue/relay.js';
+import type { PushOutcomeListener } from './queue/attempt.js';
 import { createPushWorkers } from './queue/worker.js';
 import { shardsOf, type Shards } from './redis/shards.js';
 import { createSessionEngine, type EngineFront } from './sessions/engine.js';
@@ -46,7 +47,7 @@ import {
 import { createThreadedIngest, type ThreadedIngest } from './threads/ingest.js';
 import { mergeMetrics } from './threads/metrics.js';
 import { createQuarantineStore, patternKey } from './threads/quarantine.js';
-import type { Clock } from './types.js';
+import type { Clock, IdentityPusher } from './types.js';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -355,6 +356,30 @@ async function addSessionEngine(parts: Parts): Promise<void> {
   parts.engine = parts.journaled ?? parts.inner;
 }
 
+/** The push workers of every shard as the bridge runs them: they fetch jobs once `run()` is called. */
+export function pushWorkersOf(
+  config: Config,
+  deps: Pick<AppDeps, 'metrics' | 'logger' | 'clock'>,
+  shards: Shards,
+  on: { readonly connection: RedisClient; readonly pusher: IdentityPusher; readonly onOutcome?: PushOutcomeListener },
+): ShardedWorkers {
+  const { metrics, logger, clock } = deps;
+  return shardedWorkers(shards, (keyPrefix) =>
+    createPushWorkers({
+      connection: on.connection,
+      queue: shardQueueConfig(config.queue, shards),
+      keyPrefix,
+      pusher: on.pusher,
+      metrics,
+      logger,
+      clock,
+      autorun: false,
+      ...(on.onOutcome ? { onOutcome: on.onOutcome } : {}),
+      replicaAck: replicaAckOf(config.redis),
+    }),
+  );
+}
+
 /** The relay role (outbox → queue, with the depth poller), the push workers, the sweeper. */
 function addDelivery(parts: Parts): void {
   const { config, deps, pool, jims, shards } = parts;
@@ -378,20 +403,7 @@ function addDelivery(parts: Parts): void {
   if (jims) {
     const connection = pool.connection('worker');
     parts.workerRedis = connection;
-    parts.workers = shardedWorkers(shards, (keyPrefix) =>
-      createPushWorkers({
-        connection,
-        queue: shardQueueConfig(config.queue, shards),
-        keyPrefix,
-        pusher: jims,
-        metrics,
-        logger,
-        clock,
-        autorun: false,
-        onOutcome: parts.history.pushed,
-        replicaAck: replicaAckOf(config.redis),
-      }),
-    );
+    parts.workers = pushWorkersOf(config, deps, shards, { connection, pusher: jims, onOutcome: parts.history.pushed });
   }
   if (has(config, 'sweeper')) {
     const pendingLimitMs = config.queue.maxEventAgeSecs * 1000;

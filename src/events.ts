@@ -169,6 +169,52 @@ export const EVENTS = {
     message: 'cannot write the regex verdict cache; proofs are repeated at the next start',
   }),
 
+  // sessions: the engine, its journal and the sweeper
+  session_event_dropped: def({
+    level: 'warn',
+    counter: 'bufferDropped',
+    labels: [],
+    message: 'session event dropped',
+  }),
+  session_script_rejected: def({
+    level: 'error',
+    counter: 'decisions',
+    fixed: { decision: 'error' },
+    labels: [],
+    message: 'session script rejected event',
+  }),
+  session_not_an_ip: def({
+    level: 'warn',
+    counter: 'ignored',
+    fixed: { reason: 'no_ip' },
+    labels: [],
+    message: 'not an IP address',
+  }),
+  session_redis_call_failed: ops({ level: 'warn', message: 'redis unreachable: holding session events in memory' }),
+  session_engine_loop_failed: ops({ level: 'error', message: 'session engine loop failed' }),
+  session_submit_failed: ops({ level: 'error', message: 'session submit failed' }),
+  session_journal_full: def({
+    level: 'warn',
+    counter: 'journalDropped',
+    labels: [],
+    setting: 'sessions.journalMaxBytes',
+    message: 'session journal full: dropped the oldest events',
+  }),
+  session_journal_write_failed: def({
+    level: 'error',
+    counter: 'journalWriteErrors',
+    labels: [],
+    message: 'session journal write failed',
+  }),
+  session_journal_corrupt: def({
+    level: 'warn',
+    counter: 'journalCorrupt',
+    labels: [],
+    message: 'session journal: corrupt or torn tail skipped',
+  }),
+  session_sweep_failed: ops({ level: 'warn', message: 'session sweep failed; will retry' }),
+  session_refresh_failed: ops({ level: 'warn', message: 'session refresh failed; will retry' }),
+
   // Redis and the queue
   redis_connection_error: ops({ level: 'warn', message: 'redis connection error' }),
   outbox_invalid_entry: def({

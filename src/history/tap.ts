@@ -8,7 +8,7 @@
 // (tests) each have their own Metrics, so their histories do not mix.
 import type { Metrics } from '../ops/metrics.js';
 import type { PushOutcomeListener } from '../queue/attempt.js';
-import { HISTORY_DETAIL_CHARS } from './entries.js';
+import { HISTORY_DETAIL_CHARS, type HistoryEntry } from './entries.js';
 import type { VpnEvent } from '../types.js';
 import { createHistoryRecorder, type HistoryRecorder } from './recorder.js';
 
@@ -26,6 +26,9 @@ export interface HistoryTap {
   readonly recorder: HistoryRecorder;
 }
 
+/** An entry without its time (each member of the union without `at`). */
+type Unstamped = HistoryEntry extends infer E ? (E extends unknown ? Omit<E, 'at'> : never) : never;
+
 const taps = new WeakMap<Metrics, HistoryTap>();
 
 /** The history tap of the bridge that owns `metrics`, if it records history. */
@@ -33,7 +36,10 @@ export const historyOf = (metrics: Metrics): HistoryTap | undefined => taps.get(
 
 export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[0]): HistoryTap {
   const rec = createHistoryRecorder(deps);
-  const now = () => deps.clock.now();
+  /** A fact the bridge makes itself (a decision, a push): stamped now, for its IP when it names one. */
+  const recordNow = (ip: string | undefined, entry: Unstamped): void => {
+    if (ip) rec.record(ip, { ...entry, at: deps.clock.now() });
+  };
   const tap: HistoryTap = {
     recorder: rec,
     line(event, correlationId) {
@@ -51,10 +57,8 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
         });
     },
     decision(r, ctx) {
-      if (!ctx.ip) return;
-      rec.record(ctx.ip, {
+      recordNow(ctx.ip, {
         type: 'decision',
-        at: now(),
         correlationId: ctx.correlationId,
         decision: r.decision,
         seq: r.seq,
@@ -63,10 +67,8 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
       });
     },
     pushed(ev, note) {
-      if (!ev.ip) return;
-      rec.record(ev.ip, {
+      recordNow(ev.ip, {
         type: 'push',
-        at: now(),
         correlationId: ev.correlationId,
         jobId: note.jobId,
         kind: ev.kind,

@@ -10,7 +10,8 @@ import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
 import { NO_REPLICA_ACK, REPLY_TIMEOUT_MS, awaitReplicas, withReplyTimeout, type ReplicaAck } from '../redis/replication.js';
 import { canonicalIp } from '../identity/ip.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey } from '../redis/keys.js';
 import type { VpnEvent } from '../types.js';
@@ -184,30 +185,19 @@ export function isTransient(err: Error): boolean {
   return err.name !== 'ReplyError' || TRANSIENT_REPLY.test(err.message);
 }
 
-/** How the engine reports inputs; counted and logged at a bounded rate. */
-function engineReports(metrics: Metrics, logger: Logger, now: () => number) {
-  const dropLog = rateLimiter(6, now);
-  const errorLog = rateLimiter(6, now);
-  const badIpLog = rateLimiter(6, now);
+/** How the engine reports inputs: operational events (counted, logged at a bounded rate). */
+function engineReports(emit: Emit) {
   return {
     dropped(item: Item, why: string) {
-      metrics.bufferDropped.inc();
-      const gate = dropLog();
-      if (!gate.allowed) return;
       const { kind, ip, user, domain, correlationId } = item.input;
-      logger.warn({ why, kind, ip, user, domain, correlationId, suppressedLogs: gate.suppressed }, 'session event dropped');
+      emit('session_event_dropped', { why, kind, ip, user, domain, correlationId });
     },
     rejected(item: Item, err: unknown) {
-      metrics.decisions.inc({ decision: 'error' });
-      const gate = errorLog();
-      if (!gate.allowed) return;
       const { kind, ip, user, correlationId } = item.input;
-      logger.error({ err, kind, ip, user, correlationId, suppressedLogs: gate.suppressed }, 'session script rejected event');
+      emit('session_script_rejected', { err, kind, ip, user, correlationId });
     },
     badIp(raw: string, correlationId: string) {
-      metrics.ignored.inc({ reason: 'no_ip' });
-      const gate = badIpLog();
-      if (gate.allowed) logger.warn({ ip: raw, correlationId, suppressedLogs: gate.suppressed }, 'not an IP address');
+      emit('session_not_an_ip', { ip: raw, correlationId });
     },
   };
 }
@@ -286,12 +276,15 @@ export class RetryPause {
   }
 }
 
-/** Whether the last call to Redis failed; logs each change of that once. */
+/** Whether the last call to Redis failed: each failed call is an event, the recovery is logged once. */
 class RedisHealth {
   failing = false;
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly emit: Emit,
+  ) {}
   failed(err: unknown, buffered: number): void {
-    if (!this.failing) this.logger.warn({ err, buffered }, 'redis unreachable: holding session events in memory');
+    this.emit('session_redis_call_failed', { err, buffered });
     this.failing = true;
   }
   succeeded(buffered: number): void {
@@ -313,8 +306,9 @@ class EngineLoop {
     private readonly deps: Parameters<typeof applyBatch>[0],
     private readonly buffer: SubmissionBuffer,
     private readonly opts: SessionEngineOptions,
+    private readonly emit: Emit,
   ) {
-    this.health = new RedisHealth(opts.logger);
+    this.health = new RedisHealth(opts.logger, emit);
     this.pause = new RetryPause(opts.retryBaseDelayMs ?? 100, opts.retryMaxDelayMs ?? 5000);
   }
 
@@ -344,7 +338,7 @@ class EngineLoop {
   kick(): void {
     if (this.pumping || this.closed) return;
     this.pumping = this.pump()
-      .catch((e: unknown) => this.opts.logger.error({ err: e }, 'session engine loop failed'))
+      .catch((err: unknown) => this.emit('session_engine_loop_failed', { err }))
       .finally(() => {
         this.pumping = undefined;
         if (!this.closed && this.buffer.depth > 0) this.kick();
@@ -370,7 +364,8 @@ class EngineLoop {
 
 export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
   const { redis, cfg, metrics, logger, clock } = opts;
-  const reports = engineReports(metrics, logger, () => clock.now());
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
+  const reports = engineReports(emit);
   const deps = {
     redis,
     keyPrefix: opts.keyPrefix,
@@ -384,7 +379,7 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
     ...(opts.activeSessions ? { activeSessions: opts.activeSessions } : {}),
   };
   const buffer = new SubmissionBuffer(cfg.bufferMaxEvents, 0, reports.dropped);
-  const loop = new EngineLoop(deps, buffer, opts);
+  const loop = new EngineLoop(deps, buffer, opts, emit);
   defineSessionScript(redis);
 
   return {
@@ -399,8 +394,8 @@ export function createSessionEngine(opts: SessionEngineOptions): SessionEngine {
         }
         loop.settle();
         loop.kick();
-      } catch (e) {
-        logger.error({ err: e, correlationId }, 'session submit failed');
+      } catch (err) {
+        emit('session_submit_failed', { err, correlationId });
       }
     },
     drain: () => buffer.waitFor(buffer.next),

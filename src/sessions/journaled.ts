@@ -7,7 +7,8 @@
 // by their journal id (script.ts), so a replay after a crash changes nothing twice.
 import type { SessionsConfig } from '../config/schema.js';
 import { PtimError } from '../errors.js';
-import { rateLimiter, type Logger } from '../log.js';
+import { createEvents, type Emit } from '../events.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
 import type { EngineFront } from './engine.js';
@@ -89,7 +90,7 @@ class JournalFront implements JournaledEngine {
   private readonly store: JournalStore;
   private readonly window: number;
   private readonly checkpointStep: number;
-  private readonly errorLog: ReturnType<typeof rateLimiter>;
+  private readonly emit: Emit;
   /** Not yet written: the next batch. */
   private unwritten: Rec[] = [];
   /** The batch being written (still needed in memory until it is on disk). */
@@ -120,7 +121,7 @@ class JournalFront implements JournaledEngine {
     this.store = opts.store;
     this.window = Math.max(1, opts.windowItems);
     this.checkpointStep = Math.max(1, Math.floor(this.window / 4));
-    this.errorLog = rateLimiter(6, () => opts.clock.now());
+    this.emit = createEvents({ metrics: opts.metrics, logger: opts.logger, now: () => opts.clock.now() });
     this.submitted = this.acked = this.lastId = this.drainTarget = this.store.ackedThrough();
   }
 
@@ -311,24 +312,13 @@ class JournalFront implements JournaledEngine {
     this.skipped = this.skipped.filter((g) => g.to >= oldest);
     if (gone === 0) return;
     this.dropped += gone;
-    this.opts.metrics.journalDropped.inc(gone);
-    const gate = this.errorLog();
-    if (gate.allowed) {
-      this.opts.logger.warn(
-        { dropped: gone, journalBytes: this.store.bytes(), suppressedLogs: gate.suppressed },
-        'session journal full: dropped the oldest events',
-      );
-    }
+    this.emit('session_journal_full', { count: gone, dropped: gone, journalBytes: this.store.bytes() });
   }
 
   private writeFailed(batch: Rec[], e: unknown): void {
     this.writeFailing = true;
-    this.opts.metrics.journalWriteErrors.inc();
     this.unwritten = batch.concat(this.unwritten);
-    const gate = this.errorLog();
-    if (gate.allowed) {
-      this.opts.logger.error({ err: e, events: batch.length, suppressedLogs: gate.suppressed }, 'session journal write failed');
-    }
+    this.emit('session_journal_write_failed', { err: e, events: batch.length });
   }
 
   /** `always`: one write per event-loop turn that received events. */
@@ -359,12 +349,9 @@ export async function openJournaledEngine(
   }).catch((e: unknown) => {
     throw new PtimError('PTIM_ERR_JOURNAL', `session journal ${cfg.journalDir}: ${(e as Error).message}`);
   });
+  const emit = createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() });
   for (const c of corruptions) {
-    deps.metrics.journalCorrupt.inc();
-    deps.logger.warn(
-      { file: c.file, offset: c.offset, reason: c.reason, bytesCut: c.bytes },
-      'session journal: corrupt or torn tail skipped',
-    );
+    emit('session_journal_corrupt', { file: c.file, offset: c.offset, reason: c.reason, bytesCut: c.bytes });
   }
   return createJournaledEngine({
     engine,

@@ -4,7 +4,7 @@
 // then prunes the bookkeeping of IPs that ended long enough ago (prune.ts). With
 // `refreshIntervalSecs` set, the sweeper role also runs the periodic refresh (resync.ts).
 import { randomUUID } from 'node:crypto';
-import { rateLimiter } from '../log.js';
+import { createEvents } from '../events.js';
 import { keyspace } from '../redis/keys.js';
 import type { SessionAdapterOptions } from './options.js';
 import { pruneEnded, type PruneCounts } from './prune.js';
@@ -67,11 +67,7 @@ async function expirePass(opts: SweeperOptions, batchSize: number): Promise<numb
 export function createSweeper(opts: SweeperOptions): Sweeper {
   const { redis, cfg, keyPrefix, metrics, logger, clock } = opts;
   const batchSize = opts.batchSize ?? 500;
-  const errorLog = rateLimiter(6, () => clock.now());
-  const warn = (what: string) => (err: unknown) => {
-    const gate = errorLog();
-    if (gate.allowed) logger.warn({ err, suppressedLogs: gate.suppressed }, `${what} failed; will retry`);
-  };
+  const emit = createEvents({ metrics, logger, now: () => clock.now() });
   defineSessionScript(redis);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
@@ -94,7 +90,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
           keyPrefix,
           metrics,
           clock,
-          onError: warn('session refresh'),
+          onError: (err: unknown) => emit('session_refresh_failed', { err }),
           ...(opts.sleep ? { sleep: opts.sleep } : {}),
           ...(opts.activeSessions ? { activeSessions: opts.activeSessions } : {}),
         })
@@ -104,7 +100,7 @@ export function createSweeper(opts: SweeperOptions): Sweeper {
     if (running) return;
     running = expirePass(opts, batchSize)
       .then(pruneOnce)
-      .catch(warn('session sweep'))
+      .catch((err: unknown) => emit('session_sweep_failed', { err }))
       .finally(() => (running = undefined));
   };
 

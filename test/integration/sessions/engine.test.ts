@@ -180,6 +180,67 @@ describe('session engine', () => {
     await engine.close();
   });
 
+  it('counts every failed call to Redis as an event, logs it at the bounded rate, and logs the recovery once', async () => {
+    const prefix = `${server.keyPrefix}f`;
+    const { engine, metrics, lines } = setup(prefix);
+    const failed = () => value(metrics, 'operationalEvents', { event: 'session_redis_call_failed' });
+    await server.kill();
+    engine.submit(vpn('up', 'alice', ['192.0.2.1']), 'f1');
+    // The engine's clock stands still: 6 lines, then every further failure is counted only.
+    await vi.waitFor(async () => expect(await failed()).toBeGreaterThan(6), { timeout: 20_000, interval: 20 });
+    const held = lines.filter((l) => l.msg === 'redis unreachable: holding session events in memory');
+    expect(held).toHaveLength(6);
+    expect(held[0]).toMatchObject({ event: 'session_redis_call_failed', buffered: 1, err: expect.anything() });
+    await server.restart();
+    await engine.drain();
+    expect(lines.filter((l) => l.msg === 'redis reachable again: applying held session events')).toHaveLength(1);
+    expect((await readOutbox(redis, prefix)).map((e) => e.event.correlationId)).toEqual(['f1']);
+    await engine.close();
+  });
+
+  it('counts a submit that fails on a malformed event, and goes on with the next', async () => {
+    const prefix = `${server.keyPrefix}m`;
+    const { engine, metrics, lines } = setup(prefix);
+    engine.submit({ ...vpn('up', 'alice', []), ips: undefined as unknown as string[] }, 'broken');
+    engine.submit(vpn('up', 'bob', ['192.0.2.7']), 'fine');
+    await engine.drain();
+    expect(await value(metrics, 'operationalEvents', { event: 'session_submit_failed' })).toBe(1);
+    expect(lines.find((l) => l.msg === 'session submit failed')).toMatchObject({
+      event: 'session_submit_failed',
+      correlationId: 'broken',
+    });
+    expect((await readOutbox(redis, prefix)).map((e) => e.event.correlationId)).toEqual(['fine']);
+    await engine.close();
+  });
+
+  it('counts a failure of its loop and resumes without applying anything twice', async () => {
+    const prefix = `${server.keyPrefix}l`;
+    const metrics = createMetrics();
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    let broken = true;
+    const engine = createSessionEngine({
+      redis,
+      cfg: defaultConfig().sessions,
+      keyPrefix: prefix,
+      metrics,
+      logger,
+      clock: { now: () => T0 },
+      // The gauge's sink fails once, after the script applied the batch.
+      activeSessions: () => {
+        if (!broken) return;
+        broken = false;
+        throw new Error('gauge sink broke');
+      },
+    });
+    engine.submit(vpn('up', 'alice', ['192.0.2.8']), 'l1');
+    await engine.drain();
+    expect(await value(metrics, 'operationalEvents', { event: 'session_engine_loop_failed' })).toBe(1);
+    expect(lines.find((l) => l.msg === 'session engine loop failed')).toMatchObject({ event: 'session_engine_loop_failed' });
+    expect((await readOutbox(redis, prefix)).map((e) => e.event.correlationId)).toEqual(['l1']);
+    await engine.close();
+  });
+
   it('counts what it could not apply when closed during an outage, and releases drain()', async () => {
     const prefix = `${server.keyPrefix}d`;
     const { engine, metrics } = setup(prefix);

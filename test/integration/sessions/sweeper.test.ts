@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
-import { silentLogger } from '../../../src/log.js';
+import { createLogger, silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import { createOrderingGuard } from '../../../src/queue/ordering.js';
 import { ipKey, keyspace } from '../../../src/redis/keys.js';
@@ -146,6 +146,42 @@ describe('session sweeper', () => {
     // first (one connection, in order) and this explicit pass would find bob already gone.
     expect(await sweeper.sweepOnce()).toBe(1);
     expect(await disconnects()).toBe(2);
+  });
+});
+
+describe('session sweeper failures', () => {
+  it('counts a failed timed sweep and a failed refresh pass as events, logged with the error', async () => {
+    const prefix = `${db.server.keyPrefix}fail`;
+    // The session index is not a sorted set: every read of it fails with WRONGTYPE.
+    await db.redis.set(keyspace(prefix).sessionIndex, 'not a zset');
+    const metrics = createMetrics();
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const sweeper = createSweeper({
+      redis: db.redis,
+      cfg: { ...cfg, refreshIntervalSecs: 30 },
+      keyPrefix: prefix,
+      metrics,
+      logger,
+      clock: { now: () => T0 },
+    });
+    const events = async (event: string) =>
+      (await metrics.operationalEvents.get()).values.find((v) => v.labels.event === event)?.value ?? 0;
+    sweeper.start();
+    vi.advanceTimersByTime(cfg.sweepIntervalSecs * 1000);
+    await vi.waitFor(async () => expect(await events('session_sweep_failed')).toBe(1), { timeout: 5000, interval: 10 });
+    vi.advanceTimersByTime(cfg.sweepIntervalSecs * 1000);
+    await vi.waitFor(async () => expect(await events('session_sweep_failed')).toBe(2), { timeout: 5000, interval: 10 });
+    await vi.waitFor(async () => expect(await events('session_refresh_failed')).toBe(1), { timeout: 5000, interval: 10 });
+    await sweeper.stop();
+    const sweepLines = lines.filter((l) => l.event === 'session_sweep_failed');
+    expect(sweepLines).toHaveLength(2);
+    expect(sweepLines[0]).toMatchObject({
+      msg: 'session sweep failed; will retry',
+      err: { message: expect.stringMatching(/WRONGTYPE/) },
+    });
+    expect(lines.find((l) => l.event === 'session_refresh_failed')).toMatchObject({ msg: 'session refresh failed; will retry' });
   });
 });
 
