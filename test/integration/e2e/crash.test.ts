@@ -27,6 +27,9 @@ import {
 } from './harness.js';
 import { startBridgeProcess, type BridgeProcess } from './process.js';
 
+/** A whole bridge process per test, restarts included: on a busy host its waits get a minute. */
+const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
+
 let redis: TestRedis;
 let jims: SimHandle;
 let dir: string;
@@ -54,10 +57,10 @@ beforeAll(async () => {
       patterns: { dirs: [SHIPPED_PATTERNS_DIR], watch: false },
       identity: { defaultDomain: 'example.com' },
       redis: { url: redis.url, keyPrefix: redis.keyPrefix },
-      queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 1, concurrency: 8 },
+      queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 10, concurrency: 8 },
       jims: {
         primary: { host: '127.0.0.1', port: jims.port, scheme: 'http', ...CLIENT },
-        requestTimeoutSecs: 2,
+        requestTimeoutSecs: 5,
         push: { template: templateFile() },
       },
       ops: { host: '127.0.0.1', port: opsPort },
@@ -104,7 +107,7 @@ it('SIGKILL mid-stream with pushes in flight, restart: JIMS ends with what the l
   const firstHalf = all.slice(0, 30);
   await startBridge();
   await sendLines(firstHalf.map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
-  await waitFor(async () => (await decisions()) >= firstHalf.length, { what: 'the first 30 lines applied' });
+  await waitLong(async () => (await decisions()) >= firstHalf.length, { what: 'the first 30 lines applied' });
   // JIMS answers in 60 ms, one push per IP at a time: most of the backlog is still to be pushed.
   const before = jims.sim.counters().pushes;
   bridge!.child.kill('SIGKILL');
@@ -113,13 +116,13 @@ it('SIGKILL mid-stream with pushes in flight, restart: JIMS ends with what the l
 
   await startBridge();
   await sendLines(all.slice(30).map(toLine), { host: '127.0.0.1', port: tcpPort, transport: 'tcp' });
-  await waitFor(async () => (await decisions()) >= all.length - 30, { what: 'the other 30 lines applied' });
+  await waitLong(async () => (await decisions()) >= all.length - 30, { what: 'the other 30 lines applied' });
 
   const truth = truthOf(all);
-  await waitFor(() => sameTable(tableOf(jims.sim), truth), { timeoutMs: 60_000, what: 'JIMS table equal to the truth' }).catch(
+  await waitLong(() => sameTable(tableOf(jims.sim), truth), { timeoutMs: 150_000, what: 'JIMS table equal to the truth' }).catch(
     (e: Error) => {
       expect(show(tableOf(jims.sim)), `${e.message}\n${bridge!.log().slice(-4000)}`).toEqual(show(truth));
     },
   );
   expect(orderViolations(jims.sim.operations())).toEqual([]);
-}, 90_000);
+}, 240_000);

@@ -34,6 +34,9 @@ import {
 } from './harness.js';
 import { startBridgeProcess, type BridgeProcess } from './process.js';
 
+/** A whole bridge process per test, restarts included: on a busy host its waits get a minute. */
+const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
+
 interface Stack {
   redis: TestRedis;
   jims: SimHandle;
@@ -75,10 +78,10 @@ async function stack(over: { shutdownGraceSecs?: number } = {}, redisOver: { sha
       identity: { defaultDomain: 'example.com' },
       sessions: { journalDir: s.journalDir },
       redis: { url: redis.url, keyPrefix: redis.keyPrefix, ...redisOver },
-      queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 1, concurrency: 8 },
+      queue: { retryBaseDelaySecs: 0.01, retryMaxDelaySecs: 0.05, ipLockTtlSecs: 10, concurrency: 8 },
       jims: {
         primary: { host: '127.0.0.1', port: jims.port, scheme: 'http', ...CLIENT },
-        requestTimeoutSecs: 2,
+        requestTimeoutSecs: 5,
         push: { template: templateFile() },
       },
       ops: { host: '127.0.0.1', port: s.opsPort },
@@ -118,8 +121,11 @@ const send = (s: Stack, ls: readonly LineSpec[]) =>
 
 async function expectJimsEqualsTruth(s: Stack, all: readonly LineSpec[]): Promise<void> {
   const truth = truthOf(all);
-  await waitFor(() => sameTable(tableOf(s.jims.sim), truth), { timeoutMs: 60_000, what: 'JIMS table equal to the truth' }).catch(
-    (e: Error) => expect(show(tableOf(s.jims.sim)), `${e.message}\n${s.bridge?.log().slice(-4000) ?? ''}`).toEqual(show(truth)),
+  await waitLong(() => sameTable(tableOf(s.jims.sim), truth), {
+    timeoutMs: 150_000,
+    what: 'JIMS table equal to the truth',
+  }).catch((e: Error) =>
+    expect(show(tableOf(s.jims.sim)), `${e.message}\n${s.bridge?.log().slice(-4000) ?? ''}`).toEqual(show(truth)),
   );
   expect(orderViolations(s.jims.sim.operations())).toEqual([]);
 }
@@ -127,14 +133,13 @@ async function expectJimsEqualsTruth(s: Stack, all: readonly LineSpec[]): Promis
 /** Lines applied with Redis up, then Redis down and more lines: waits until those are journaled. */
 async function outage(s: Stack, b: BridgeProcess, before: readonly LineSpec[], during: readonly LineSpec[]): Promise<void> {
   await send(s, before);
-  await waitFor(async () => (await b.metric('ptim_session_decisions_total')) >= before.length, {
+  await waitLong(async () => (await b.metric('ptim_session_decisions_total')) >= before.length, {
     what: 'lines applied before the outage',
   });
   await s.redis.kill();
   await send(s, during);
-  await waitFor(async () => (await b.metric('ptim_session_journal_events')) >= during.length, {
+  await waitLong(async () => (await b.metric('ptim_session_journal_events')) >= during.length, {
     what: `${during.length} events journaled`,
-    timeoutMs: 15_000,
   });
 }
 
@@ -154,7 +159,7 @@ it('Redis down, lines flow, the bridge is SIGKILLed; restarted with Redis back, 
   const b2 = await start(s);
   await expectJimsEqualsTruth(s, all);
   expect(await b2.metric('ptim_session_journal_replayed_total')).toBe(40);
-  await waitFor(async () => (await b2.metric('ptim_session_journal_events')) === 0, { what: 'the journal emptied' });
+  await waitLong(async () => (await b2.metric('ptim_session_journal_events')) === 0, { what: 'the journal emptied' });
 }, 240_000);
 
 it("with redis.shards 3 (on one Redis), the replay after a crash goes to each IP's shard: JIMS equals the truth", async () => {
@@ -181,7 +186,8 @@ it("with redis.shards 3 (on one Redis), the replay after a crash goes to each IP
 }, 240_000);
 
 it('Redis down, SIGTERM: the bridge exits within shutdownGraceSecs and says how many events stay journaled; a restart loses nothing', async () => {
-  const graceSecs = 3;
+  // Long enough that a starved process still finishes stop() in it; short enough to prove stop() does not wait for Redis.
+  const graceSecs = 10;
   const s = await stack({ shutdownGraceSecs: graceSecs });
   const all = lines('203.0.113', 50, 2);
   const b = await start(s);
@@ -192,7 +198,7 @@ it('Redis down, SIGTERM: the bridge exits within shutdownGraceSecs and says how 
   const elapsedMs = performance.now() - t0;
   // Exit code 0: stop() itself finished in its budget (the backstop at the grace period exits 1).
   expect(code, b.log().slice(-4000)).toBe(0);
-  expect(elapsedMs).toBeLessThan(graceSecs * 1000 + 2000);
+  expect(elapsedMs).toBeLessThan(graceSecs * 1000 + 5000); // the process exit itself, on a busy host
   const kept = /"events":(\d+)[^\n]*stay in the journal/.exec(b.log());
   expect(Number(kept?.[1]), b.log().slice(-4000)).toBe(35);
 
@@ -232,12 +238,12 @@ it('fault: Redis killed mid-stream and the bridge crashed during the outage, lin
   // No wait for Redis to apply them: some are in flight in the pipeline when Redis dies.
   await s.redis.kill();
   await send(s, second);
-  await waitFor(
+  await waitLong(
     async () =>
       (await b.metric('ptim_syslog_received_total')) >= 60 &&
       (await b.metric('ptim_session_journal_events')) >= second.length &&
       (await b.metric('ptim_session_decisions_total')) + (await b.metric('ptim_session_journal_events')) >= 60,
-    { what: 'every line applied or journaled', timeoutMs: 15_000 },
+    { what: 'every line applied or journaled' },
   );
   await crash(b);
 
@@ -269,8 +275,8 @@ it('a full journal drops the oldest events, counts them, and readiness says so; 
       'tcp',
     );
   }
-  await waitFor(async () => (await bridge.metric('ptim_syslog_received_total')) >= ips.length, { what: 'all lines received' });
-  await waitFor(async () => (await bridge.metric('ptim_session_journal_dropped_total')) > 0, { what: 'the oldest dropped' });
+  await waitLong(async () => (await bridge.metric('ptim_syslog_received_total')) >= ips.length, { what: 'all lines received' });
+  await waitLong(async () => (await bridge.metric('ptim_session_journal_dropped_total')) > 0, { what: 'the oldest dropped' });
   expect(await bridge.metric('ptim_session_journal_bytes')).toBeLessThanOrEqual(64 * 1024);
   const ready = (await (await fetch(`${bridge.opsUrl()}/readyz`)).json()) as {
     checks: { name: string; ok: boolean; detail?: string }[];
@@ -281,7 +287,7 @@ it('a full journal drops the oldest events, counts them, and readiness says so; 
   });
 
   await redis.restart();
-  await waitFor(async () => (await bridge.metric('ptim_session_journal_events')) === 0, {
+  await waitLong(async () => (await bridge.metric('ptim_session_journal_events')) === 0, {
     timeoutMs: 60_000,
     what: 'the journal applied',
   }).catch(async (e: Error) => {
@@ -291,7 +297,7 @@ it('a full journal drops the oldest events, counts them, and readiness says so; 
   await within(bridge.applied(), 60_000).then((done) => expect(done, 'engine drained').toBe(true));
   const dropped = await bridge.metric('ptim_session_journal_dropped_total');
   // Every event was either applied (and pushed) or counted as dropped; the newest survived.
-  await waitFor(() => Object.keys(jims.sim.identities()).length === ips.length - dropped, {
+  await waitLong(() => Object.keys(jims.sim.identities()).length === ips.length - dropped, {
     timeoutMs: 60_000,
     what: `${ips.length - dropped} identities in JIMS`,
   }).catch(async (e: Error) => {

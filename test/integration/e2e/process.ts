@@ -39,7 +39,7 @@ export async function startBridgeProcess(configFile: string, opsPort: number): P
     child,
     log: () => log,
     async metric(name) {
-      const text = await (await fetch(`${base}/metrics`)).text();
+      const text = await scrape(`${base}/metrics`);
       let n = 0;
       for (const [k, v] of parseExposition(text)) if (k === name || k.startsWith(`${name}{`)) n += v;
       return n;
@@ -73,4 +73,16 @@ export async function startBridgeProcess(configFile: string, opsPort: number): P
     throw new Error(`${e.message}; last /readyz: ${last}; log: ${log.slice(-4000)}`);
   });
   return handle;
+}
+
+/**
+ * GET with one retry: a keep-alive connection the bridge closed just as it was reused fails with
+ * ECONNRESET (seen on a busy host); that is the test's connection, not the bridge failing.
+ */
+async function scrape(url: string): Promise<string> {
+  try {
+    return await (await fetch(url)).text();
+  } catch {
+    return (await fetch(url)).text();
+  }
 }
