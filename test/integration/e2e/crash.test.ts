@@ -20,15 +20,11 @@ import {
   templateFile,
   truthOf,
   vpnLine,
-  waitFor,
   type LineSpec,
   type SimHandle,
   type TestRedis,
 } from './harness.js';
-import { startBridgeProcess, type BridgeProcess } from './process.js';
-
-/** A whole bridge process per test, restarts included: on a busy host its waits get a minute. */
-const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
+import { startBridgeProcess, waitLong, type BridgeProcess } from './process.js';
 
 let redis: TestRedis;
 let jims: SimHandle;

@@ -86,3 +86,6 @@ async function scrape(url: string): Promise<string> {
     return (await fetch(url)).text();
   }
 }
+
+/** A whole bridge process per test, restarts included: on a busy host its waits get a minute. */
+export const waitLong: typeof waitFor = (cond, opts = {}) => waitFor(cond, { timeoutMs: 60_000, ...opts });
