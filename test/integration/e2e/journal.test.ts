@@ -144,31 +144,29 @@ async function crash(b: BridgeProcess): Promise<void> {
   await b.exited();
 }
 
-it('Redis down, lines flow, the bridge is SIGKILLed; restarted with Redis back, it replays: JIMS equals the truth', async () => {
-  const s = await stack();
-  const all = lines('198.51.100', 60, 1);
+/** 20 lines applied, 40 journaled during an outage, a crash, Redis back: the restart replays the 40 and JIMS equals the truth. */
+async function crashDuringOutageThenReplay(s: Stack, all: readonly LineSpec[]): Promise<BridgeProcess> {
   const b = await start(s);
   await outage(s, b, all.slice(0, 20), all.slice(20));
   await crash(b);
-
   await s.redis.restart();
   const b2 = await start(s);
   await expectJimsEqualsTruth(s, all);
   expect(await b2.metric('ptim_session_journal_replayed_total')).toBe(40);
+  return b2;
+}
+
+it('Redis down, lines flow, the bridge is SIGKILLed; restarted with Redis back, it replays: JIMS equals the truth', async () => {
+  const s = await stack();
+  const all = lines('198.51.100', 60, 1);
+  const b2 = await crashDuringOutageThenReplay(s, all);
   await waitLong(async () => (await b2.metric('ptim_session_journal_events')) === 0, { what: 'the journal emptied' });
 }, 240_000);
 
 it("with redis.shards 3 (on one Redis), the replay after a crash goes to each IP's shard: JIMS equals the truth", async () => {
   const s = await stack({}, { shards: 3 });
   const all = lines('203.0.113', 60, 4);
-  const b = await start(s);
-  await outage(s, b, all.slice(0, 20), all.slice(20));
-  await crash(b);
-
-  await s.redis.restart();
-  const b2 = await start(s);
-  await expectJimsEqualsTruth(s, all);
-  expect(await b2.metric('ptim_session_journal_replayed_total')).toBe(40);
+  await crashDuringOutageThenReplay(s, all);
   const shards = shardsOf(s.redis.keyPrefix, 3);
   const up = [...truthOf(all).keys()].map((ip) => ipKey(ip));
   expect(new Set(up.map((k) => shards.of(k))).size).toBe(3);
