@@ -10,6 +10,7 @@
 // re-relayed duplicate) stay allowed until that seq is delivered.
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
+import { runScript } from '../redis/script.js';
 import { Coalescer } from './coalesce.js';
 import { NO_REPLICA_ACK, REPLY_TIMEOUT_MS, awaitReplicas, type ReplicaAck } from '../redis/replication.js';
 
@@ -85,12 +86,9 @@ return 0
 const COMMANDS = { ptimGuardAcquire: ACQUIRE, ptimGuardDelivered: DELIVERED, ptimGuardRelease: RELEASE };
 type CommandName = keyof typeof COMMANDS;
 
-/** Calls one of the guard scripts (EVALSHA, EVAL when Redis lost it); the key count comes first. */
-function script(redis: RedisClient, name: CommandName, keys: string[], args: (string | number)[]): Promise<unknown> {
-  const r = redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>;
-  if (typeof r[name] !== 'function') redis.defineCommand(name, { lua: COMMANDS[name] });
-  return (r[name] as (...a: (string | number)[]) => Promise<unknown>).call(redis, keys.length, ...keys, ...args);
-}
+/** Calls one of the guard scripts. */
+const script = (redis: RedisClient, name: CommandName, keys: string[], args: (string | number)[]): Promise<unknown> =>
+  runScript(redis, name, COMMANDS[name], keys, args);
 
 export type AcquireState = 'superseded' | 'acquired' | 'locked' | 'predecessor-pending';
 export interface AcquireResult {

@@ -14,6 +14,7 @@
 // duplicate of any of its old jobs is superseded, never pushed after a newer state.
 import type { RedisClient } from '../redis/connection.js';
 import { jobId, keyspace, type Keyspace } from '../redis/keys.js';
+import { runScript } from '../redis/script.js';
 
 // KEYS: ended, seqs, delivered, attempted, lastAt, seq floor, then per candidate: session, lock,
 // job hash of its last seq. ARGV: cutoff, staleBefore, then per candidate: ipKey, seq as read.
@@ -86,9 +87,7 @@ async function pruneBatch(redis: RedisClient, ks: Keyspace, keys: string[], cuto
     scriptKeys.push(ks.session(key), ks.lock(key), jobKey(ks, key, seq));
     args.push(key, seq);
   });
-  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND] !== 'function') redis.defineCommand(COMMAND, { lua: PRUNE });
-  const run = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<string[]>>)[COMMAND]!;
-  return run.call(redis, scriptKeys.length, ...scriptKeys, ...args);
+  return runScript<string[]>(redis, COMMAND, PRUNE, scriptKeys, args);
 }
 
 /**

@@ -17,6 +17,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection.js';
 import { keyspace } from '../redis/keys.js';
+import { defineScript } from '../redis/script.js';
 import type { EpochMs, IdentityEvent } from '../types.js';
 import { DECISIONS, isLine, type Decision, type SessionInput, type SessionRules } from './model.js';
 
@@ -307,10 +308,7 @@ export const APPLIED_MARK_TTL_MS = 24 * 3600 * 1000;
 type ScriptFn = (numberOfKeys: number, ...args: string[]) => Promise<unknown>;
 
 /** Registers the script on a client (idempotent). The key count varies with the batch. */
-export function defineSessionScript(redis: RedisClient): void {
-  if (typeof (redis as unknown as Record<string, unknown>)[SESSION_COMMAND] === 'function') return;
-  redis.defineCommand(SESSION_COMMAND, { lua: SESSION_SCRIPT });
-}
+export const defineSessionScript = (redis: RedisClient): void => defineScript(redis, SESSION_COMMAND, SESSION_SCRIPT);
 
 /** One input of a call: the IP key (`ipKey(ip, scope)` from redis/keys.ts), the input, its submission number. */
 export interface ScriptInput {
