@@ -32,6 +32,10 @@ export interface Stack {
   redisMemory(): Promise<{ used: number; peak: number }>;
   /** CPU time redis-server has used (INFO cpu, user + sys), microseconds. */
   redisCpuMicros(): Promise<number>;
+  /** `INFO commandstats` of the private redis-server: calls and CPU microseconds by command. */
+  redisCommandStats(): Promise<Map<string, { calls: number; usec: number }>>;
+  /** Bytes redis-server has read from its clients (INFO stats `total_net_input_bytes`). */
+  redisInputBytes(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +128,15 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
       const text = await info.info('cpu');
       const field = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN);
       return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+    },
+    async redisInputBytes() {
+      return Number(/^total_net_input_bytes:(\d+)/m.exec(await info.info('stats'))?.[1] ?? NaN);
+    },
+    async redisCommandStats() {
+      const out = new Map<string, { calls: number; usec: number }>();
+      for (const m of (await info.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm))
+        out.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+      return out;
     },
     async stop() {
       await request({ type: 'stop' }, 'stopped').catch(() => child.kill('SIGKILL'));
@@ -225,6 +238,25 @@ export function percentiles(values: readonly number[]): { p50: number; p90: numb
   const s = [...values].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] ?? NaN;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+/** The commands Redis spent the most CPU on between two `redisCommandStats()` readings, per event. */
+export function commandsPerEvent(
+  before: Map<string, { calls: number; usec: number }>,
+  after: Map<string, { calls: number; usec: number }>,
+  events: number,
+  top = 8,
+): string {
+  const rows = [...after].map(([cmd, a]) => {
+    const b = before.get(cmd) ?? { calls: 0, usec: 0 };
+    return { cmd, calls: (a.calls - b.calls) / events, usec: (a.usec - b.usec) / events };
+  });
+  const total = rows.reduce((s, r) => s + r.calls, 0);
+  const shown = rows
+    .sort((x, y) => y.usec - x.usec)
+    .slice(0, top)
+    .map((r) => `${r.cmd} ${r.calls.toFixed(2)} (${r.usec.toFixed(1)} µs)`);
+  return `${total.toFixed(1)} commands per event; by CPU: ${shown.join(', ')}`;
 }
 
 export const ms = (v: number) => `${v.toFixed(1)} ms`;

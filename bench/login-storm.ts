@@ -11,6 +11,7 @@ import { vpnLine } from '../src/demo/lines.js';
 import {
   blast,
   buildBlaster,
+  commandsPerEvent,
   configOverrides,
   matchDeliveries,
   mb,
@@ -45,6 +46,8 @@ console.log(
   `login storm: ${USERS} users in ${SECS} s, bursts of ${BURST} every ${interval.toFixed(1)} ms over UDP, plus ${NOISE} lines/s of noise from a C sender; bridge overrides ${JSON.stringify(overrides)}`,
 );
 const before = { bridge: (await stack.bridgeStats()).cpuMicros, redis: await stack.redisCpuMicros() };
+const commandsBefore = await stack.redisCommandStats();
+const inputBefore = await stack.redisInputBytes();
 const noise =
   NOISE > 0
     ? blast(
@@ -78,6 +81,8 @@ while (performance.now() < deadline) {
 }
 const offeredNoise = await noise;
 const after = { bridge: (await stack.bridgeStats()).cpuMicros, redis: await stack.redisCpuMicros() };
+const commandsAfter = await stack.redisCommandStats();
+const inputAfter = await stack.redisInputBytes();
 const d = matchDeliveries(sender.sent, stack.sim);
 const bridge = await stack.bridgeStats();
 const redisMem = await stack.redisMemory();
@@ -103,6 +108,9 @@ console.log(
 );
 console.log(
   `  CPU per VPN event (noise included): bridge ${((after.bridge - before.bridge) / 1000 / USERS).toFixed(3)} ms, redis ${((after.redis - before.redis) / 1000 / USERS).toFixed(3)} ms`,
+);
+console.log(
+  `  redis ${commandsPerEvent(commandsBefore, commandsAfter, USERS)}; ${((inputAfter - inputBefore) / USERS).toFixed(0)} bytes in per event`,
 );
 console.log(
   `  redis: used_memory ${mb(redisMem.used)} (peak ${mb(redisMem.peak)}); bridge counters ${JSON.stringify(bridge.counters)}`,

@@ -45,13 +45,14 @@ export const HISTORY_TEXT_CHARS = 240;
 /** A push outcome's detail (an HTTP status and server, or the refusal reason), cut at this. */
 export const HISTORY_DETAIL_CHARS = 300;
 
-/** A history entry as stored and returned, with its stream id (time-ordered, unique). */
+/** A history entry as stored and returned, with its id (`<ms recorded>-<counter>`: ordered, unique per bridge). */
 export type StoredHistoryEntry = HistoryEntry & { readonly id: string };
 
-export function parseEntry(id: string, json: string): StoredHistoryEntry | undefined {
+/** A stored entry back from its JSON; undefined for anything else. */
+export function parseEntry(json: string): StoredHistoryEntry | undefined {
   try {
-    const v = JSON.parse(json) as HistoryEntry;
-    return v && typeof v === 'object' && typeof v.type === 'string' ? { ...v, id } : undefined;
+    const v = JSON.parse(json) as StoredHistoryEntry;
+    return v && typeof v === 'object' && typeof v.type === 'string' && typeof v.id === 'string' ? v : undefined;
   } catch {
     return undefined;
   }

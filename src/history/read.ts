@@ -10,11 +10,10 @@ export async function readHistory(
   ip: string,
   limit = 200,
 ): Promise<StoredHistoryEntry[]> {
-  const rows = await redis.xrevrange(historyKeys(keyPrefix).ip(ip), '+', '-', 'COUNT', limit);
+  const rows = await redis.lrange(historyKeys(keyPrefix).ip(ip), -limit, -1);
   const out: StoredHistoryEntry[] = [];
-  for (const [id, fields] of rows) {
-    const i = fields.indexOf('e');
-    const e = i >= 0 ? parseEntry(id, fields[i + 1] ?? '') : undefined;
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const e = parseEntry(rows[i]!);
     if (e) out.push(e);
   }
   return out;

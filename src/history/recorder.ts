@@ -1,26 +1,35 @@
 // The per-IP history writer. Callers hand it entries synchronously (an array push: nothing on the
-// ingest path waits for Redis); a timer writes them in one pipeline per batch: XADD to a stream per
-// IP trimmed to `maxEntriesPerIp` exactly, EXPIRE `ttlSecs` once per IP per batch, and one PUBLISH of
-// the batch's decisions for the console's live view. With several keyspace shards an IP's stream
-// is under its shard's hash tag (one pipeline per shard: Cluster pipelines stay in one slot), so
-// the history spreads over the masters like the sessions. Memory is bounded: beyond MAX_BUFFERED entries
-// new ones are dropped and counted, never queued without limit.
+// ingest path waits for Redis); a timer writes them, one script call per batch: RPUSH to a list per
+// IP trimmed to `maxEntriesPerIp`, EXPIRE `ttlSecs` once per IP per batch, and one PUBLISH of the
+// batch's decisions for the console's live view. One call, not a command per entry: in a login
+// storm three entries per event as separate commands cost more than the rest of delivery. A list,
+// not a stream: a few entries per IP are what is kept, and a small list costs a fraction of a
+// stream's memory and CPU. With several keyspace shards an IP's list is under its shard's hash tag
+// (one call per shard: Cluster scripts stay in one slot), so the history spreads over the masters
+// like the sessions. Memory is bounded: beyond MAX_BUFFERED entries new ones are dropped and
+// counted, never queued without limit.
 import type { RedisClient } from '../redis/connection.js';
 import type { HistoryConfig } from '../config/schema.js';
 import { createEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ipKey, keyspace } from '../redis/keys.js';
+import { defineScript, queueScript } from '../redis/script.js';
 import { asShards, type Shards } from '../redis/shards.js';
 import type { Clock } from '../types.js';
 import type { HistoryEntry } from './entries.js';
 
 export const FLUSH_INTERVAL_MS = 200;
 const FLUSH_BATCH = 500;
+/**
+ * Entries per script call at most (several calls share one pipeline): ~20 KB of arguments. Past a
+ * few tens of KB a command's text costs more per byte to build and write than two smaller ones.
+ */
+const CALL_ENTRIES = 64;
 export const MAX_BUFFERED = 20_000;
 
 export interface HistoryKeys {
-  /** Stream of one IP's recent entries. */
+  /** List of one IP's recent entries, oldest first. */
   ip(ip: string): string;
   /** Pub/sub channel of decisions (the console's live updates). */
   readonly live: string;
@@ -31,20 +40,32 @@ export function historyKeys(keyPrefix: string | Shards): HistoryKeys {
   return {
     ip: (ip) => {
       const key = ipKey(ip);
-      return `${shards.keyspaceOf(key).tag}:h:${key}`;
+      return `${shards.keyspaceOf(key).tag}:hl:${key}`;
     },
     live: `${keyspace(shards.base).tag}:console:live`,
   };
 }
 
-type Batch = { ip: string; entry: HistoryEntry }[];
+const APPEND_COMMAND = 'ptimHistoryAppend';
+/** ARGV: max entries per IP, TTL (s), then (index into KEYS, entry JSON) per entry. */
+const APPEND = `
+local max = tonumber(ARGV[1])
+for i = 3, #ARGV, 2 do
+  local key = KEYS[tonumber(ARGV[i])]
+  if redis.call('RPUSH', key, ARGV[i + 1]) > max then redis.call('LTRIM', key, -max, -1) end
+end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+return 0
+`;
 
-/** The batch by hash tag of its entries' streams (one group without sharding). */
-function byTag(batch: Batch, keys: HistoryKeys): Batch[] {
+/** Entries waiting: each with its list's key and its id (the time recorded and a counter). */
+type Batch = { key: string; ip: string; id: string; entry: HistoryEntry }[];
+
+/** The batch by hash tag of its entries' lists (one group without sharding). */
+function byTag(batch: Batch): Batch[] {
   const groups = new Map<string, Batch>();
   for (const e of batch) {
-    const key = keys.ip(e.ip);
-    const tag = key.slice(0, key.indexOf('}') + 1);
+    const tag = e.key.slice(0, e.key.indexOf('}') + 1);
     const g = groups.get(tag);
     if (g) g.push(e);
     else groups.set(tag, [e]);
@@ -71,31 +92,48 @@ export interface HistoryRecorder {
   readonly clock: Clock;
 }
 
+/** The script's arguments for one group: its distinct keys and (key index, JSON) per entry. */
+function appendArgs(batch: Batch, cfg: HistoryConfig): { keys: string[]; args: (string | number)[] } {
+  const index = new Map<string, number>();
+  const args: (string | number)[] = [cfg.maxEntriesPerIp, cfg.ttlSecs];
+  for (const { key, id, entry } of batch) {
+    let i = index.get(key);
+    if (i === undefined) index.set(key, (i = index.size + 1));
+    // The stored form is the entry with its id first (a StoredHistoryEntry).
+    args.push(i, `{"id":"${id}",${JSON.stringify(entry).slice(1)}`);
+  }
+  return { keys: [...index.keys()], args };
+}
+
+const liveDecisions = (batch: Batch): LiveDecision[] =>
+  batch.flatMap(({ ip, entry: e }) =>
+    e.type === 'decision' ? [{ ip, at: e.at, decision: e.decision, seq: e.seq, ...(e.user ? { user: e.user } : {}) }] : [],
+  );
+
 /**
- * One shard's entries in one pipeline, and the live channel's message when `withLive`; returns the
- * batch's decisions for the live channel.
+ * One shard's entries in one script call, and the live channel's message when `withLive`; returns
+ * the batch's decisions for the live channel.
  */
 async function writeShardGroup(
   o: { redis: RedisClient; keys: HistoryKeys; cfg: HistoryConfig; recorded: { inc(n: number): void } },
   batch: Batch,
   withLive: boolean,
 ): Promise<LiveDecision[]> {
+  const live = liveDecisions(batch);
   const p = o.redis.pipeline();
-  const touched = new Set<string>();
-  const live: LiveDecision[] = [];
-  for (const { ip, entry } of batch) {
-    const key = o.keys.ip(ip);
-    p.xadd(key, 'MAXLEN', String(o.cfg.maxEntriesPerIp), '*', 'e', JSON.stringify(entry));
-    touched.add(key);
-    if (entry.type === 'decision')
-      live.push({ ip, at: entry.at, decision: entry.decision, seq: entry.seq, ...(entry.user ? { user: entry.user } : {}) });
+  const calls: number[] = [];
+  for (let at = 0; at < batch.length; at += CALL_ENTRIES) {
+    const chunk = batch.slice(at, at + CALL_ENTRIES);
+    const { keys, args } = appendArgs(chunk, o.cfg);
+    queueScript(p, APPEND_COMMAND, keys, args);
+    calls.push(chunk.length);
   }
-  for (const key of touched) p.expire(key, o.cfg.ttlSecs);
   if (withLive && live.length) p.publish(o.keys.live, JSON.stringify(live));
   const res = (await p.exec()) ?? [];
-  const errors = res.filter(([e]) => e).length;
-  o.recorded.inc(batch.length - Math.min(errors, batch.length));
-  if (errors) throw res.find(([e]) => e)![0]!;
+  // Each call is all-or-nothing: count the entries of the calls that succeeded, report a failure.
+  o.recorded.inc(calls.reduce((n, entries, i) => (res[i]?.[0] ? n : n + entries), 0));
+  const err = res.find(([e]) => e)?.[0];
+  if (err) throw err;
   return live;
 }
 
@@ -109,7 +147,10 @@ export function createHistoryRecorder(deps: {
 }): HistoryRecorder {
   const { redis, cfg, metrics, logger, clock } = deps;
   const keys = historyKeys(deps.keyPrefix);
-  let buffer: { ip: string; entry: HistoryEntry }[] = [];
+  defineScript(redis, APPEND_COMMAND, APPEND);
+  let buffer: Batch = [];
+  // Entry ids: the time recorded and a counter, unique and ordered in this process.
+  let counter = 0;
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
   const emit = createEvents({ metrics, logger, now: () => clock.now() });
@@ -119,7 +160,7 @@ export function createHistoryRecorder(deps: {
   const group = { redis, keys, cfg, recorded };
   const writeGroup = (batch: Batch, withLive: boolean) => writeShardGroup(group, batch, withLive);
   const write = async (batch: Batch) => {
-    const groups = byTag(batch, keys);
+    const groups = byTag(batch);
     if (groups.length === 1) return void (await writeGroup(batch, true));
     const live = (await Promise.all(groups.map((g) => writeGroup(g, false)))).flat();
     if (live.length) await redis.publish(keys.live, JSON.stringify(live));
@@ -148,7 +189,8 @@ export function createHistoryRecorder(deps: {
         dropped.inc();
         return;
       }
-      buffer.push({ ip, entry });
+      const id = `${Math.floor(clock.now())}-${(counter = (counter + 1) % 1e9)}`;
+      buffer.push({ key: keys.ip(ip), ip, id, entry });
     },
     flush,
     start() {

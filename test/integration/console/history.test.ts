@@ -58,7 +58,7 @@ describe('per-IP history', () => {
       what: 'last push',
     });
     expect((await readHistory(client, redis.keyPrefix, '192.0.2.51')).length).toBe(6);
-    const key = (await client.keys(`{${redis.keyPrefix}}:h:*`)).find((k) => k.endsWith('192.0.2.51'))!;
+    const key = (await client.keys(`{${redis.keyPrefix}}:hl:*`)).find((k) => k.endsWith('192.0.2.51'))!;
     expect(await client.ttl(key)).toBeGreaterThan(86000);
   });
 });

@@ -63,7 +63,7 @@ describe('console with redis.shards 3', () => {
     for (const [i, ip] of ips.entries()) {
       expect((await get<{ session: { user: string } | null }>(`ip/${ip}`)).session?.user).toBe(`user${i}`);
       await waitFor(async () => (await get<{ history: unknown[] }>(`ip/${ip}`)).history.length >= 3, { what: `${ip} history` });
-      expect(historyKeys(shards).ip(ip)).toBe(`${shards.keyspaceOf(ipKey(ip)).tag}:h:${ipKey(ip)}`);
+      expect(historyKeys(shards).ip(ip)).toBe(`${shards.keyspaceOf(ipKey(ip)).tag}:hl:${ipKey(ip)}`);
       expect((await get<Page>(`sessions?q=${ip}&field=ip`)).sessions.map((s) => s.user)).toEqual([`user${i}`]);
     }
     expect((await get<Page>('sessions?q=user1&field=user')).sessions.map((s) => s.user).sort()).toEqual([
