@@ -85,6 +85,7 @@ export function createDeliveryGate(
   deliver: (events: readonly VpnEvent[]) => Promise<void>,
   window: number,
   onApplied: (batch: BatchId) => void,
+  onHanded: (batch: BatchId) => void = () => {},
 ) {
   // Only the batch's seq and line count wait here: the lines' bytes are not needed once matched.
   const queue: { batch: BatchId; events: readonly VpnEvent[] }[] = [];
@@ -95,6 +96,7 @@ export function createDeliveryGate(
       const { batch, events } = queue.shift()!;
       inEngine += events.length;
       handed = batch.seq;
+      onHanded(batch);
       void deliver(events).then(() => {
         inEngine -= events.length;
         onApplied(batch);
@@ -112,6 +114,39 @@ export function createDeliveryGate(
   };
 }
 
+/**
+ * Candidate lines go to the matcher only while fewer than `maxAhead` lines are matched or being
+ * matched and not yet handed to the engine. In a storm the backlog then waits as raw batches (the
+ * line bytes, outside the JavaScript heap) rather than as matched events (objects the main thread's
+ * collector walks again and again until the engine takes them): less memory, less GC, the same
+ * order. The matcher outpaces the engine, so it is never the one waiting.
+ */
+export function createMatchGate(submit: (batch: WireBatch) => void, maxAhead: number) {
+  const waiting: WireBatch[] = [];
+  let ahead = 0;
+  const pump = () => {
+    while (waiting.length > 0 && (ahead === 0 || ahead + waiting[0]!.lines.length <= maxAhead)) {
+      const batch = waiting.shift()!;
+      ahead += batch.lines.length;
+      submit(batch);
+    }
+  };
+  return {
+    offer(batch: WireBatch) {
+      waiting.push(batch);
+      pump();
+    },
+    /** A batch's events went to the engine: its lines no longer count as ahead. */
+    handed(batch: BatchId) {
+      ahead -= batch.lines;
+      pump();
+    },
+  };
+}
+
+/** Lines matched or in the matcher ahead of the engine, at most (about four full batches). */
+export const MATCH_AHEAD_LINES = 1024;
+
 export async function createThreadedIngest(config: Config, deps: ThreadedIngestDeps): Promise<ThreadedIngest> {
   const { logger } = deps;
   applyHeapGrowth();
@@ -124,7 +159,12 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
     const handed = gate.handed();
     for (let i = waiters.length - 1; i >= 0; i--) if (handed >= waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
   };
-  const gate = createDeliveryGate(deps.deliver, deps.deliverWindow, (batch) => link.recv?.ack(batch.lines));
+  const gate = createDeliveryGate(
+    deps.deliver,
+    deps.deliverWindow,
+    (batch) => link.recv?.ack(batch.lines),
+    (batch) => ahead.handed(batch),
+  );
   const matcher: MatcherSupervisor = createMatcherSupervisor({
     data: {
       dirs: config.patterns.dirs,
@@ -147,6 +187,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
       settle();
     },
   });
+  const ahead = createMatchGate((b) => matcher.submit(b), MATCH_AHEAD_LINES);
   const [m, r] = await Promise.allSettled([
     matcher.start(),
     openReceiveThread(
@@ -156,7 +197,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
         timing: deps.timing,
         logLevel: logger.level,
       },
-      { logger, emit, onBatch: (b) => matcher.submit(b) },
+      { logger, emit, onBatch: (b) => ahead.offer(b) },
     ),
   ]);
   if (m.status === 'rejected' || r.status === 'rejected') {

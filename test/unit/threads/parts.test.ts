@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js';
 import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
 import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
-import { createDeliveryGate, toClock } from '../../../src/threads/ingest.js';
+import { createDeliveryGate, createMatchGate, toClock } from '../../../src/threads/ingest.js';
 import { withLocalCounters } from '../../../src/threads/local-counters.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import {
@@ -201,6 +201,44 @@ describe('delivery gate', () => {
     expect(acked).toEqual([1]);
     expect(gate.handed()).toBe(3);
     expect(applying.map((a) => a.events.length)).toEqual([2, 0]);
+  });
+});
+
+describe('match gate', () => {
+  const batch = (seq: number, lines: number) =>
+    packBatch(
+      seq,
+      Array.from(
+        { length: lines },
+        () =>
+          ({
+            bytes: Buffer.from('x'),
+            transport: 'udp',
+            sourceIp: '192.0.2.1',
+            sourcePort: 514,
+            receivedAt: 0,
+            truncated: false,
+          }) as const,
+      ),
+    );
+  it('holds raw batches back while maxAhead lines are ahead of the engine, and submits them in order', () => {
+    const submitted: number[] = [];
+    const gate = createMatchGate((b) => submitted.push(b.seq), 5);
+    gate.offer(batch(1, 3));
+    gate.offer(batch(2, 2));
+    gate.offer(batch(3, 1));
+    expect(submitted).toEqual([1, 2]);
+    gate.handed({ seq: 1, lines: 3 });
+    expect(submitted).toEqual([1, 2, 3]);
+  });
+  it('submits a batch larger than maxAhead once nothing is ahead (never stuck)', () => {
+    const submitted: number[] = [];
+    const gate = createMatchGate((b) => submitted.push(b.seq), 2);
+    gate.offer(batch(1, 1));
+    gate.offer(batch(2, 9));
+    expect(submitted).toEqual([1]);
+    gate.handed({ seq: 1, lines: 1 });
+    expect(submitted).toEqual([1, 2]);
   });
 });
 
