@@ -162,19 +162,22 @@ export class SubmissionBuffer {
   /** Resolves once every input numbered below `target` has left. */
   waitFor(target: number): Promise<void> {
     if (this.appliedThrough >= target) return Promise.resolve();
-    return new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    return new Promise<void>((resolve) => {
+      // Kept in target order (callers wait for rising targets, so this is a push), so settle()
+      // wakes from the front and stops at the first waiter still waiting.
+      let at = this.waiters.length;
+      while (at > 0 && this.waiters[at - 1]!.target > target) at--;
+      this.waiters.splice(at, 0, { target, resolve });
+    });
   }
 
   /** Wakes the waiters the mark has reached; `all` releases every waiter (close). */
   settle(all = false): void {
     if (this.waiters.length === 0) return;
     const low = this.appliedThrough;
-    const still: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (all || low >= w.target) w.resolve();
-      else still.push(w);
-    }
-    this.waiters = still;
+    let woken = 0;
+    while (woken < this.waiters.length && (all || low >= this.waiters[woken]!.target)) this.waiters[woken++]!.resolve();
+    if (woken > 0) this.waiters.splice(0, woken);
   }
 }
 

@@ -76,4 +76,21 @@ describe('SubmissionBuffer', () => {
     expect(drained).toBe(true);
     expect(b.appliedThrough).toBe(12);
   });
+
+  it('wakes each waiter once its own target is reached, whatever order they came in', async () => {
+    const { b, add } = setup(10);
+    for (let i = 0; i < 4; i++) add();
+    const woken: number[] = [];
+    const wait = (target: number) => b.waitFor(target).then(() => woken.push(target));
+    const all = [wait(14), wait(12), wait(13), wait(12)];
+    b.batch(10);
+    b.applied(2);
+    b.settle();
+    await new Promise((r) => setImmediate(r));
+    expect(woken).toEqual([12, 12]);
+    b.applied(2);
+    b.settle();
+    await Promise.all(all);
+    expect(woken).toEqual([12, 12, 13, 14]);
+  });
 });
