@@ -22,7 +22,7 @@ import type { HistoryEntry } from './entries.js';
 export const FLUSH_INTERVAL_MS = 200;
 const FLUSH_BATCH = 500;
 /**
- * Entries per script call at most (several calls share one pipeline): ~20 KB of arguments. Past a
+ * Entries per script call, about (several calls share one pipeline): ~20 KB of arguments. Past a
  * few tens of KB a command's text costs more per byte to build and write than two smaller ones.
  */
 const CALL_ENTRIES = 64;
@@ -47,14 +47,15 @@ export function historyKeys(keyPrefix: string | Shards): HistoryKeys {
 }
 
 const APPEND_COMMAND = 'ptimHistoryAppend';
-/** ARGV: max entries per IP, TTL (s), then (index into KEYS, entry JSON) per entry. */
+/** ARGV: max entries per IP, TTL (s), then per key of KEYS: its entry count, then its entries' JSON. */
 const APPEND = `
-local max = tonumber(ARGV[1])
-for i = 3, #ARGV, 2 do
-  local key = KEYS[tonumber(ARGV[i])]
-  if redis.call('RPUSH', key, ARGV[i + 1]) > max then redis.call('LTRIM', key, -max, -1) end
+local max, at = tonumber(ARGV[1]), 3
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  if redis.call('RPUSH', KEYS[k], unpack(ARGV, at + 1, at + n)) > max then redis.call('LTRIM', KEYS[k], -max, -1) end
+  redis.call('EXPIRE', KEYS[k], ARGV[2])
+  at = at + n + 1
 end
-for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 return 0
 `;
 
@@ -92,17 +93,34 @@ export interface HistoryRecorder {
   readonly clock: Clock;
 }
 
-/** The script's arguments for one group: its distinct keys and (key index, JSON) per entry. */
-function appendArgs(batch: Batch, cfg: HistoryConfig): { keys: string[]; args: (string | number)[] } {
-  const index = new Map<string, number>();
-  const args: (string | number)[] = [cfg.maxEntriesPerIp, cfg.ttlSecs];
-  for (const { key, id, entry } of batch) {
-    let i = index.get(key);
-    if (i === undefined) index.set(key, (i = index.size + 1));
-    // The stored form is the entry with its id first (a StoredHistoryEntry).
-    args.push(i, `{"id":"${id}",${JSON.stringify(entry).slice(1)}`);
+/** The stored form: the entry with its id first (a StoredHistoryEntry). */
+const stored = (e: Batch[number]): string => `{"id":"${e.id}",${JSON.stringify(e.entry).slice(1)}`;
+
+/**
+ * The batch as script calls: entries grouped by list (in order within each), whole lists per call,
+ * about CALL_ENTRIES entries a call. An IP's entries of one flush (its line and decision, say) go
+ * in one RPUSH with one EXPIRE.
+ */
+function appendCalls(batch: Batch, cfg: HistoryConfig): { keys: string[]; args: (string | number)[]; entries: number }[] {
+  const byKey = new Map<string, string[]>();
+  for (const e of batch) {
+    const list = byKey.get(e.key);
+    if (list) list.push(stored(e));
+    else byKey.set(e.key, [stored(e)]);
   }
-  return { keys: [...index.keys()], args };
+  const calls: { keys: string[]; args: (string | number)[]; entries: number }[] = [];
+  let call = { keys: [] as string[], args: [cfg.maxEntriesPerIp, cfg.ttlSecs] as (string | number)[], entries: 0 };
+  for (const [key, entries] of byKey) {
+    call.keys.push(key);
+    call.args.push(entries.length, ...entries);
+    call.entries += entries.length;
+    if (call.entries >= CALL_ENTRIES) {
+      calls.push(call);
+      call = { keys: [], args: [cfg.maxEntriesPerIp, cfg.ttlSecs], entries: 0 };
+    }
+  }
+  if (call.entries > 0) calls.push(call);
+  return calls;
 }
 
 const liveDecisions = (batch: Batch): LiveDecision[] =>
@@ -121,17 +139,12 @@ async function writeShardGroup(
 ): Promise<LiveDecision[]> {
   const live = liveDecisions(batch);
   const p = o.redis.pipeline();
-  const calls: number[] = [];
-  for (let at = 0; at < batch.length; at += CALL_ENTRIES) {
-    const chunk = batch.slice(at, at + CALL_ENTRIES);
-    const { keys, args } = appendArgs(chunk, o.cfg);
-    queueScript(p, APPEND_COMMAND, keys, args);
-    calls.push(chunk.length);
-  }
+  const calls = appendCalls(batch, o.cfg);
+  for (const { keys, args } of calls) queueScript(p, APPEND_COMMAND, keys, args);
   if (withLive && live.length) p.publish(o.keys.live, JSON.stringify(live));
   const res = (await p.exec()) ?? [];
   // Each call is all-or-nothing: count the entries of the calls that succeeded, report a failure.
-  o.recorded.inc(calls.reduce((n, entries, i) => (res[i]?.[0] ? n : n + entries), 0));
+  o.recorded.inc(calls.reduce((n, c, i) => (res[i]?.[0] ? n : n + c.entries), 0));
   const err = res.find(([e]) => e)?.[0];
   if (err) throw err;
   return live;
