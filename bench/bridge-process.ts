@@ -4,6 +4,7 @@
 import { createApp, type App } from '../src/app.js';
 import { SHIPPED_PATTERNS_DIR } from '../src/cli/demo.js';
 import { configSchema } from '../src/config/schema.js';
+import { pino } from 'pino';
 import { createLogger } from '../src/log.js';
 import type { Registry } from 'prom-client';
 import { createMetrics, type Metrics } from '../src/ops/metrics.js';
@@ -53,6 +54,22 @@ async function sum(registry: Registry, metrics: Metrics, name: keyof Metrics): P
   // Histograms report buckets too; their count is what we want.
   const values = (await m.get()).values.filter((v) => v.metricName === undefined || v.metricName.endsWith('_count'));
   return values.reduce((s, v) => s + v.value, 0);
+}
+
+/**
+ * The bridge logs at the shipped level (info: an audit line per decision and per push), so the
+ * figures include what logging costs. Every line is written, as to stdout in production (one
+ * synchronous write each), to /dev/null; warnings and errors also reach the bench's stderr.
+ */
+function benchLogDestination(): { write(line: string): void } {
+  const devNull = pino.destination({ dest: '/dev/null', sync: true });
+  return {
+    write(line) {
+      devNull.write(line);
+      // `{"level":40,…`: the level's first digit is the 10th character.
+      if (line.charCodeAt(9) >= 52) process.stderr.write(line);
+    },
+  };
 }
 
 let app: App | undefined;
@@ -125,13 +142,12 @@ process.on('message', (raw) => {
                 clientSecret: msg.clientSecret,
               },
             },
-            log: { level: 'warn' },
           },
           msg.overrides,
         ),
       );
       app = await createApp(config, {
-        logger: createLogger({ level: config.log.level }, process.stderr),
+        logger: createLogger({ level: config.log.level }, benchLogDestination()),
         metrics,
         clock: systemClock,
       });

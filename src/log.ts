@@ -1,39 +1,73 @@
 // The pino logger factory. Secrets never reach a log line: known secret-bearing keys are
-// redacted wherever they appear, an error (`err`) is logged as its type, message and code only
-// (a client's error may carry the command it failed on, AUTH included), and callers must not
-// log raw config objects elsewhere.
+// redacted at the top of a log object and up to two levels down, an error (`err`) is logged as its
+// type, message and code only (a client's error may carry the command it failed on, AUTH included),
+// and callers must not log raw config objects elsewhere.
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger } from 'pino';
 
-export const REDACT_PATHS = [
+/** Keys whose values never reach a log line, at the top of a log object or one or two levels down. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'clientSecret',
-  '*.clientSecret',
-  '*.*.clientSecret',
   'client_secret',
-  '*.client_secret',
   'access_token',
-  '*.access_token',
   'authorization',
-  '*.authorization',
-  '*.headers.authorization',
   'password',
-  '*.password',
   'redisUrl',
-];
+]);
+const CENSOR = '[redacted]';
+/** Levels below the top that are searched (`headers.authorization` under a request object is two). */
+const SECRET_DEPTH = 2;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+function holdsSecret(o: Record<string, unknown>, depth: number): boolean {
+  for (const k in o) {
+    if (SECRET_KEYS.has(k)) return true;
+    const v = o[k];
+    if (depth < SECRET_DEPTH && isRecord(v) && holdsSecret(v, depth + 1)) return true;
+  }
+  return false;
+}
+
+function censored(o: Record<string, unknown>, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = Array.isArray(o) ? ([] as unknown as Record<string, unknown>) : {};
+  for (const k in o) {
+    const v = o[k];
+    out[k] = SECRET_KEYS.has(k) ? CENSOR : depth < SECRET_DEPTH && isRecord(v) ? censored(v, depth + 1) : v;
+  }
+  return out;
+}
+
+/**
+ * A log object with every secret-bearing key's value replaced: the object itself when it holds
+ * none (the common case costs one pass over its keys, no copy), else a copy; the caller's
+ * objects are never changed. pino's path-based `redact` did this at several µs per line, which
+ * two audit lines per identity event paid in a login storm.
+ */
+export function redactSecrets(o: Record<string, unknown>): Record<string, unknown> {
+  return holdsSecret(o, 0) ? censored(o, 0) : o;
+}
 
 export function createLogger(opts: { level?: string; name?: string } = {}, destination?: DestinationStream): Logger {
-  return pino(
+  const logger = pino(
     {
       name: opts.name ?? 'ptim-bridge',
       level: opts.level ?? 'info',
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      formatters: { log: redactSecrets, bindings: redactSecrets },
       serializers: { err: errorFields },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     destination,
   );
+  // pino applies the bindings formatter to the base bindings only: a child's bindings are
+  // redacted here, for children of children too (they inherit this method).
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, redactSecrets(bindings), options);
+  } as Logger['child'];
+  return logger;
 }
 
 /** The one way an error goes into a log line: its class, message and code (no stack, no object dump). */
