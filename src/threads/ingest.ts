@@ -104,7 +104,7 @@ export function createDeliveryGate(
   };
   return {
     push(batch: WireBatch, events: readonly VpnEvent[]) {
-      queue.push({ batch: { seq: batch.seq, lines: batch.lines.length }, events });
+      queue.push({ batch: { seq: batch.seq, lines: batch.count }, events });
       pump();
     },
     /** Seq of the last batch handed to the engine. */
