@@ -5,7 +5,7 @@
 // without sockets, patterns or Redis. Prints, per line, the main thread's CPU (Linux per-thread
 // figures) and busy time (event-loop utilization, which counts waiting for a core too), the
 // matcher role's CPU (unpacking) and the whole process's.
-// Run: npm run bench:handoff -- [--batches 2000] [--lines 256] [--bytes 300] [--runs 5]
+// Run: npm run bench:handoff -- [--batches 8000] [--lines 256] [--bytes 300] [--runs 5]
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -28,7 +28,7 @@ function flag(name: string, fallback: number): number {
 
 const port = parentPort as unknown as Endpoint;
 
-/** CPU time of the calling thread (user + system), ms: Linux's per-thread figures, in clock ticks of 10 ms. */
+/** CPU time of the calling thread (user + system), ms: Linux's per-thread figures, in clock ticks (USER_HZ 100). */
 function threadCpuMs(): number {
   const stat = readFileSync('/proc/thread-self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -148,7 +148,7 @@ const describe = (r: Figures) =>
   `main thread CPU ${r.main.toFixed(0)} (busy ${r.mainBusy.toFixed(0)}), matcher thread CPU ${r.matcher.toFixed(0)}, process CPU ${r.process.toFixed(0)} ns/line`;
 
 async function main(): Promise<void> {
-  const go = { batches: flag('batches', 2000), lines: flag('lines', 256), bytes: flag('bytes', 300) };
+  const go = { batches: flag('batches', 8000), lines: flag('lines', 256), bytes: flag('bytes', 300) };
   const runs = flag('runs', 5);
   console.log(`hand-off: ${go.batches} batches of ${go.lines} lines of ${go.bytes} bytes, ${runs} runs (ns per line)`);
   const all: Awaited<ReturnType<typeof run>>[] = [];
