@@ -4,7 +4,8 @@
 // lines to the receive role once answered (coalesceAcks): the message flow of src/threads/,
 // without sockets, patterns or Redis. Prints, per line, the main thread's CPU (Linux per-thread
 // figures) and busy time (event-loop utilization, which counts waiting for a core too), the
-// matcher role's CPU (unpacking) and the whole process's.
+// receive role's CPU (making the lines and packing them), the matcher role's (unpacking) and the
+// whole process's.
 // Run: npm run bench:handoff -- [--batches 8000] [--lines 256] [--bytes 300] [--runs 5]
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -45,11 +46,14 @@ function receiveRole(): void {
     schedule: (f) => setImmediate(f),
   });
   let resume: (() => void) | undefined;
+  let cpu0 = 0;
+  channel.on('report', (m: Message) => channel.reply(m, { t: 'report', cpuMs: threadCpuMs() - cpu0 } as Message));
   channel.on('ack', (m: Message & { lines: number }) => {
     handoff.ack(m.lines);
     resume?.();
   });
   channel.on('go', (m: Go) => {
+    cpu0 = threadCpuMs();
     const line = (): RawMessage => ({
       bytes: Buffer.alloc(m.bytes, 0x61),
       transport: 'udp',
@@ -96,6 +100,9 @@ interface Figures {
   readonly main: number;
   /** Main thread event-loop utilization (busy wall time, which includes waiting for a core). */
   readonly mainBusy: number;
+  /** Receive role: packing included. */
+  readonly receive: number;
+  /** Matcher role: unpacking included. */
   readonly matcher: number;
   /** All threads. */
   readonly process: number;
@@ -133,19 +140,23 @@ async function run(go: Omit<Go, 't'>): Promise<Figures> {
   const elu = performance.eventLoopUtilization(elu0);
   const mainMs = threadCpuMs() - main0;
   const cpu = process.cpuUsage(cpu0);
-  const report = await match.request<Message & { cpuMs: number }>({ t: 'report' }, 5000);
+  const [received, matched] = await Promise.all(
+    [recv, match].map((c) => c.request<Message & { cpuMs: number }>({ t: 'report' }, 5000)),
+  );
   await Promise.all([recvWorker.terminate(), matchWorker.terminate()]);
   const perLine = (ms: number) => (ms * 1e6) / total;
   return {
     main: perLine(mainMs),
     mainBusy: perLine(elu.active),
-    matcher: perLine(report!.cpuMs),
+    receive: perLine(received!.cpuMs),
+    matcher: perLine(matched!.cpuMs),
     process: perLine((cpu.user + cpu.system) / 1000),
   };
 }
 
 const describe = (r: Figures) =>
-  `main thread CPU ${r.main.toFixed(0)} (busy ${r.mainBusy.toFixed(0)}), matcher thread CPU ${r.matcher.toFixed(0)}, process CPU ${r.process.toFixed(0)} ns/line`;
+  `main thread CPU ${r.main.toFixed(0)} (busy ${r.mainBusy.toFixed(0)}), receive thread CPU ${r.receive.toFixed(0)}, ` +
+  `matcher thread CPU ${r.matcher.toFixed(0)}, process CPU ${r.process.toFixed(0)} ns/line`;
 
 async function main(): Promise<void> {
   const go = { batches: flag('batches', 8000), lines: flag('lines', 256), bytes: flag('bytes', 300) };
@@ -160,7 +171,7 @@ async function main(): Promise<void> {
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const pick = (k: keyof Figures) => median(all.map((r) => r[k]));
   console.log(
-    `median: ${describe({ main: pick('main'), mainBusy: pick('mainBusy'), matcher: pick('matcher'), process: pick('process') })}`,
+    `median: ${describe({ main: pick('main'), mainBusy: pick('mainBusy'), receive: pick('receive'), matcher: pick('matcher'), process: pick('process') })}`,
   );
 }
 

@@ -53,9 +53,12 @@ export function packBatch(seq: number, raws: readonly RawMessage[]): WireBatch {
     }
     return i;
   };
-  const refs = raws.map((r) => {
+  // Each line's source IP and firewall (+ 1, 0: none) as indexes into `strings`.
+  const refs = new Uint32Array(2 * raws.length);
+  raws.forEach((r, i) => {
     bytes += r.bytes.length;
-    return [intern(r.sourceIp), r.firewall === undefined ? 0 : intern(r.firewall) + 1] as const;
+    refs[2 * i] = intern(r.sourceIp);
+    refs[2 * i + 1] = r.firewall === undefined ? 0 : intern(r.firewall) + 1;
   });
   const at = layout(raws.length, strings.size, units, bytes);
   const buffer = new SharedArrayBuffer(at.size);
@@ -69,8 +72,8 @@ export function packBatch(seq: number, raws: readonly RawMessage[]): WireBatch {
     words[w] = r.bytes.length;
     words[w + 1] = r.sourcePort;
     words[w + 2] = TRANSPORTS.indexOf(r.transport) | (r.truncated ? TRUNCATED : 0);
-    words[w + 3] = refs[i]![0];
-    words[w + 4] = refs[i]![1];
+    words[w + 3] = refs[2 * i]!;
+    words[w + 4] = refs[2 * i + 1]!;
     out.set(r.bytes, data);
     data += r.bytes.length;
   });
