@@ -186,10 +186,10 @@ export function createHandoff(opts: HandoffOptions): Handoff {
 
 /**
  * Acknowledgements, at most one message per `schedule` (an event-loop turn in production): each
- * is a postMessage, which costs the sender a system call to wake the receive thread, and in a
- * storm the main thread applies many batches per turn. Holding an ack until the end of the turn
- * keeps the hand-off's count up a little longer, never lower, so the bound still holds; drain and
- * stop wait on matched batches, not on acks.
+ * postMessage has a fixed cost for the sender (setting up the clone, waking the receive thread),
+ * and in a storm the main thread applies many batches per turn. Holding an ack until the end of
+ * the turn keeps the hand-off's count up a little longer, never lower, so the bound still holds;
+ * drain and stop wait on matched batches, not on acks.
  */
 export function coalesceAcks(post: (lines: number) => void, schedule: (send: () => void) => void): (lines: number) => void {
   let lines = 0;

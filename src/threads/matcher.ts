@@ -92,8 +92,9 @@ type Recipient = Pick<MatcherThread, 'channel' | 'ready'>;
 /**
  * Batches handed to the matcher and not answered yet, with the lines to skip when sent again.
  * Batches that arrive in one event-loop turn go to the matcher in one message at the end of the
- * turn (`schedule`): a postMessage costs the main thread a system call whatever it carries, and a
- * busy main thread receives many batches per turn. Their buffers are shared, so nothing is copied.
+ * turn (`schedule`): each postMessage has a fixed cost for the sender (setting up the clone, waking
+ * the receiving thread), and a busy main thread receives many batches per turn. Their buffers are
+ * shared, so nothing is copied.
  */
 export function createPendingBatches(schedule: (send: () => void) => void = (send) => setImmediate(send)) {
   const pending = new Map<number, { batch: WireBatch; skip: number[] }>();

@@ -180,6 +180,17 @@ describe('batches to the matcher', () => {
     expect(restarted.got[0]!.map((o) => o.skip)).toEqual([[1], undefined, undefined]);
     expect(pending.take(1)).toBeUndefined();
   });
+
+  it('go to the thread they were added for when a new one takes over within the turn', () => {
+    const turns: (() => void)[] = [];
+    const pending = createPendingBatches((f) => turns.push(f));
+    const [old, restarted] = [thread(), thread()];
+    pending.add(batch(1), old);
+    pending.add(batch(2), restarted);
+    while (turns.length > 0) turns.shift()!();
+    expect(old.seqs()).toEqual([[1]]);
+    expect(restarted.seqs()).toEqual([[2]]);
+  });
 });
 
 describe('watchdog', () => {
