@@ -106,7 +106,7 @@ export function createDeliveryGate(
   };
   return {
     push(batch: WireBatch, events: readonly VpnEvent[]) {
-      queue.push({ batch: { seq: batch.seq, lines: batch.lines.length }, events });
+      queue.push({ batch: { seq: batch.seq, lines: batch.count }, events });
       pump();
     },
     /** Seq of the last batch handed to the engine. */
@@ -125,9 +125,9 @@ export function createMatchGate(submit: (batch: WireBatch) => void, maxAhead: nu
   const waiting: WireBatch[] = [];
   let ahead = 0;
   const pump = () => {
-    while (waiting.length > 0 && (ahead === 0 || ahead + waiting[0]!.lines.length <= maxAhead)) {
+    while (waiting.length > 0 && (ahead === 0 || ahead + waiting[0]!.count <= maxAhead)) {
       const batch = waiting.shift()!;
-      ahead += batch.lines.length;
+      ahead += batch.count;
       submit(batch);
     }
   };

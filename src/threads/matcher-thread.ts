@@ -11,7 +11,7 @@ import { createPipeline, type Pipeline } from '../pipeline.js';
 import { HISTORY_TEXT_CHARS } from '../history/entries.js';
 import { systemClock, type RawMessage, type VpnEvent } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
-import { unpackBatch, type WireBatch } from './handoff.js';
+import { unpackBatch, type BatchOrder } from './handoff.js';
 import { createHeartbeat } from './heartbeat.js';
 import { threadLogger } from './log.js';
 import { toWireError } from './spawn.js';
@@ -58,17 +58,20 @@ function serve(pipeline: Pipeline, initial: Library): void {
     library = lib;
     pipeline.setLibrary(watchedLibrary(lib, quarantined, heartbeat));
   };
-  channel.on('batch', (m: Message & { batch: WireBatch; skip?: number[] }) => {
-    const events: VpnEvent[] = [];
-    const raws = unpackBatch(m.batch);
-    for (let i = 0; i < raws.length; i++) {
-      if (m.skip?.includes(i)) continue;
-      heartbeat.begin(m.batch.seq, i);
-      const outcome = pipeline.process(raws[i]!);
-      heartbeat.end();
-      if (outcome.type === 'event') events.push(withLine(outcome.event, raws[i]!));
+  // The batches the main thread received in one turn, in order; each is answered once matched.
+  channel.on('batches', (m: Message & { list: BatchOrder[] }) => {
+    for (const { batch, skip } of m.list) {
+      const events: VpnEvent[] = [];
+      const raws = unpackBatch(batch);
+      for (let i = 0; i < raws.length; i++) {
+        if (skip?.includes(i)) continue;
+        heartbeat.begin(batch.seq, i);
+        const outcome = pipeline.process(raws[i]!);
+        heartbeat.end();
+        if (outcome.type === 'event') events.push(withLine(outcome.event, raws[i]!));
+      }
+      port.postMessage({ t: 'done', seq: batch.seq, events });
     }
-    port.postMessage({ t: 'done', seq: m.batch.seq, events });
   });
   channel.on('reload', (m: Message) => {
     load().then(

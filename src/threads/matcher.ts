@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
 import { createChannel, type Channel, type Message } from './channel.js';
-import { unpackBatch, type WireBatch } from './handoff.js';
+import { unpackBatch, type BatchOrder, type WireBatch } from './handoff.js';
 import { createHeartbeat, createWatchdog, type HeartbeatState } from './heartbeat.js';
 import { replayLog, type LogRecord } from './log.js';
 import type { MatcherThreadData } from './matcher-thread.js';
@@ -86,17 +86,47 @@ async function snapshotOf(t: MatcherThread | undefined, timeoutMs: number): Prom
   return t.last;
 }
 
-/** Batches handed to the matcher and not answered yet, with the lines to skip when sent again. */
-function createPendingBatches() {
+/** What the pending batches need of a matcher thread. */
+type Recipient = Pick<MatcherThread, 'channel' | 'ready'>;
+
+/**
+ * Batches handed to the matcher and not answered yet, with the lines to skip when sent again.
+ * Batches that arrive in one event-loop turn go to the matcher in one message at the end of the
+ * turn (`schedule`): each postMessage has a fixed cost for the sender (setting up the clone, waking
+ * the receiving thread), and a busy main thread receives many batches per turn. Their buffers are
+ * shared, so nothing is copied.
+ */
+export function createPendingBatches(schedule: (send: () => void) => void = (send) => setImmediate(send)) {
   const pending = new Map<number, { batch: WireBatch; skip: number[] }>();
-  const send = (t: MatcherThread, seq: number) => {
-    const e = pending.get(seq);
-    if (e) t.channel.post({ t: 'batch', batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) } as Message);
+  // Seqs added this turn and the thread they are for.
+  let outbox: number[] = [];
+  let outTo: Recipient | undefined;
+  let scheduled = false;
+  const post = (to: Recipient, seqs: Iterable<number>) => {
+    const list: BatchOrder[] = [];
+    for (const seq of seqs) {
+      const e = pending.get(seq);
+      if (e) list.push({ batch: e.batch, ...(e.skip.length ? { skip: e.skip } : {}) });
+    }
+    if (list.length > 0) to.channel.post({ t: 'batches', list } as Message);
+  };
+  const send = () => {
+    scheduled = false;
+    const [to, seqs] = [outTo, outbox];
+    [outTo, outbox] = [undefined, []];
+    if (to) post(to, seqs);
   };
   return {
-    add(batch: WireBatch, to: MatcherThread | undefined) {
+    add(batch: WireBatch, to: Recipient | undefined) {
       pending.set(batch.seq, { batch, skip: [] });
-      if (to?.ready) send(to, batch.seq);
+      if (!to?.ready) return;
+      // Another thread: the one this turn's batches were for has ended (it gets them as before).
+      if (outTo !== undefined && outTo !== to) send();
+      outTo = to;
+      outbox.push(batch.seq);
+      if (scheduled) return;
+      scheduled = true;
+      schedule(send);
     },
     /** The answered batch, no longer pending. */
     take(seq: number): WireBatch | undefined {
@@ -110,8 +140,10 @@ function createPendingBatches() {
       e?.skip.push(line);
       return e ? unpackBatch(e.batch)[line]?.bytes : undefined;
     },
-    sendAll(to: MatcherThread) {
-      for (const seq of pending.keys()) send(to, seq);
+    /** Every unanswered batch, in order, to a new thread (what was waiting for the turn's end included). */
+    sendAll(to: Recipient) {
+      [outTo, outbox] = [undefined, []];
+      post(to, pending.keys());
     },
   };
 }

@@ -26,7 +26,7 @@ export interface ReceiveThreadData {
 const BATCH_LINES = 256;
 const KERNEL_POLL_MS = 5000;
 
-const port = parentPort as unknown as Endpoint & { postMessage(m: unknown, t?: readonly ArrayBuffer[]): void };
+const port = parentPort as unknown as Endpoint;
 const data = workerData as ReceiveThreadData;
 const channel = createChannel(port);
 const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
@@ -41,7 +41,8 @@ const skipped = metrics.prefilter.labels({ result: 'skipped' });
 const handoff = createHandoff({
   maxLines: data.config.ingest.handoffMaxLines,
   batchLines: BATCH_LINES,
-  post: (batch) => port.postMessage({ t: 'batch', batch }, [batch.data.buffer as ArrayBuffer]),
+  // The batch's buffer is shared, not transferred: the main thread keeps it and the matcher reads it.
+  post: (batch) => port.postMessage({ t: 'batch', batch }),
   schedule: (f) => setImmediate(f),
 });
 const emit = createEvents({

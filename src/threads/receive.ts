@@ -6,7 +6,7 @@ import type { ListenerAddress } from '../ingest/receiver.js';
 import type { Logger } from '../log.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { createChannel, type Message } from './channel.js';
-import type { WireBatch } from './handoff.js';
+import { coalesceAcks, type WireBatch } from './handoff.js';
 import { replayLog, type LogRecord } from './log.js';
 import { firstMessage, fromWireError, siblingModule, spawnThread, type WireError } from './spawn.js';
 import type { ReceiveThreadData } from './receive-thread.js';
@@ -17,6 +17,7 @@ export interface ReceiveThread {
   stop(): Promise<number>;
   /** Sends the pending batch; resolves with the seq of the last batch sent (undefined if gone). */
   flush(): Promise<number | undefined>;
+  /** The lines of an applied batch; one message per event-loop turn carries the turn's acks. */
   ack(lines: number): void;
   setLiterals(literals: readonly string[]): void;
   addresses(): ListenerAddress[];
@@ -47,6 +48,10 @@ export async function openReceiveThread(
     running = false;
   });
   worker.on('error', (err) => deps.emit('receive_thread_failed', { err }));
+  const ack = coalesceAcks(
+    (lines) => alive && channel.post({ t: 'ack', lines } as Message),
+    (send) => setImmediate(send),
+  );
 
   const created = (await firstMessage(worker, channel, ['created', 'failed'])) as Reply;
   if (created.t === 'failed') {
@@ -71,7 +76,7 @@ export async function openReceiveThread(
       if (!alive) return undefined;
       return (await channel.request<Reply>({ t: 'flush' }, REPLY_MS))?.seq;
     },
-    ack: (lines) => alive && channel.post({ t: 'ack', lines } as Message),
+    ack,
     setLiterals: (literals) => alive && channel.post({ t: 'literals', literals } as Message),
     addresses: () => addresses,
     ready: () => running && alive,

@@ -1,11 +1,21 @@
 // The threading model's parts that need no thread: the bounded hand-off and its batches, the
 // heartbeat watchdog's decision, the clock mapping of receive times, the quarantine record's
 // line shape, and the kernel-drops reader's parsing.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dropsDelta, parseProcNetUdp } from '../../../src/ingest/kernel-drops.js';
-import { createHandoff, packBatch, unpackBatch, type WireBatch } from '../../../src/threads/handoff.js';
+import type { Channel, Message } from '../../../src/threads/channel.js';
+import {
+  coalesceAcks,
+  createHandoff,
+  packBatch,
+  unpackBatch,
+  type BatchOrder,
+  type WireBatch,
+} from '../../../src/threads/handoff.js';
 import { createHeartbeat, createWatchdog } from '../../../src/threads/heartbeat.js';
 import { createDeliveryGate, createMatchGate, toClock } from '../../../src/threads/ingest.js';
+import { createPendingBatches } from '../../../src/threads/matcher.js';
 import { withLocalCounters } from '../../../src/threads/local-counters.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 import {
@@ -30,6 +40,19 @@ const raw = (text: string, receivedAt = 1000): RawMessage => ({
   truncated: false,
 });
 
+/** Any line a receiver can frame: any bytes, any source and firewall name, every transport. */
+const anyRaw: fc.Arbitrary<RawMessage> = fc
+  .record({
+    bytes: fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)),
+    transport: fc.constantFrom('udp' as const, 'tcp' as const, 'tls' as const),
+    sourceIp: fc.oneof(fc.string({ unit: 'binary' }), fc.constantFrom('192.0.2.1', '2001:db8::1')),
+    sourcePort: fc.integer({ min: 0, max: 65_535 }),
+    receivedAt: fc.oneof(fc.double(), fc.integer({ min: 0, max: 4_102_444_800_000 })),
+    truncated: fc.boolean(),
+    firewall: fc.option(fc.oneof(fc.string({ unit: 'binary' }), fc.constantFrom('fw1', 'édge-fw-🔥')), { nil: undefined }),
+  })
+  .map(({ firewall, ...r }) => (firewall === undefined ? r : { ...r, firewall }));
+
 describe('hand-off batches', () => {
   it('pack and unpack keep every line and its metadata', () => {
     const lines = [raw('one'), { ...raw('two', 2000), firewall: 'fw1' }, raw('')];
@@ -37,6 +60,30 @@ describe('hand-off batches', () => {
     expect(back.map((r) => r.bytes.toString())).toEqual(['one', 'two', '']);
     expect(back[1]).toMatchObject({ receivedAt: 2000, firewall: 'fw1', transport: 'udp', sourcePort: 514 });
     expect(back[0]!.firewall).toBeUndefined();
+    expect('firewall' in back[0]!).toBe(false);
+  });
+
+  it('unpack gives back exactly the packed lines, whatever they hold (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(), fc.array(anyRaw, { maxLength: 40 }), fc.array(fc.nat(5)), (seq, raws, repeats) => {
+        // Lines of one batch often share their source: some lines again, with other bytes.
+        const lines = [...raws, ...repeats.flatMap((i) => (raws[i] ? [{ ...raws[i], bytes: Buffer.from([i]) }] : []))];
+        const batch = packBatch(seq, lines);
+        expect(batch.seq).toBe(seq);
+        expect(batch.count).toBe(lines.length);
+        expect(unpackBatch(batch)).toEqual(lines);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is one shared buffer: metadata and strings once per batch, so relaying it copies nothing', () => {
+    const lines = Array.from({ length: 256 }, (_, i) => ({ ...raw('x'.repeat(300), i), firewall: 'fw1' }));
+    const batch = packBatch(1, lines);
+    expect(batch.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(Object.keys(batch).sort()).toEqual(['buffer', 'count', 'seq']);
+    // 300 bytes per line, 28 of metadata, the two strings once.
+    expect(batch.buffer.byteLength).toBe(256 * (300 + 28) + 4 * 3 + 2 * ('192.0.2.1'.length + 'fw1'.length));
   });
 
   it('batches at batchLines or at the end of the turn, and refuses past maxLines until acked', () => {
@@ -44,9 +91,9 @@ describe('hand-off batches', () => {
     const turns: (() => void)[] = [];
     const h = createHandoff({ maxLines: 5, batchLines: 3, post: (b) => sent.push(b), schedule: (f) => turns.push(f) });
     for (const t of ['a', 'b', 'c', 'd']) expect(h.offer(raw(t))).toBe(true);
-    expect(sent.map((b) => b.lines.length)).toEqual([3]);
+    expect(sent.map((b) => b.count)).toEqual([3]);
     turns.shift()!();
-    expect(sent.map((b) => [b.seq, b.lines.length])).toEqual([
+    expect(sent.map((b) => [b.seq, b.count])).toEqual([
       [1, 3],
       [2, 1],
     ]);
@@ -56,6 +103,93 @@ describe('hand-off batches', () => {
     h.ack(3);
     expect(h.offer(raw('f'))).toBe(true);
     expect(h.flush()).toBe(3);
+  });
+});
+
+describe('acknowledgements', () => {
+  it('go out as one message per turn carrying the turn’s lines, and nothing is lost or counted twice', () => {
+    const posted: number[] = [];
+    const turns: (() => void)[] = [];
+    const ack = coalesceAcks(
+      (lines) => posted.push(lines),
+      (f) => turns.push(f),
+    );
+    ack(3);
+    ack(256);
+    expect(posted).toEqual([]);
+    expect(turns).toHaveLength(1);
+    turns.shift()!();
+    ack(1);
+    turns.shift()!();
+    expect(posted).toEqual([259, 1]);
+    expect(turns).toEqual([]);
+  });
+
+  it('keep the hand-off within its bound: a line is refused until the turn’s acks arrive', () => {
+    const sent: WireBatch[] = [];
+    const h = createHandoff({ maxLines: 4, batchLines: 2, post: (b) => sent.push(b), schedule: () => undefined });
+    const turns: (() => void)[] = [];
+    const ack = coalesceAcks(
+      (lines) => h.ack(lines),
+      (f) => turns.push(f),
+    );
+    for (const t of ['a', 'b', 'c', 'd']) expect(h.offer(raw(t))).toBe(true);
+    for (const b of sent) ack(b.count);
+    expect(h.offer(raw('e'))).toBe(false);
+    turns.shift()!();
+    expect(h.depth()).toBe(0);
+    expect(h.offer(raw('e'))).toBe(true);
+  });
+});
+
+describe('batches to the matcher', () => {
+  const thread = () => {
+    const got: BatchOrder[][] = [];
+    const channel = { post: (m: Message & { list?: BatchOrder[] }) => got.push(m.list!) } as unknown as Channel;
+    return { channel, ready: true, got, seqs: () => got.map((list) => list.map((o) => o.batch.seq)) };
+  };
+  const batch = (seq: number) => packBatch(seq, [raw(`line ${seq}`), raw(`more ${seq}`)]);
+
+  it('go out once per turn, in order, in one message', () => {
+    const turns: (() => void)[] = [];
+    const pending = createPendingBatches((f) => turns.push(f));
+    const t = thread();
+    for (const seq of [1, 2, 3]) pending.add(batch(seq), t);
+    expect(t.got).toEqual([]);
+    expect(turns).toHaveLength(1);
+    turns.shift()!();
+    pending.add(batch(4), t);
+    turns.shift()!();
+    expect(t.seqs()).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it('are kept until answered and all given to a new thread with the lines to skip, once', () => {
+    const turns: (() => void)[] = [];
+    const pending = createPendingBatches((f) => turns.push(f));
+    const [old, restarted] = [thread(), thread()];
+    for (const seq of [1, 2]) pending.add(batch(seq), old);
+    turns.shift()!();
+    pending.add(batch(3), undefined); // no thread ready: waits
+    pending.add(batch(4), old);
+    expect(pending.take(1)?.seq).toBe(1);
+    expect(pending.abandon(2, 1)?.toString()).toBe('more 2');
+    pending.sendAll(restarted);
+    turns.shift()!(); // the turn's send finds nothing left: the new thread got it through sendAll
+    expect(old.seqs()).toEqual([[1, 2]]);
+    expect(restarted.seqs()).toEqual([[2, 3, 4]]);
+    expect(restarted.got[0]!.map((o) => o.skip)).toEqual([[1], undefined, undefined]);
+    expect(pending.take(1)).toBeUndefined();
+  });
+
+  it('go to the thread they were added for when a new one takes over within the turn', () => {
+    const turns: (() => void)[] = [];
+    const pending = createPendingBatches((f) => turns.push(f));
+    const [old, restarted] = [thread(), thread()];
+    pending.add(batch(1), old);
+    pending.add(batch(2), restarted);
+    while (turns.length > 0) turns.shift()!();
+    expect(old.seqs()).toEqual([[1]]);
+    expect(restarted.seqs()).toEqual([[2]]);
   });
 });
 
