@@ -1,11 +1,12 @@
 // Canonical IP text: the one spelling of an address that session keys, job ids and the JIMS
 // body use, so `2001:DB8:0:0::1` and `2001:db8::1` are the same session. Pure.
 //
-// This runs several times per event on the main thread (every ipKey), so it allocates nothing
-// but the result: an IPv4 address isIPv4 accepts is already canonical, and IPv6 text is parsed
-// by one char-code loop into a reused group buffer instead of split/map/join. The IPv6 parser
-// accepts exactly the text node:net's isIPv6 accepts (test/unit/identity/ip.test.ts pins both
-// against isIP), so it replaces that regex, which alone cost more than the whole parse.
+// This runs several times per event on the main thread (every ipKey), so it builds no arrays or
+// intermediate strings: an IPv4 address isIPv4 accepts is already canonical, IPv6 text is parsed
+// by one char-code loop into a reused group buffer, and text already canonical is returned as
+// given. The IPv6 parser accepts exactly what node:net's isIPv6 accepts (less zone ids), which
+// spares that regex, itself dearer than the whole parse; test/unit/identity/ip.test.ts holds it to
+// isIP and to the code before on every short string of address characters and on random near-misses.
 import { isIPv4 } from 'node:net';
 
 /** Canonical text of an IP (IPv4 dotted decimal; IPv6 compressed, lower case) or undefined when not an IP. */
