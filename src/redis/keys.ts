@@ -1,6 +1,6 @@
 // Every Redis key name of the bridge. All share one hash tag `{prefix}` so the Lua scripts
 // (which touch several keys at once) and BullMQ work on Redis Cluster too.
-import { canonicalIp } from '../identity/ip.js';
+import { canonicalIpWith } from '../identity/ip.js';
 
 export interface Keyspace {
   /** `{prefix}`: the hash tag; also BullMQ's `prefix`, so queue keys share the slot. */
@@ -67,9 +67,17 @@ export function keyspace(prefix: string): Keyspace {
  * that is safe inside a BullMQ job id (no `:`). Job ids are `<ipKey>-<seq>`.
  */
 export function ipKey(ip: string, scope = ''): string {
-  const c = canonicalIp(ip) ?? ip;
-  const safe = c.replace(/:/g, '_');
-  return scope ? `${scope.replace(/[^A-Za-z0-9_.]/g, '_')}~${safe}` : safe;
+  // Several calls per event: the canonical text is built with `_` at once, and text without `:` (IPv4) needs no rewrite.
+  const safe = canonicalIpWith(ip, '_') ?? (ip.includes(':') ? ip.replace(/:/g, '_') : ip);
+  return scope ? `${safeScope(scope)}~${safe}` : safe;
+}
+
+/** The last scope made safe: a bridge has one configured scope, so this spares a regex replace per key. */
+let lastScope = { scope: '', safe: '' };
+
+function safeScope(scope: string): string {
+  if (scope !== lastScope.scope) lastScope = { scope, safe: scope.replace(/[^A-Za-z0-9_.]/g, '_') };
+  return lastScope.safe;
 }
 
 export function jobId(key: string, seq: number): string {

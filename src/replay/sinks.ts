@@ -3,7 +3,6 @@
 // (--dry-run: nothing is written; the caller prints what JIMS would hear).
 import type { RedisClient } from '../redis/connection.js';
 import type { SessionsConfig } from '../config/schema.js';
-import { canonicalIp } from '../identity/ip.js';
 import { ipKey } from '../redis/keys.js';
 import { asShards, type Shards } from '../redis/shards.js';
 import { eventInputs, type SessionEngine } from '../sessions/engine.js';
@@ -38,7 +37,7 @@ export function engineSink(
     async apply(event) {
       const keep: string[] = [];
       for (const ip of event.ips) {
-        const key = ipKey(canonicalIp(ip) ?? ip, ipScope);
+        const key = ipKey(ip, ipScope);
         const last = await redis.hget(shards.keyspaceOf(key).session(key), 'lastEventAt');
         if (last !== null && Number(last) > event.receivedAt) newer++;
         else keep.push(ip);
