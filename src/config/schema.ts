@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCidr } from '../net/cidr.js';
+import { DEFAULT_ALLOWED_SOURCES } from './defaults.js';
 
 /** The most shards `redis.shards` accepts: bounds the `shard` label of the queue-depth gauge. */
 export const MAX_SHARDS = 64;
@@ -16,15 +17,7 @@ const cidr = z.string().superRefine((v, ctx) => {
   if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
 });
 
-/** RFC 1918, unique-local and loopback: the default allow-list (with a start-up warning). */
-export const DEFAULT_ALLOWED_SOURCES = [
-  '127.0.0.0/8',
-  '::1/128',
-  '10.0.0.0/8',
-  '172.16.0.0/12',
-  '192.168.0.0/16',
-  'fc00::/7',
-] as const;
+export { DEFAULT_ALLOWED_SOURCES };
 
 const listener = (defaultPort: number, defaultBind: string[]) =>
   z

@@ -2,7 +2,8 @@
 // This is the only ingest entry point the composition root needs.
 import { readFile } from 'node:fs/promises';
 import { PtimError } from '../errors.js';
-import { DEFAULT_ALLOWED_SOURCES, type Config } from '../config/schema.js';
+import { DEFAULT_ALLOWED_SOURCES } from '../config/defaults.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock } from '../types.js';
