@@ -94,7 +94,7 @@ export interface HistoryRecorder {
 }
 
 /** The stored form: the entry with its id first (a StoredHistoryEntry). */
-const stored = (e: Batch[number]): string => `{"id":"${e.id}",${JSON.stringify(e.entry).slice(1)}`;
+const stored = (e: Batch[number]): string => JSON.stringify({ id: e.id, ...e.entry });
 
 /**
  * The batch as script calls: entries grouped by list (in order within each), whole lists per call,
