@@ -16,6 +16,7 @@ const STAGES = [
   'src/net/**',
   'src/types.ts',
   'src/log.ts',
+  'src/log-parts.ts',
   'src/errors.ts',
   'src/events.ts',
   'src/syslog/**',

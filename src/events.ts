@@ -6,10 +6,11 @@
 // hide the others), and the next line written says how many were held back. The README's
 // "Operational events" table lists every event.
 import type { Counter, Gauge } from 'prom-client';
-import { rateLimiter, type Logger } from './log.js';
+import type { Logger } from './log.js';
+import { rateLimiter } from './log-parts.js';
 import type { Metrics } from './ops/metrics.js';
 
-export { errorFields } from './log.js';
+export { errorFields } from './log-parts.js';
 
 export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
 
