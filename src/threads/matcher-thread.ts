@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../config/schema.js';
 import { loadLibrary, type Library } from '../match/library.js';
 import { verdictStoreFor } from '../match/proofs.js';
-import { createMetrics } from '../ops/metrics.js';
+import { createThreadMetrics } from './thread-metrics.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { HISTORY_TEXT_CHARS } from '../history/entries.js';
 import { systemClock, type RawMessage, type VpnEvent } from '../types.js';
@@ -35,7 +35,7 @@ const port = parentPort as unknown as Endpoint;
 const data = workerData as MatcherThreadData;
 const channel = createChannel(port);
 const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
-const metrics = createMetrics();
+const metrics = createThreadMetrics();
 const heartbeat = createHeartbeat(data.heartbeat);
 const quarantined = new Set(data.quarantined);
 

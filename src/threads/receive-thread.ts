@@ -8,7 +8,7 @@ import { readKernelDrops, dropsDelta } from '../ingest/kernel-drops.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../ingest/receivers.js';
 import { createEvents } from '../events.js';
 import { createPrefilter } from '../match/prefilter.js';
-import { createMetrics } from '../ops/metrics.js';
+import { createThreadMetrics } from './thread-metrics.js';
 import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
@@ -30,7 +30,7 @@ const port = parentPort as unknown as Endpoint;
 const data = workerData as ReceiveThreadData;
 const channel = createChannel(port);
 const logger = threadLogger(data.logLevel, (r) => port.postMessage(r));
-const registryMetrics = createMetrics();
+const registryMetrics = createThreadMetrics();
 // The per-line counters (received, bytes, prefilter skips) are settled before each snapshot.
 const { metrics, settle } = withLocalCounters(registryMetrics, ['received', 'receivedBytes', 'prefilter']);
 const clock = systemClock;
