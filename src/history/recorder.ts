@@ -1,7 +1,7 @@
 // The per-IP history writer. Callers hand it entries synchronously (an array push: nothing on the
-// ingest path waits for Redis); a timer writes them, one script call per batch: RPUSH to a list per
-// IP trimmed to `maxEntriesPerIp`, EXPIRE `ttlSecs` once per IP per batch, and one PUBLISH of the
-// batch's decisions for the console's live view. One call, not a command per entry: in a login
+// ingest path waits for Redis); a timer writes them, one script call per ~64 entries: RPUSH to a list
+// per IP trimmed to `maxEntriesPerIp`, EXPIRE `ttlSecs` once per IP per call, and one PUBLISH of the
+// batch's decisions for the console's live view. Calls, not a command per entry: in a login
 // storm three entries per event as separate commands cost more than the rest of delivery. A list,
 // not a stream: a few entries per IP are what is kept, and a small list costs a fraction of a
 // stream's memory and CPU. With several keyspace shards an IP's list is under its shard's hash tag

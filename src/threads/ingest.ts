@@ -76,6 +76,33 @@ export interface BatchId {
 }
 
 /**
+ * A FIFO that starts its items in order while fewer than `limit` units are in progress (one item
+ * always starts when none is, however large). `done(n)` gives n units back. The two gates below
+ * are this: lines ahead of the engine, and events in it.
+ */
+export function createPacedQueue<T>(limit: number, units: (item: T) => number, start: (item: T) => void) {
+  const waiting: T[] = [];
+  let inProgress = 0;
+  const pump = () => {
+    while (waiting.length > 0 && (inProgress === 0 || inProgress + units(waiting[0]!) <= limit)) {
+      const item = waiting.shift()!;
+      inProgress += units(item);
+      start(item);
+    }
+  };
+  return {
+    push(item: T) {
+      waiting.push(item);
+      pump();
+    },
+    done(n: number) {
+      inProgress -= n;
+      pump();
+    },
+  };
+}
+
+/**
  * Matched batches on their way to the session engine, in order. At most `window` events are in the
  * engine unapplied: a storm waits here and in the hand-off (whose bound, ingest.handoffMaxLines,
  * covers a line until its events are applied, because the receive thread is acknowledged only
@@ -87,27 +114,23 @@ export function createDeliveryGate(
   onApplied: (batch: BatchId) => void,
   onHanded: (batch: BatchId) => void = () => {},
 ) {
-  // Only the batch's seq and line count wait here: the lines' bytes are not needed once matched.
-  const queue: { batch: BatchId; events: readonly VpnEvent[] }[] = [];
-  let inEngine = 0;
   let handed = 0;
-  const pump = () => {
-    while (queue.length > 0 && (inEngine === 0 || inEngine + queue[0]!.events.length <= window)) {
-      const { batch, events } = queue.shift()!;
-      inEngine += events.length;
+  // Only the batch's seq and line count wait here: the lines' bytes are not needed once matched.
+  const queue = createPacedQueue<{ batch: BatchId; events: readonly VpnEvent[] }>(
+    window,
+    (b) => b.events.length,
+    ({ batch, events }) => {
       handed = batch.seq;
       onHanded(batch);
       void deliver(events).then(() => {
-        inEngine -= events.length;
         onApplied(batch);
-        pump();
+        queue.done(events.length);
       });
-    }
-  };
+    },
+  );
   return {
     push(batch: WireBatch, events: readonly VpnEvent[]) {
       queue.push({ batch: { seq: batch.seq, lines: batch.count }, events });
-      pump();
     },
     /** Seq of the last batch handed to the engine. */
     handed: () => handed,
@@ -122,25 +145,11 @@ export function createDeliveryGate(
  * order. The matcher outpaces the engine, so it is never the one waiting.
  */
 export function createMatchGate(submit: (batch: WireBatch) => void, maxAhead: number) {
-  const waiting: WireBatch[] = [];
-  let ahead = 0;
-  const pump = () => {
-    while (waiting.length > 0 && (ahead === 0 || ahead + waiting[0]!.count <= maxAhead)) {
-      const batch = waiting.shift()!;
-      ahead += batch.count;
-      submit(batch);
-    }
-  };
+  const queue = createPacedQueue<WireBatch>(maxAhead, (b) => b.count, submit);
   return {
-    offer(batch: WireBatch) {
-      waiting.push(batch);
-      pump();
-    },
+    offer: (batch: WireBatch) => queue.push(batch),
     /** A batch's events went to the engine: its lines no longer count as ahead. */
-    handed(batch: BatchId) {
-      ahead -= batch.lines;
-      pump();
-    },
+    handed: (batch: BatchId) => queue.done(batch.lines),
   };
 }
 
