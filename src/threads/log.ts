@@ -16,13 +16,28 @@ export interface LogRecord {
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
 
-/** A record's fields as plain data a message can carry: an error as its type, message and code. */
+/**
+ * A record's fields as plain data a message can carry: an error as its type, message and code, a
+ * bigint as text, an object met again (a cycle) as `[Circular]`. Never throws: a line is not worth
+ * a thread.
+ */
 function plain(obj: unknown): Record<string, unknown> {
   if (typeof obj !== 'object' || obj === null) return {};
-  const json = JSON.stringify(obj, (k, v: unknown) =>
-    v instanceof Error ? errorFields(v) : typeof v === 'bigint' ? String(v) : v,
-  );
-  return JSON.parse(json) as Record<string, unknown>;
+  const seen = new WeakSet<object>();
+  try {
+    const json = JSON.stringify(obj, (_k, v: unknown) => {
+      if (v instanceof Error) return errorFields(v);
+      if (typeof v === 'bigint') return String(v);
+      if (typeof v === 'object' && v !== null) {
+        if (seen.has(v)) return '[Circular]';
+        seen.add(v);
+      }
+      return v;
+    });
+    return JSON.parse(json) as Record<string, unknown>;
+  } catch (e) {
+    return { logFieldsError: errorFields(e) };
+  }
 }
 
 /**

@@ -22,6 +22,14 @@ describe('thread logger', () => {
     expect(log.isLevelEnabled('warn')).toBe(true);
   });
 
+  it('never throws on fields JSON cannot carry (a cycle, a bigint)', () => {
+    const posted: LogRecord[] = [];
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    threadLogger('info', (r) => posted.push(r)).warn({ cyclic, big: 10n }, 'odd fields');
+    expect(posted[0]!.obj).toEqual({ cyclic: { a: 1, self: '[Circular]' }, big: '10' });
+  });
+
   it("keeps a child's fields on its records", () => {
     const posted: LogRecord[] = [];
     threadLogger('info', (r) => posted.push(r))
