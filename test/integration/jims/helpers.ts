@@ -1,7 +1,5 @@
-// Shared bits of the JIMS client ↔ simulator tests: a settable clock, a log capture, events.
-import { Writable } from 'node:stream';
+// Shared bits of the JIMS client ↔ simulator tests: a settable clock, a log capture (test/helpers), events.
 import { jimsSchema, type JimsConfig } from '../../../src/config/schema.js';
-import { createLogger, type Logger } from '../../../src/log.js';
 import type { IdentityEvent } from '../../../src/types.js';
 
 export const SECRET = 'Sup3r-S3cret-Value!&=';
@@ -11,26 +9,7 @@ export function fakeClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {
   return { now: () => t, advance: (ms: number) => void (t += ms) };
 }
 
-export function captureLogs(): { logger: Logger; text: () => string; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  const logger = createLogger({ level: 'debug', name: 'test' }, stream);
-  const text = () => chunks.join('');
-  return {
-    logger,
-    text,
-    lines: () =>
-      text()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
+export { captureLogs } from '../../helpers/sink.js';
 
 export function jimsConfig(port: number, over: Record<string, unknown> = {}, server: Record<string, unknown> = {}): JimsConfig {
   return jimsSchema.parse({

@@ -1,24 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { captureLogs } from '../../helpers/sink.js';
 import { CONNECTION_OUTCOMES, connectionOutcomes, type ConnectionOutcome } from '../../../src/ingest/outcomes.js';
-import { createLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 function setup() {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(c: Buffer, _e, cb) {
-      for (const l of c.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const logs = captureLogs();
   let t = 0;
   const metrics = createMetrics();
-  const report = connectionOutcomes({ metrics, logger: createLogger({ level: 'debug' }, dest), transport: 'tcp', now: () => t });
+  const report = connectionOutcomes({ metrics, logger: logs.logger, transport: 'tcp', now: () => t });
   const count = async (reason: string) =>
     (await metrics.dropped.get()).values.find((v) => v.labels.reason === reason && v.labels.transport === 'tcp')?.value ?? 0;
-  return { lines, report, count, advance: (ms: number) => void (t += ms) };
+  return {
+    get lines() {
+      return logs.lines();
+    },
+    report,
+    count,
+    advance: (ms: number) => void (t += ms),
+  };
 }
 
 describe('connection outcomes', () => {

@@ -1,24 +1,17 @@
 // Operational events: every occurrence counted with its fixed labels, log lines bounded per event
 // and label values, the held-back count reported, errors logged one way.
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { captureLogs } from '../../helpers/sink.js';
 import { createEvents, DEFAULT_LOG_PER_MINUTE, errorFields, EVENTS } from '../../../src/events.js';
-import { createLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
 
 function setup(logPerMinute?: Parameters<typeof createEvents>[0]['logPerMinute']) {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(c: Buffer, _e, cb) {
-      for (const l of c.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const logs = captureLogs();
   let t = 0;
   const metrics = createMetrics();
   const emit = createEvents({
     metrics,
-    logger: createLogger({ level: 'debug' }, dest),
+    logger: logs.logger,
     now: () => t,
     ...(logPerMinute ? { logPerMinute } : {}),
   });
@@ -26,7 +19,14 @@ function setup(logPerMinute?: Parameters<typeof createEvents>[0]['logPerMinute']
     (await metrics.registry.getSingleMetric(name)!.get()).values.find((v) =>
       Object.entries(labels).every(([k, x]) => v.labels[k] === x),
     )?.value ?? 0;
-  return { lines, emit, value, advance: (ms: number) => void (t += ms) };
+  return {
+    get lines() {
+      return logs.lines();
+    },
+    emit,
+    value,
+    advance: (ms: number) => void (t += ms),
+  };
 }
 
 describe('operational events', () => {

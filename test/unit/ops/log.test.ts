@@ -1,20 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createLogger, redactSecrets, SECRET_KEYS } from '../../../src/log.js';
-
-/** A logger whose lines are kept, parsed. */
-function captured() {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger(
-    { level: 'info' },
-    { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
-  );
-  return { logger, lines };
-}
+import { redactSecrets, SECRET_KEYS } from '../../../src/log.js';
+import { captureLogs } from '../../helpers/sink.js';
 
 describe('log redaction', () => {
   it('censors secret-bearing keys at the top and one and two levels down, in lines and child bindings', () => {
-    const { logger, lines } = captured();
+    const logs = captureLogs();
+    const logger = logs.logger;
     const obj = {
       clientSecret: 's1',
       jims: { client_secret: 's2', primary: { password: 's3' } },
@@ -29,6 +21,7 @@ describe('log redaction', () => {
       .child({ component: 'y' })
       .child({ token: { authorization: 's8' } })
       .info('grandchild');
+    const lines = logs.lines();
     const text = JSON.stringify(lines);
     for (const s of ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 's8']) expect(text).not.toContain(`"${s}`);
     expect(lines[0]).toMatchObject({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { replayLog, threadLogger, type LogRecord } from '../../../src/threads/log.js';
-import { createLogger } from '../../../src/log.js';
+import { captureLogs } from '../../helpers/sink.js';
 
 describe('thread logger', () => {
   it('posts records at or above the level, as plain data a message can carry', () => {
@@ -39,14 +39,16 @@ describe('thread logger', () => {
   });
 
   it('is replayed on the main thread through its logger, named and redacted', () => {
-    const lines: Record<string, unknown>[] = [];
-    const main = createLogger(
-      { level: 'info' },
-      { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
-    );
+    const logs = captureLogs();
     const posted: LogRecord[] = [];
     threadLogger('info', (r) => posted.push(r)).warn({ password: 'p', port: 1 }, 'from a thread');
-    replayLog(main, 'receive', posted[0]!);
-    expect(lines[0]).toMatchObject({ level: 40, msg: 'from a thread', thread: 'receive', port: 1, password: '[redacted]' });
+    replayLog(logs.logger, 'receive', posted[0]!);
+    expect(logs.lines()[0]).toMatchObject({
+      level: 40,
+      msg: 'from a thread',
+      thread: 'receive',
+      port: 1,
+      password: '[redacted]',
+    });
   });
 });
