@@ -9,9 +9,13 @@ import { createPushQueue } from '../../../src/queue/jobs.js';
 import { keyspace } from '../../../src/redis/keys.js';
 import {
   accounting,
+  e2eConfig,
+  manualClock,
   orderViolations,
   sameTable,
   show,
+  startBridge,
+  startSim,
   truthOf,
   vpnLine,
   waitFor,
@@ -19,6 +23,8 @@ import {
   type Bridge,
   type LineSpec,
   type ManualClock,
+  type SimHandle,
+  type TestRedis,
   type Truth,
 } from './harness.js';
 
@@ -75,6 +81,23 @@ export interface Ctx {
   sent: number;
   /** A standalone Redis URL for the failure report's queue state (absent for Sentinel/Cluster). */
   redis?: { url: string; keyPrefix: string };
+}
+
+/** e2eConfig wants a TestRedis for url + prefix; the Sentinel and Cluster tests replace `redis` wholesale. */
+export const topologyPlaceholder = (keyPrefix: string) => ({ url: 'redis://127.0.0.1:1', keyPrefix }) as TestRedis;
+
+/**
+ * Starts a bridge on a Redis topology the test started (Sentinel, Cluster), with its own JIMS
+ * simulator and a manual clock, into `ctx`; `redis` is the config's Redis section past url and
+ * prefix. Returns the simulator (the test closes it).
+ */
+export async function startTopologyBridge(ctx: Ctx, keyPrefix: string, redis: Record<string, unknown>): Promise<SimHandle> {
+  ctx.clock = manualClock();
+  const jims = await startSim();
+  const cfg = e2eConfig(topologyPlaceholder(keyPrefix), jims.port, { redis: { url: '', keyPrefix, ...redis } });
+  ctx.bridge = await startBridge(cfg, ctx.clock);
+  ctx.sent = 0;
+  return jims;
 }
 
 /** What is still in flight (for a failure message): job counts, unfinished jobs, outbox. */

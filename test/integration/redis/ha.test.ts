@@ -5,12 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PtimError } from '../../../src/errors.js';
 import { keyspace } from '../../../src/redis/keys.js';
-import { expectConverged, killMasterMidStream, sendStream, stream, type Ctx } from '../e2e/convergence.js';
-import { e2eConfig, manualClock, startBridge, startSim, waitFor, type SimHandle, type TestRedis } from '../e2e/harness.js';
+import {
+  expectConverged,
+  killMasterMidStream,
+  sendStream,
+  startTopologyBridge,
+  stream,
+  topologyPlaceholder,
+  type Ctx,
+} from '../e2e/convergence.js';
+import { e2eConfig, manualClock, startBridge, waitFor, type SimHandle } from '../e2e/harness.js';
 import { startCluster, startSentinelSet, type SentinelSet, type TestCluster } from '../../helpers/redis-ha.js';
-
-/** e2eConfig wants a TestRedis for url + prefix; HA tests override `redis` wholesale. */
-const placeholder = (keyPrefix: string) => ({ url: 'redis://127.0.0.1:1', keyPrefix }) as TestRedis;
 
 describe('Redis Sentinel', () => {
   let set: SentinelSet;
@@ -20,13 +25,7 @@ describe('Redis Sentinel', () => {
 
   beforeAll(async () => {
     set = await startSentinelSet();
-    ctx.clock = manualClock();
-    jims = await startSim();
-    const cfg = e2eConfig(placeholder(keyPrefix), jims.port, {
-      redis: { url: '', keyPrefix, sentinel: { sentinels: set.sentinels, name: set.name } },
-    });
-    ctx.bridge = await startBridge(cfg, ctx.clock);
-    ctx.sent = 0;
+    jims = await startTopologyBridge(ctx, keyPrefix, { sentinel: { sentinels: set.sentinels, name: set.name } });
   }, 60_000);
   afterAll(async () => {
     await ctx.bridge?.stop();
@@ -58,13 +57,7 @@ describe('Redis Cluster', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    ctx.clock = manualClock();
-    jims = await startSim();
-    const cfg = e2eConfig(placeholder(keyPrefix), jims.port, {
-      redis: { url: '', keyPrefix, cluster: { nodes: cluster.nodes } },
-    });
-    ctx.bridge = await startBridge(cfg, ctx.clock);
-    ctx.sent = 0;
+    jims = await startTopologyBridge(ctx, keyPrefix, { cluster: { nodes: cluster.nodes } });
   }, 90_000);
   afterAll(async () => {
     await ctx.bridge?.stop();
@@ -74,7 +67,7 @@ describe('Redis Cluster', () => {
 
   it('a standalone URL at a Cluster node is refused at start (PTIM_ERR_REDIS_CLUSTER), not silently dropped', async () => {
     const port = Number(cluster.nodes[0]!.split(':')[1]);
-    const cfg = e2eConfig(placeholder(keyPrefix), jims.port, { redis: { url: `redis://127.0.0.1:${port}`, keyPrefix } });
+    const cfg = e2eConfig(topologyPlaceholder(keyPrefix), jims.port, { redis: { url: `redis://127.0.0.1:${port}`, keyPrefix } });
     const err = await startBridge(cfg, manualClock()).then(
       async (b) => (await b.stop(), undefined),
       (e: unknown) => e,

@@ -11,20 +11,9 @@ import { checkRedis } from '../../../src/redis/check.js';
 import { shardPrefix, shardsOf, type Shards } from '../../../src/redis/shards.js';
 import { searchSessions } from '../../../src/console/search.js';
 import { countSessions, listSessions, scanSessions } from '../../../src/sessions/query.js';
-import { expectConverged, killMasterMidStream, sendStream, stream, type Ctx } from '../e2e/convergence.js';
-import {
-  e2eConfig,
-  manualClock,
-  startBridge,
-  startSim,
-  truthOf,
-  waitFor,
-  type SimHandle,
-  type TestRedis,
-} from '../e2e/harness.js';
+import { expectConverged, killMasterMidStream, sendStream, startTopologyBridge, stream, type Ctx } from '../e2e/convergence.js';
+import { truthOf, waitFor, type SimHandle } from '../e2e/harness.js';
 import { startCluster, type TestCluster } from '../../helpers/redis-ha.js';
-
-const placeholder = (keyPrefix: string) => ({ url: 'redis://127.0.0.1:1', keyPrefix }) as TestRedis;
 
 describe('Redis Cluster with redis.shards: 3', () => {
   let cluster: TestCluster;
@@ -39,13 +28,7 @@ describe('Redis Cluster with redis.shards: 3', () => {
     client = new Cluster([...cluster.nodes], { lazyConnect: true });
     client.on('error', () => {});
     await client.connect();
-    ctx.clock = manualClock();
-    jims = await startSim();
-    const cfg = e2eConfig(placeholder(keyPrefix), jims.port, {
-      redis: { url: '', keyPrefix, cluster: { nodes: cluster.nodes }, shards: 3 },
-    });
-    ctx.bridge = await startBridge(cfg, ctx.clock);
-    ctx.sent = 0;
+    jims = await startTopologyBridge(ctx, keyPrefix, { cluster: { nodes: cluster.nodes }, shards: 3 });
   }, 90_000);
   afterAll(async () => {
     await ctx.bridge?.stop();
