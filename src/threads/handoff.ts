@@ -151,13 +151,29 @@ export interface Handoff {
   depth(): number;
 }
 
+/**
+ * `run` once after the current turn (`schedule`), however many times it is asked for during it: the
+ * hand-off's batches, its acknowledgements and the main thread's sends to the matcher all go out
+ * this way, one message per turn.
+ */
+export function oncePerTurn(schedule: (run: () => void) => void, run: () => void): () => void {
+  let scheduled = false;
+  const go = () => {
+    scheduled = false;
+    run();
+  };
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    schedule(go);
+  };
+}
+
 export function createHandoff(opts: HandoffOptions): Handoff {
   let pending: RawMessage[] = [];
   let inFlight = 0;
   let seq = 0;
-  let scheduled = false;
   const flush = () => {
-    scheduled = false;
     if (pending.length === 0) return seq;
     const batch = packBatch(++seq, pending);
     inFlight += batch.count;
@@ -165,15 +181,13 @@ export function createHandoff(opts: HandoffOptions): Handoff {
     opts.post(batch);
     return seq;
   };
+  const flushLater = oncePerTurn(opts.schedule, flush);
   return {
     offer(raw) {
       if (inFlight + pending.length >= opts.maxLines) return false;
       pending.push(raw);
       if (pending.length >= opts.batchLines) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        opts.schedule(flush);
-      }
+      else flushLater();
       return true;
     },
     flush,
@@ -193,17 +207,13 @@ export function createHandoff(opts: HandoffOptions): Handoff {
  */
 export function coalesceAcks(post: (lines: number) => void, schedule: (send: () => void) => void): (lines: number) => void {
   let lines = 0;
-  let scheduled = false;
-  const send = () => {
-    scheduled = false;
+  const sendLater = oncePerTurn(schedule, () => {
     const n = lines;
     lines = 0;
     post(n);
-  };
+  });
   return (n) => {
     lines += n;
-    if (scheduled) return;
-    scheduled = true;
-    schedule(send);
+    sendLater();
   };
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
 import { createChannel, type Channel, type Message } from './channel.js';
-import { unpackBatch, type BatchOrder, type WireBatch } from './handoff.js';
+import { oncePerTurn, unpackBatch, type BatchOrder, type WireBatch } from './handoff.js';
 import { createHeartbeat, createWatchdog, type HeartbeatState } from './heartbeat.js';
 import { replayLog, type LogRecord } from './log.js';
 import type { MatcherThreadData } from './matcher-thread.js';
@@ -101,7 +101,6 @@ export function createPendingBatches(schedule: (send: () => void) => void = (sen
   // Seqs added this turn and the thread they are for.
   let outbox: number[] = [];
   let outTo: Recipient | undefined;
-  let scheduled = false;
   const post = (to: Recipient, seqs: Iterable<number>) => {
     const list: BatchOrder[] = [];
     for (const seq of seqs) {
@@ -111,11 +110,11 @@ export function createPendingBatches(schedule: (send: () => void) => void = (sen
     if (list.length > 0) to.channel.post({ t: 'batches', list } as Message);
   };
   const send = () => {
-    scheduled = false;
     const [to, seqs] = [outTo, outbox];
     [outTo, outbox] = [undefined, []];
     if (to) post(to, seqs);
   };
+  const sendLater = oncePerTurn(schedule, send);
   return {
     add(batch: WireBatch, to: Recipient | undefined) {
       pending.set(batch.seq, { batch, skip: [] });
@@ -124,9 +123,7 @@ export function createPendingBatches(schedule: (send: () => void) => void = (sen
       if (outTo !== undefined && outTo !== to) send();
       outTo = to;
       outbox.push(batch.seq);
-      if (scheduled) return;
-      scheduled = true;
-      schedule(send);
+      sendLater();
     },
     /** The answered batch, no longer pending. */
     take(seq: number): WireBatch | undefined {
