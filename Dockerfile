@@ -29,6 +29,7 @@ USER node
 EXPOSE 5514/udp 5514/tcp 6514/tcp 9514/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9514/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The main thread's heap setting (src/threads/heap.ts, README "Threading model").
+# The main thread's heap setting and glibc's arena count (src/threads/heap.ts, README "Threading model").
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/main.js"]
 CMD ["serve"]

@@ -15,7 +15,7 @@ import { startPrivateRedis, type PrivateRedis } from '../src/demo/redis-server.j
 import { createJimsSimulator, type JimsSimulator } from '../src/jims-sim/simulator.js';
 import type { SimOperation } from '../src/jims-sim/state.js';
 import { canonicalIp } from '../src/identity/ip.js';
-import { SERVE_NODE_FLAGS } from '../src/threads/heap.js';
+import { SERVE_ENV, SERVE_NODE_FLAGS } from '../src/threads/heap.js';
 import type { BridgeStartOrder, BridgeStats } from './bridge-process.js';
 
 /** Send times and simulator receipt times share this clock (both live in the bench process). */
@@ -86,9 +86,10 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
   const sim = createJimsSimulator({ clients: [{ clientId, clientSecret }], clock: benchClock });
   const { port: simPort } = await sim.listen(0, '127.0.0.1');
   const child: ChildProcess = fork(await buildBridge(), [], {
-    // Started as the shipped start command starts it (its node flags); then
+    // Started as the shipped start command starts it (its node flags and environment); then
     // BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge alone.
     execArgv: [...SERVE_NODE_FLAGS, ...(process.env.BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+    env: { ...process.env, ...SERVE_ENV },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const request = async <T>(msg: unknown, answer: string): Promise<T> => {
