@@ -94,18 +94,27 @@ export async function startStack(overrides: Record<string, unknown> = {}): Promi
   });
   const request = async <T>(msg: unknown, answer: string): Promise<T> => {
     const got = new Promise<T>((resolve, reject) => {
+      // Each request's listeners go with its answer (a bench asks for stats many times).
+      const done = () => {
+        child.off('message', onMsg);
+        child.off('exit', onExit);
+      };
       const onMsg = (raw: unknown) => {
         const m = raw as { type: string; message?: string };
         if (m.type === answer) {
-          child.off('message', onMsg);
+          done();
           resolve(m as T);
         } else if (m.type === 'error') {
-          child.off('message', onMsg);
+          done();
           reject(new Error(`bridge process: ${m.message}`));
         }
       };
+      const onExit = (code: number | null) => {
+        done();
+        reject(new Error(`bridge process exited (${code})`));
+      };
       child.on('message', onMsg);
-      child.once('exit', (code) => reject(new Error(`bridge process exited (${code})`)));
+      child.once('exit', onExit);
     });
     child.send(msg as object);
     return got;
