@@ -93,16 +93,19 @@ end
 
 -- The IP's next seq. A chain (the seqs of an IP since its bookkeeping was last pruned) starts
 -- above every seq a pruned IP ever had (the floor), and the ordering guard is told so (delivered =
--- the floor): no job of an older chain can be pushed after this one.
+-- the floor): no job of an older chain can be pushed after this one. HINCRBY answers 1 only when
+-- it made the field (a chain's seqs are never 0): a new chain. Its delivered mark is written even
+-- when the floor is 0, so the guard finds every chain's mark without asking whether it has one.
 local function nextSeq()
-  if redis.call('HEXISTS', seqKey, ipk) == 0 then
-    local floor = tonumber(redis.call('GET', floorKey) or '0')
-    if floor > 0 then
-      redis.call('HSET', seqKey, ipk, floor)
-      if tonumber(redis.call('HGET', deliveredKey, ipk) or '0') < floor then redis.call('HSET', deliveredKey, ipk, floor) end
-    end
+  local seq = redis.call('HINCRBY', seqKey, ipk, 1)
+  if seq ~= 1 then return seq end
+  local floor = tonumber(redis.call('GET', floorKey) or '0')
+  if floor > 0 then
+    seq = floor + 1
+    redis.call('HSET', seqKey, ipk, seq)
   end
-  return redis.call('HINCRBY', seqKey, ipk, 1)
+  if tonumber(redis.call('HGET', deliveredKey, ipk) or '-1') < floor then redis.call('HSET', deliveredKey, ipk, floor) end
+  return seq
 end
 
 local function emit(kind, who, recvAt, reason)

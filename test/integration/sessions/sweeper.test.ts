@@ -218,9 +218,12 @@ describe('pruning ended IPs', () => {
     // The active session elsewhere is untouched (index and gauge); the pruned IP's next session numbers from above its old seqs.
     expect(await countSessions(db.redis, prefix)).toBe(1);
     expect(await db.redis.hget(ks.seqs, ipKey('192.0.2.10'))).toBe('1');
+    // A chain starts with its delivered mark at the floor (0 before any pruning): the guard reads it directly.
+    expect(await db.redis.hget(ks.delivered, ipKey('192.0.2.10'))).toBe('0');
     await seed(prefix, up('192.0.2.9', 'carol', now));
     const events = (await readOutbox(db.redis, prefix)).filter((e) => e.ipKey === key);
     expect(events.map((e) => e.event.seq)).toEqual([1, 2, 3]);
+    expect(await db.redis.hget(ks.delivered, key)).toBe('2');
     // And an old job of the pruned chain is superseded, never pushed after the new connect.
     const guard = createOrderingGuard(db.redis, prefix);
     const old = { ipKey: key, seq: 1, token: 't', ttlMs: 1000, previousJobKey: `${ks.tag}:none`, createdAt: 0 };
