@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, startPrivateRedis, type PrivateRedis } from '../src/demo/redis-server.js';
+import { SERVE_ENV, SERVE_NODE_FLAGS } from '../src/threads/heap.js';
 import { numberFlag } from './lib.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -102,7 +103,11 @@ function writeConfig(dir: string, redis: PrivateRedis, patternsDir: string, port
 /** One `serve` from launch to ready (and to proofs done), then SIGTERM. */
 async function startOnce(config: string, opsPort: number): Promise<Start> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [MAIN, 'serve', '-c', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Started as the shipped start command starts it: its node flags and environment.
+  const child: ChildProcess = spawn(process.execPath, [...SERVE_NODE_FLAGS, MAIN, 'serve', '-c', config], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...SERVE_ENV },
+  });
   let listenersMs: number | undefined;
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (listenersMs === undefined && line.includes('"ptim-bridge started"')) listenersMs = performance.now() - t0;
