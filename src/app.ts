@@ -15,6 +15,7 @@ import type { ListenerAddress } from './ingest/receiver.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
+import { librarySpec, type LibrarySpec } from './match/runnable.js';
 import { createPatternProofs, verdictStoreFor, type PatternProofs } from './match/proofs.js';
 import { createLibraryReloader, type LibraryReloader } from './match/reload.js';
 import { redisVerdicts } from './match/verdict-redis.js';
@@ -168,6 +169,7 @@ async function buildIngest(
   command: RedisClient,
   engine: () => EngineFront | undefined,
   history: HistoryTap,
+  library: LibrarySpec,
 ) {
   const { logger, metrics, clock } = deps;
   const ingest = await createThreadedIngest(config, {
@@ -189,6 +191,7 @@ async function buildIngest(
     },
     // A storm waits in the hand-off (as raw bytes), not in the engine's buffer, which stays for Redis outages.
     deliverWindow: deliverWindow(config.sessions.bufferMaxEvents),
+    library,
     store: createQuarantineStore(command, config.redis.keyPrefix),
     ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
   });
@@ -234,18 +237,18 @@ function redisPool(target: RedisTarget, config: Config, deps: AppDeps) {
 type RedisPool = ReturnType<typeof redisPool>;
 
 /**
- * The main thread's copy of the pattern library: what the background proofs run on and what the
- * console shows as running (the matcher thread loads and runs its own). Preflight loaded the
- * first one; each library a reload installs in the matcher thread is loaded here too, so the
- * regexes a reload adds are offered to the prover. A refusal removes the pattern here and in
- * the matcher thread (`drop`).
+ * The main thread's pattern library: loaded and checked here (preflight, then each reload), sent
+ * to the matcher thread to run, offered to the background proofs, and shown by the console. A
+ * refusal removes the pattern here and in the matcher thread (`drop`).
  */
 export interface MainLibrary {
   readonly proofs: PatternProofs;
   /** The library as it runs (refused patterns removed). */
   current(): Library;
-  /** Loads the library again after the matcher thread installed a reload, and offers it. */
-  reloaded(): Promise<void>;
+  /** Loads the pattern files again, with the verdicts known so far (PtimError PTIM_ERR_PATTERN when refused). */
+  load(): Promise<Library>;
+  /** Offers a library the matcher thread now runs to the proofs. */
+  offer(lib: Library): void;
 }
 
 export function mainLibrary(
@@ -254,7 +257,6 @@ export function mainLibrary(
   first: Library,
   drop: (keys: readonly string[]) => void,
 ): MainLibrary {
-  const emit = createEvents({ metrics: deps.metrics, logger: deps.logger, now: () => deps.clock.now() });
   let offered = first;
   let current = first;
   const install = (lib: Library) => {
@@ -278,14 +280,8 @@ export function mainLibrary(
   return {
     proofs,
     current: () => current,
-    async reloaded() {
-      try {
-        offer(await loadLibrary(patterns.dirs, { verdicts: proofs.store }));
-      } catch (err) {
-        // The matcher thread loaded these files a moment ago; an edit since then reloads again.
-        emit('pattern_proof_copy_failed', { err });
-      }
-    },
+    load: () => loadLibrary(patterns.dirs, { verdicts: proofs.store }),
+    offer,
   };
 }
 
@@ -318,17 +314,31 @@ interface Parts {
 /** The ingest role's threads, reloader and main-thread library; start-up problems go to `errors`. */
 async function addIngest(parts: Parts, pre: PreflightResult, errors: PtimError[]): Promise<void> {
   const { config, deps } = parts;
-  if (pre.library) parts.library = mainLibrary(config.patterns, deps, pre.library, (keys) => parts.ingest?.dropPatterns(keys));
+  // Without a library preflight has reported why (PTIM_ERR_PATTERN).
+  if (!pre.library) return;
+  const main = mainLibrary(config.patterns, deps, pre.library, (keys) => parts.ingest?.dropPatterns(keys));
+  parts.library = main;
   try {
-    const built = await buildIngest(config, deps, parts.pool.command, () => parts.engine, parts.history);
+    const built = await buildIngest(
+      config,
+      deps,
+      parts.pool.command,
+      () => parts.engine,
+      parts.history,
+      librarySpec(pre.library),
+    );
     parts.ingest = built.ingest;
     parts.reloader = createLibraryReloader({
       dirs: config.patterns.dirs,
       watch: config.patterns.watch,
-      load: () => built.ingest.reload(),
-      onLibrary: (summary) => {
-        built.ingest.setLiterals(summary.literals);
-        void parts.library?.reloaded();
+      // One load per reload, on this thread: the matcher thread compiles what was loaded and checked here.
+      load: async () => {
+        const lib = await main.load();
+        return { ...(await built.ingest.reload(librarySpec(lib))), lib };
+      },
+      onLibrary: ({ literals, lib }) => {
+        built.ingest.setLiterals(literals);
+        main.offer(lib);
       },
       logger: deps.logger,
       metrics: deps.metrics,

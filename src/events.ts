@@ -160,10 +160,6 @@ export const EVENTS = {
     message: (f) => `one ${f.object === 'vpn' ? 'VPN' : 'gateway'} seen with two domains: JIMS gets its users under both`,
   }),
   pattern_watch_failed: ops({ level: 'warn', message: 'pattern directory watch failed; use SIGHUP to reload' }),
-  pattern_proof_copy_failed: ops({
-    level: 'warn',
-    message: 'the reloaded pattern library could not be loaded for its safety proofs (the next reload tries again)',
-  }),
   verdict_cache_write_failed: ops({
     level: 'warn',
     setting: 'patterns.verdictCacheFile',

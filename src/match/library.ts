@@ -8,45 +8,26 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import XRegExp from 'xregexp';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
 import { PtimError, type Problem } from '../errors.js';
 import { parseSyslog } from '../syslog/parse.js';
 import type { SyslogMessage } from '../types.js';
 import { matchMessage, messageTag, tryPattern, type CompiledPattern } from './matcher.js';
-import { createPrefilter, minimalLiterals, type Prefilter } from './prefilter.js';
+import {
+  buildRegex,
+  compileSubpatterns,
+  needlesOf,
+  referencedNames,
+  runnable,
+  type Library,
+  type PendingProof,
+} from './runnable.js';
 import { safetyAdvice } from './regex-safety.js';
 import { TRANSFORMS, TRANSFORM_NAMES, type FieldValue } from './transforms.js';
 import { createVerdictStore, verdictKey, type VerdictLookup } from './verdicts.js';
 
-export interface Library {
-  /** Every pattern in match order (file-name order, then file order), enabled or not. */
-  readonly patterns: readonly CompiledPattern[];
-  readonly prefilter: Prefilter;
-  /** The literals the prefilter scans for. */
-  readonly literals: readonly string[];
-  /** Compiled shared sub-patterns. */
-  readonly subpatterns: Readonly<Record<string, RegExp>>;
-  /** Sub-pattern sources as written, for `explain`'s step-by-step diagnosis. */
-  readonly subpatternSources: Readonly<Record<string, string>>;
-  /** Non-fatal findings (unverified patterns, patterns without counter-examples…). */
-  readonly warnings: readonly Problem[];
-  readonly files: readonly string[];
-  /** Regexes loaded without a stored verdict: active, proven in the background (see verdicts.ts). */
-  readonly pendingProofs: readonly PendingProof[];
-}
-
-/** A compiled regex (in `pendingProofs`: one nobody has proven yet), and where its pattern is. */
-export interface PendingProof {
-  readonly patternId: string;
-  /** Its verdict key (verdicts.ts). */
-  readonly key: string;
-  readonly source: string;
-  readonly flags: string;
-  readonly file: string;
-  readonly line: number;
-}
+export type { Library, PendingProof } from './runnable.js';
 
 export interface ExampleResult {
   readonly patternId: string;
@@ -79,7 +60,6 @@ export interface LoadOptions {
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const SUBPATTERN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const REF = /\{\{([A-Za-z0-9_$]+)\}\}/g;
 
 const fieldValue = z.union([z.string(), z.array(z.string()), z.null()]);
 const exampleSchema = z
@@ -278,38 +258,13 @@ function collectSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]):
 /** Phase 2b: sub-patterns compiled, resolved recursively (they may use each other). */
 export function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Subpatterns {
   const defs = collectSubpatterns(parsed, problems);
-  const subs: Record<string, RegExp> = {};
-  const failed = new Set<string>();
-  const fail = (name: string, problem?: Problem) => {
-    if (problem) problems.push(problem);
-    failed.add(name);
-    return undefined;
-  };
-  const resolve = (name: string, stack: readonly string[]): RegExp | undefined => {
-    if (subs[name]) return subs[name];
-    const def = defs.get(name);
-    if (failed.has(name) || !def) return undefined;
+  const sources = new Map([...defs].map(([name, d]) => [name, d.source]));
+  const compiled = compileSubpatterns(sources, (name, _stack, message) => {
+    const def = defs.get(name)!;
     const pos = locate(def.pf.doc, def.pf.lc, ['subpatterns', name]);
-    const where = { source: def.file, line: pos?.line, path: `subpatterns.${name}` };
-    if (stack.includes(name))
-      return fail(name, { ...where, message: `sub-pattern refers to itself: ${[...stack, name].join(' → ')}` });
-    const deps: Record<string, RegExp> = {};
-    for (const m of def.source.matchAll(REF)) {
-      const dep = m[1]!;
-      if (!defs.has(dep)) return fail(name, { ...where, message: `unknown sub-pattern reference {{${dep}}}` });
-      const d = resolve(dep, [...stack, name]);
-      if (!d) return fail(name);
-      deps[dep] = d;
-    }
-    try {
-      subs[name] = XRegExp.build(def.source, deps, 'x');
-      return subs[name];
-    } catch (e) {
-      return fail(name, { ...where, message: `sub-pattern does not compile: ${(e as Error).message}` });
-    }
-  };
-  for (const name of defs.keys()) resolve(name, []);
-  return { defs, compiled: subs };
+    if (message) problems.push({ source: def.file, line: pos?.line, path: `subpatterns.${name}`, message });
+  });
+  return { defs, compiled };
 }
 
 /** A pattern that compiled, with where it came from. */
@@ -332,8 +287,7 @@ function compileRegex(
   if (def.regex === undefined) return { fieldNames: def.sd ? Object.keys(def.sd) : [] };
   const deps: Record<string, RegExp> = {};
   let refsOk = true;
-  for (const m of def.regex.matchAll(REF)) {
-    const name = m[1]!;
+  for (const name of referencedNames(def.regex)) {
     const s = subs.compiled[name];
     if (!subs.defs.has(name)) problems.push({ ...at('regex'), message: `unknown sub-pattern reference {{${name}}}` });
     if (s) deps[name] = s;
@@ -341,7 +295,7 @@ function compileRegex(
   }
   if (!refsOk) return { fieldNames: [] };
   try {
-    const regex = XRegExp.build(def.regex, deps, 'x');
+    const regex = buildRegex(def.regex, deps);
     const names = (regex as RegExp & { xregexp?: { captureNames?: (string | null)[] } }).xregexp?.captureNames ?? [];
     return { regex, fieldNames: names.filter((n): n is string => typeof n === 'string') };
   } catch (e) {
@@ -426,7 +380,7 @@ function toCompiledPattern(def: PatternDef, regex: RegExp | undefined, pf: Parse
     kind: def.kind,
     tags: list(def.tags),
     literals,
-    needles: literals.map((l) => Buffer.from(l, 'utf8')),
+    needles: needlesOf(literals),
     ...(regex ? { regex, regexSource: def.regex } : {}),
     ...(def.sd ? { sd: def.sd } : {}),
     optional: def.optional,
@@ -497,12 +451,6 @@ export function selfTest(
     });
   }
   return results;
-}
-
-/** The patterns in match order with the prefilter of the enabled ones' literals. */
-function runnable(order: readonly CompiledPattern[]): Pick<Library, 'patterns' | 'prefilter' | 'literals'> {
-  const enabledLiterals = order.filter((p) => p.enabled).flatMap((p) => p.literals);
-  return { patterns: order, prefilter: createPrefilter(enabledLiterals), literals: minimalLiterals(enabledLiterals) };
 }
 
 /** The runnable library from the admitted patterns, in match order. */

@@ -9,6 +9,7 @@ import type { IngestDeps } from '../ingest/receivers.js';
 import type { Logger } from '../log.js';
 import { createEvents } from '../events.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { LibrarySpec } from '../match/runnable.js';
 import type { ReadinessCheck } from '../ops/server.js';
 import type { WireBatch } from './handoff.js';
 import { systemClock, type Clock, type VpnEvent } from '../types.js';
@@ -30,6 +31,8 @@ export interface ThreadedIngestDeps {
   readonly deliverWindow: number;
   readonly store?: QuarantineStore;
   readonly timing?: IngestDeps['timing'];
+  /** The pattern library the matcher thread starts with, as the main thread loaded it. */
+  readonly library: LibrarySpec;
   /** Test-only: module that rewrites the matcher's library (see MatcherThreadData). */
   readonly libraryHook?: string;
 }
@@ -40,7 +43,8 @@ export interface ThreadedIngest {
   stop(): Promise<void>;
   /** Resolves once every line received so far is matched and its events handed on. */
   drain(): Promise<void>;
-  reload(): Promise<LibrarySummary>;
+  /** Installs a library the main thread loaded (and checked) in the matcher thread. */
+  reload(library: LibrarySpec): Promise<LibrarySummary>;
   setLiterals(literals: readonly string[]): void;
   /** The matcher skips these patterns (patternKey) from now on: refused by their background proof. */
   dropPatterns(keys: readonly string[]): void;
@@ -176,8 +180,6 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   );
   const matcher: MatcherSupervisor = createMatcherSupervisor({
     data: {
-      dirs: config.patterns.dirs,
-      verdictCacheFile: config.patterns.verdictCacheFile,
       identity: config.identity,
       nearMissLogPerMinute: config.patterns.nearMissLogPerMinute,
       maxFieldBytes: config.patterns.maxFieldBytes,
@@ -198,7 +200,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
   });
   const ahead = createMatchGate((b) => matcher.submit(b), MATCH_AHEAD_LINES);
   const [m, r] = await Promise.allSettled([
-    matcher.start(),
+    matcher.start(deps.library),
     openReceiveThread(
       {
         config: { ingest: config.ingest, firewalls: config.firewalls },
@@ -248,7 +250,7 @@ function assemble(
       await Promise.race([matched(seq), bounded]);
     },
     drain: async () => matched(await recv.flush()),
-    reload: () => matcher.reload(),
+    reload: (library) => matcher.reload(library),
     setLiterals: (literals) => recv.setLiterals(literals),
     dropPatterns: (keys) => matcher.drop(keys),
     addresses: () => recv.addresses(),

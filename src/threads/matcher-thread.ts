@@ -1,11 +1,11 @@
 // Entry of the matcher thread: parse → match → normalize through the same createPipeline().process
 // the golden tests drive, on batches of candidate lines from the receive thread (relayed by the
-// main thread, which keeps each batch until it is answered). The heartbeat says which line and
+// main thread, which keeps each batch until it is answered). Its library comes from the main
+// thread, loaded and checked there (match/runnable.ts): this thread only compiles it. The heartbeat says which line and
 // pattern are running, so the main thread can end this thread when one line runs away.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../config/schema.js';
-import { loadLibrary, type Library } from '../match/library.js';
-import { verdictStoreFor } from '../match/proofs.js';
+import { libraryFromSpec, type Library, type LibrarySpec } from '../match/runnable.js';
 import { createThreadMetrics } from './thread-metrics.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { HISTORY_TEXT_CHARS } from '../history/entries.js';
@@ -18,9 +18,8 @@ import { toWireError } from './spawn.js';
 import { summarize, watchedLibrary } from './watched-library.js';
 
 export interface MatcherThreadData {
-  readonly dirs: readonly string[];
-  /** patterns.verdictCacheFile: the matcher judges regexes with the same stored verdicts as preflight. */
-  readonly verdictCacheFile: string | null;
+  /** The library to run, as the main thread loaded it. */
+  readonly library: LibrarySpec;
   readonly identity: IdentityConfig;
   readonly nearMissLogPerMinute: number;
   readonly maxFieldBytes: number;
@@ -39,8 +38,8 @@ const metrics = createThreadMetrics();
 const heartbeat = createHeartbeat(data.heartbeat);
 const quarantined = new Set(data.quarantined);
 
-async function load(): Promise<Library> {
-  const lib = await loadLibrary(data.dirs, { verdicts: verdictStoreFor(data) });
+async function load(spec: LibrarySpec): Promise<Library> {
+  const lib = libraryFromSpec(spec);
   if (!data.libraryHook) return lib;
   const hook = (await import(data.libraryHook)) as { default: (l: Library) => Library };
   return hook.default(lib);
@@ -73,8 +72,8 @@ function serve(pipeline: Pipeline, initial: Library): void {
       port.postMessage({ t: 'done', seq: batch.seq, events });
     }
   });
-  channel.on('reload', (m: Message) => {
-    load().then(
+  channel.on('reload', (m: Message & { library: LibrarySpec }) => {
+    load(m.library).then(
       (lib) => {
         install(lib);
         channel.reply(m, { t: 'reloaded', summary: summarize(lib, quarantined) } as Message);
@@ -92,7 +91,7 @@ function serve(pipeline: Pipeline, initial: Library): void {
   });
 }
 
-load().then(
+load(data.library).then(
   (lib) => {
     const pipeline = createPipeline({
       library: watchedLibrary(lib, quarantined, heartbeat),

@@ -5,6 +5,7 @@
 // thread goes on receiving and the batches wait here (bounded by ingest.handoffMaxLines).
 import type { Worker } from 'node:worker_threads';
 import type { Emit } from '../events.js';
+import type { LibrarySpec } from '../match/runnable.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Clock, VpnEvent } from '../types.js';
@@ -19,7 +20,7 @@ import { firstMessage, fromWireError, siblingModule, spawnThread, type WireError
 import type { LibrarySummary } from './watched-library.js';
 
 export interface MatcherDeps {
-  readonly data: Omit<MatcherThreadData, 'heartbeat' | 'quarantined'>;
+  readonly data: Omit<MatcherThreadData, 'heartbeat' | 'quarantined' | 'library'>;
   readonly matchTimeoutMs: number;
   readonly logger: Logger;
   /** Operational events (thread failures, quarantines). */
@@ -34,11 +35,11 @@ export interface MatcherDeps {
 }
 
 export interface MatcherSupervisor {
-  /** Starts the first matcher; rejects with its library's load error (PTIM_ERR_PATTERN). */
-  start(): Promise<LibrarySummary>;
+  /** Starts the first matcher with this library; rejects if the thread cannot run it (PTIM_ERR_PATTERN). */
+  start(library: LibrarySpec): Promise<LibrarySummary>;
   submit(batch: WireBatch): void;
-  /** Reloads the library in the matcher thread (PtimError PTIM_ERR_PATTERN when it is refused). */
-  reload(): Promise<LibrarySummary>;
+  /** Installs a library in the matcher thread, and in every restarted one (PtimError PTIM_ERR_PATTERN when it is refused). */
+  reload(library: LibrarySpec): Promise<LibrarySummary>;
   /** Quarantine records found in the store at start (persisted by an earlier run or replica). */
   restore(): Promise<void>;
   /** Skips these patterns (patternKey) from now on, in this thread and every restarted one (a refused proof). */
@@ -145,8 +146,8 @@ export function createPendingBatches(schedule: (send: () => void) => void = (sen
   };
 }
 
-async function reloadIn(t: MatcherThread | undefined): Promise<LibrarySummary> {
-  const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload' }, RELOAD_MS) : undefined;
+async function reloadIn(t: MatcherThread | undefined, library: LibrarySpec): Promise<LibrarySummary> {
+  const reply = t?.ready ? await t.channel.request<Reply>({ t: 'reload', library } as Message, RELOAD_MS) : undefined;
   if (!reply) throw fromWireError({ message: 'the matcher thread is restarting; reload again' }, 'PTIM_ERR_PATTERN');
   if (reply.error) throw fromWireError(reply.error, 'PTIM_ERR_PATTERN');
   return reply.summary!;
@@ -162,6 +163,8 @@ interface SupervisorState {
   /** Patterns refused by their background safety proof: skipped like quarantined ones, not stored as such. */
   readonly dropped: Set<string>;
   current: MatcherThread | undefined;
+  /** The library a (re)started thread runs: the last one installed. */
+  library: LibrarySpec | undefined;
   summary: LibrarySummary | undefined;
   closed: boolean;
 }
@@ -172,7 +175,8 @@ function createMatcherLifecycle(deps: MatcherDeps, s: SupervisorState) {
 
   async function spawn(): Promise<LibrarySummary> {
     const skip = [...s.book.keys(), ...s.dropped];
-    const { thread, ready } = openMatcherThread({ ...deps.data, heartbeat: s.heartbeat.buffer, quarantined: skip }, logger, emit);
+    const data = { ...deps.data, library: s.library!, heartbeat: s.heartbeat.buffer, quarantined: skip };
+    const { thread, ready } = openMatcherThread(data, logger, emit);
     s.current = thread;
     thread.channel.on('done', (m: Message & { seq: number; events: VpnEvent[] }) => {
       if (s.current !== thread) return;
@@ -238,20 +242,23 @@ export function createMatcherSupervisor(deps: MatcherDeps): MatcherSupervisor {
     retired: [],
     dropped: new Set<string>(),
     current: undefined,
+    library: undefined,
     summary: undefined,
     closed: false,
   };
   const lifecycle = createMatcherLifecycle(deps, s);
   let timers: NodeJS.Timeout[] = [];
   return {
-    async start() {
+    async start(library) {
+      s.library = library;
       const summary = await lifecycle.spawn();
       timers = startTimers(deps, s, lifecycle.onRunaway);
       return summary;
     },
     submit: (batch) => s.inflight.add(batch, s.current),
-    async reload() {
-      s.summary = await reloadIn(s.current);
+    async reload(library) {
+      s.summary = await reloadIn(s.current, library);
+      s.library = library;
       return s.summary;
     },
     async restore() {

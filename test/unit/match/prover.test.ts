@@ -224,7 +224,7 @@ describe('pattern proofs of the running library', () => {
     main.proofs.start();
     await waitFor(() => main.proofs.pending().length === 0, { what: 'the first library proven' });
     writeFileSync(path.join(dir, '20-b.yaml'), yaml('new', '^user=(?<user>b[a-z]*)$', 'bob'));
-    await main.reloaded();
+    main.offer(await main.load());
     await waitFor(() => dropped.length > 0, { what: 'the reloaded pattern proven and refused' });
     expect(dropped).toEqual([expect.stringMatching(/^new/)]);
     expect(main.current().patterns.map((p) => p.id)).toEqual(['good']);
