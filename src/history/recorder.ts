@@ -210,8 +210,9 @@ export function createHistoryRecorder(deps: {
         return;
       }
       const id = `${Math.floor(clock.now())}-${(counter = (counter + 1) % 1e9)}`;
+      const e: Batch[number] = { key: keys.ip(ip), json: stored(id, entry) };
       const live = liveOf(ip, entry);
-      buffer.push(live ? { key: keys.ip(ip), json: stored(id, entry), live } : { key: keys.ip(ip), json: stored(id, entry) });
+      buffer.push(live ? { ...e, live } : e);
       // Once per crossing (the buffer grows one entry at a time), after the caller's turn.
       if (buffer.length === FLUSH_ENTRIES) setImmediate(() => void flush());
     },

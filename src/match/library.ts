@@ -259,7 +259,7 @@ function collectSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]):
 export function resolveSubpatterns(parsed: readonly ParsedFile[], problems: Problem[]): Subpatterns {
   const defs = collectSubpatterns(parsed, problems);
   const sources = new Map([...defs].map(([name, d]) => [name, d.source]));
-  const compiled = compileSubpatterns(sources, (name, _stack, message) => {
+  const compiled = compileSubpatterns(sources, (name, message) => {
     const def = defs.get(name)!;
     const pos = locate(def.pf.doc, def.pf.lc, ['subpatterns', name]);
     if (message) problems.push({ source: def.file, line: pos?.line, path: `subpatterns.${name}`, message });

@@ -46,7 +46,7 @@ export const referencedNames = (source: string): string[] => [...source.matchAll
 export const buildRegex = (source: string, deps: Readonly<Record<string, RegExp>>): RegExp => XRegExp.build(source, deps, 'x');
 
 /** Why a sub-pattern cannot be compiled; `message` is undefined when one it refers to cannot be (reported there). */
-export type SubpatternFailure = (name: string, stack: readonly string[], message?: string) => void;
+export type SubpatternFailure = (name: string, message?: string) => void;
 
 /**
  * Sub-patterns compiled, each with those it refers to (recursively). One that refers to itself, to
@@ -55,8 +55,8 @@ export type SubpatternFailure = (name: string, stack: readonly string[], message
 export function compileSubpatterns(sources: ReadonlyMap<string, string>, fail: SubpatternFailure): Record<string, RegExp> {
   const subs: Record<string, RegExp> = {};
   const failed = new Set<string>();
-  const refuse = (name: string, stack: readonly string[], message?: string): undefined => {
-    fail(name, stack, message);
+  const refuse = (name: string, message?: string): undefined => {
+    fail(name, message);
     failed.add(name);
     return undefined;
   };
@@ -64,18 +64,18 @@ export function compileSubpatterns(sources: ReadonlyMap<string, string>, fail: S
     if (subs[name]) return subs[name];
     const source = sources.get(name);
     if (failed.has(name) || source === undefined) return undefined;
-    if (stack.includes(name)) return refuse(name, stack, `sub-pattern refers to itself: ${[...stack, name].join(' → ')}`);
+    if (stack.includes(name)) return refuse(name, `sub-pattern refers to itself: ${[...stack, name].join(' → ')}`);
     const deps: Record<string, RegExp> = {};
     for (const dep of referencedNames(source)) {
-      if (!sources.has(dep)) return refuse(name, stack, `unknown sub-pattern reference {{${dep}}}`);
+      if (!sources.has(dep)) return refuse(name, `unknown sub-pattern reference {{${dep}}}`);
       const d = resolve(dep, [...stack, name]);
-      if (!d) return refuse(name, stack);
+      if (!d) return refuse(name);
       deps[dep] = d;
     }
     try {
       return (subs[name] = buildRegex(source, deps));
     } catch (e) {
-      return refuse(name, stack, `sub-pattern does not compile: ${(e as Error).message}`);
+      return refuse(name, `sub-pattern does not compile: ${(e as Error).message}`);
     }
   };
   for (const name of sources.keys()) resolve(name, []);
@@ -113,7 +113,7 @@ export function librarySpec(lib: Library): LibrarySpec {
  * compile here; one that does not anyway throws.
  */
 export function libraryFromSpec(spec: LibrarySpec): Library {
-  const subpatterns = compileSubpatterns(new Map(Object.entries(spec.subpatternSources)), (name, _stack, message) => {
+  const subpatterns = compileSubpatterns(new Map(Object.entries(spec.subpatternSources)), (name, message) => {
     if (message) throw new Error(`sub-pattern ${name}: ${message}`);
   });
   const patterns = spec.patterns.map((p): CompiledPattern => {
