@@ -27,7 +27,7 @@ const FLUSH_BATCH = 500;
  * entries are written while they are young, not promoted to the old generation by waiting out the
  * timer, and each call still carries ~64.
  */
-export const FLUSH_ENTRIES = 256;
+const FLUSH_ENTRIES = 256;
 /**
  * Entries per script call, about (several calls share one pipeline): ~20 KB of arguments. Past a
  * few tens of KB a command's text costs more per byte to build and write than two smaller ones.

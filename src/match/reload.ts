@@ -28,7 +28,7 @@ export interface LibraryReloaderOptions<L extends LoadedLibrary = Library> {
   readonly clock?: Clock;
   /** Editors write a file in several steps; wait for quiet before reloading. */
   readonly debounceMs?: number;
-  /** The loader: loadLibrary by default; the matcher thread's reload with threaded ingest. */
+  /** The loader: loadLibrary by default; with threaded ingest, the main thread's load installed in the matcher thread. */
   readonly load?: (dirs: readonly string[]) => Promise<L>;
 }
 

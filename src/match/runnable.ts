@@ -46,7 +46,7 @@ export const referencedNames = (source: string): string[] => [...source.matchAll
 export const buildRegex = (source: string, deps: Readonly<Record<string, RegExp>>): RegExp => XRegExp.build(source, deps, 'x');
 
 /** Why a sub-pattern cannot be compiled; `message` is undefined when one it refers to cannot be (reported there). */
-export type SubpatternFailure = (name: string, message?: string) => void;
+type SubpatternFailure = (name: string, message?: string) => void;
 
 /**
  * Sub-patterns compiled, each with those it refers to (recursively). One that refers to itself, to

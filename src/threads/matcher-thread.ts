@@ -1,8 +1,9 @@
 // Entry of the matcher thread: parse → match → normalize through the same createPipeline().process
 // the golden tests drive, on batches of candidate lines from the receive thread (relayed by the
 // main thread, which keeps each batch until it is answered). Its library comes from the main
-// thread, loaded and checked there (match/runnable.ts): this thread only compiles it. The heartbeat says which line and
-// pattern are running, so the main thread can end this thread when one line runs away.
+// thread, loaded and checked there (match/runnable.ts): this thread only compiles it. The
+// heartbeat says which line and pattern are running, so the main thread can end this thread when
+// one line runs away.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { IdentityConfig } from '../config/schema.js';
 import { libraryFromSpec, type Library, type LibrarySpec } from '../match/runnable.js';
