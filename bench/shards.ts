@@ -7,7 +7,7 @@
 // Run: npm run bench:shards   Env: N (events, default 30000), IPS (distinct IPs, default 6000).
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import { defaultConfig } from '../src/config/schema.js';
+import { defaultConfig, historySettings } from '../src/config/schema.js';
 import { createHistoryTap } from '../src/history/tap.js';
 import { silentLogger } from '../src/log.js';
 import { createMetrics, type Metrics } from '../src/ops/metrics.js';
@@ -75,7 +75,7 @@ async function pass(target: RedisTarget, count: number): Promise<void> {
   const metrics = createMetrics();
   const pusher = new ScriptedPusher();
   const deps = { metrics, logger: silentLogger, clock: systemClock };
-  const history = createHistoryTap({ redis: producer, keyPrefix: shards, cfg: cfg.ops.console.history, ...deps });
+  const history = createHistoryTap({ redis: producer, keyPrefix: shards, cfg: historySettings(cfg.ops.console), ...deps });
   history.start();
   const engine = shardedEngine(
     shards,

@@ -5,7 +5,7 @@ import { hostname, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { portsOf, probePorts } from './config/ports.js';
-import type { Config, Role } from './config/schema.js';
+import { historySettings, type Config, type Role } from './config/schema.js';
 import { consoleWarnings, opsConsole } from './console/mount.js';
 import { PtimError } from './errors.js';
 import { createEvents } from './events.js';
@@ -632,7 +632,7 @@ async function buildParts(config: Config, deps: AppDeps): Promise<Parts> {
   const history = createHistoryTap({
     redis: pool.command,
     keyPrefix: shards,
-    cfg: config.ops.console.history,
+    cfg: historySettings(config.ops.console),
     metrics: deps.metrics,
     logger: deps.logger,
     clock: deps.clock,

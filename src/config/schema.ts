@@ -409,12 +409,43 @@ const uniqueNames = (what: string) => (list: readonly { name: string }[], ctx: z
 
 export const historySchema = z
   .object({
-    /** Recent entries kept per IP (lines, decisions, pushes) for the console's IP timeline; 0 records nothing. */
-    maxEntriesPerIp: z.number().int().min(0).max(1000).default(12),
+    /**
+     * Recent entries kept per IP (lines, decisions, pushes) for the console's IP timeline; 0 records
+     * nothing. Unset: HISTORY_ENTRIES_PER_IP when the console has credentials, else 0 (see historySettings).
+     */
+    maxEntriesPerIp: z.number().int().min(0).max(1000).optional(),
     /** An IP's history is deleted this long after its last entry. */
     ttlSecs: positiveInt.default(86400),
   })
   .strict();
+
+/** Entries kept per IP when the console is configured and `maxEntriesPerIp` is unset. */
+export const HISTORY_ENTRIES_PER_IP = 12;
+
+/** True when the console has credentials and so is served at all. */
+export const consoleConfigured = (cfg: { users: readonly unknown[]; tokens: readonly unknown[] }) =>
+  cfg.users.length + cfg.tokens.length > 0;
+
+/** The per-IP history as the recorder applies it. */
+export interface HistorySettings {
+  readonly maxEntriesPerIp: number;
+  readonly ttlSecs: number;
+}
+
+/**
+ * What the per-IP history records: `maxEntriesPerIp` as set; unset, HISTORY_ENTRIES_PER_IP when the
+ * console has credentials and nothing when it has none. The history is the console's IP timeline:
+ * without a console no one can read it, and in a login storm it costs a fifth of the bridge's CPU
+ * and a quarter of Redis's.
+ */
+export function historySettings(cfg: {
+  users: readonly unknown[];
+  tokens: readonly unknown[];
+  history: { maxEntriesPerIp?: number | undefined; ttlSecs: number };
+}): HistorySettings {
+  const maxEntriesPerIp = cfg.history.maxEntriesPerIp ?? (consoleConfigured(cfg) ? HISTORY_ENTRIES_PER_IP : 0);
+  return { maxEntriesPerIp, ttlSecs: cfg.history.ttlSecs };
+}
 
 export const consoleSchema = z
   .object({

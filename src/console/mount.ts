@@ -5,7 +5,7 @@ import { createEvents } from '../events.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { RedisClient } from '../redis/connection.js';
-import type { Config } from '../config/schema.js';
+import { consoleConfigured, type Config } from '../config/schema.js';
 import { PtimError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Library } from '../match/library.js';
@@ -15,7 +15,7 @@ import { createPushQueue } from '../queue/jobs.js';
 import { shardsOf } from '../redis/shards.js';
 import { duplicateClient } from '../redis/connection.js';
 import type { Clock } from '../types.js';
-import { consoleConfigured, createConsole } from './server.js';
+import { createConsole } from './server.js';
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 

@@ -28,9 +28,6 @@ export interface ConsoleDeps extends Omit<ApiDeps, 'sampler' | 'inspect'> {
   readonly receivedTotal?: () => Promise<number>;
 }
 
-/** True when the console has credentials and so is served at all. */
-export const consoleConfigured = (cfg: ConsoleConfig) => cfg.users.length + cfg.tokens.length > 0;
-
 interface Ctx {
   readonly deps: ConsoleDeps;
   readonly api: ApiDeps;

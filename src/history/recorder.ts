@@ -10,7 +10,7 @@
 // like the sessions. Memory is bounded: beyond MAX_BUFFERED entries new ones are dropped and
 // counted, never queued without limit.
 import type { RedisClient } from '../redis/connection.js';
-import type { HistoryConfig } from '../config/schema.js';
+import type { HistorySettings } from '../config/schema.js';
 import { createEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -111,7 +111,7 @@ const liveOf = (ip: string, e: HistoryEntry): LiveDecision | undefined =>
  * about CALL_ENTRIES entries a call. An IP's entries of one flush (its line and decision, say) go
  * in one RPUSH with one EXPIRE.
  */
-function appendCalls(batch: Batch, cfg: HistoryConfig): { keys: string[]; args: (string | number)[]; entries: number }[] {
+function appendCalls(batch: Batch, cfg: HistorySettings): { keys: string[]; args: (string | number)[]; entries: number }[] {
   const byKey = new Map<string, string[]>();
   for (const e of batch) {
     const list = byKey.get(e.key);
@@ -140,7 +140,7 @@ const liveDecisions = (batch: Batch): LiveDecision[] => batch.flatMap((e) => (e.
  * the batch's decisions for the live channel.
  */
 async function writeShardGroup(
-  o: { redis: RedisClient; keys: HistoryKeys; cfg: HistoryConfig; recorded: { inc(n: number): void } },
+  o: { redis: RedisClient; keys: HistoryKeys; cfg: HistorySettings; recorded: { inc(n: number): void } },
   batch: Batch,
   withLive: boolean,
 ): Promise<LiveDecision[]> {
@@ -160,7 +160,7 @@ async function writeShardGroup(
 export function createHistoryRecorder(deps: {
   redis: RedisClient;
   keyPrefix: string | Shards;
-  cfg: HistoryConfig;
+  cfg: HistorySettings;
   metrics: Metrics;
   logger: Logger;
   clock: Clock;
