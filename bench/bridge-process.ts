@@ -57,7 +57,7 @@ async function sum(registry: Registry, metrics: Metrics, name: keyof Metrics): P
 }
 
 /**
- * The bridge logs at the shipped level (info: an audit line per decision and per push), so the
+ * The bridge logs at the shipped level (info: an audit line per push outcome), so the
  * figures include what logging costs. Every line is written, as to stdout in production (one
  * synchronous write each), to /dev/null; warnings and errors also reach the bench's stderr.
  */

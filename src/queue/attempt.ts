@@ -15,6 +15,17 @@ export type PushJobResult =
 /** Fields every log line of a job carries. */
 export type JobLine = Readonly<Record<string, unknown>>;
 
+/**
+ * The fields of a push's log lines: the identity event whole (user, domain, IP, kind, seq,
+ * firewall, a disconnect's reason), so that the outcome line is the event's audit record — the
+ * session decision that emitted it is logged at debug only.
+ */
+export function jobLine(ev: IdentityEvent, jobId: string | undefined, attempt: number): JobLine {
+  const { correlationId, ip, user, domain, seq, kind, firewall, reason } = ev;
+  const line = { correlationId, jobId, ip, user, domain, seq, kind, firewall, attempt };
+  return reason === undefined ? line : { ...line, reason };
+}
+
 export interface TurnDeps {
   guard: OrderingGuard;
   schedulerClock: Clock;

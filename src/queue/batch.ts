@@ -12,7 +12,16 @@ import type { Job } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import type { QueueConfig } from '../config/schema.js';
 import type { IdentityPusher } from '../types.js';
-import { pushOnce, settleOutcome, settleSuperseded, takeTurn, type JobLine, type SettleDeps, type TurnDeps } from './attempt.js';
+import {
+  jobLine,
+  pushOnce,
+  settleOutcome,
+  settleSuperseded,
+  takeTurn,
+  type JobLine,
+  type SettleDeps,
+  type TurnDeps,
+} from './attempt.js';
 import { pushJobOptions, PushRetryError, type BatchJobData, type EventJobData, type PushQueue } from './jobs.js';
 import type { OrderingGuard } from './ordering.js';
 
@@ -76,7 +85,7 @@ async function turnWithin(deps: BatchDeps, ev: Item['event'], key: string, creat
 /** The first attempt of one event of the batch. */
 async function attemptOne(deps: BatchDeps, job: Job<BatchJobData>, item: Item): Promise<Result> {
   const { ipKey: key, event: ev } = item;
-  const line = { correlationId: ev.correlationId, jobId: job.id, ip: ev.ip, seq: ev.seq, kind: ev.kind, attempt: 1 };
+  const line = jobLine(ev, job.id, 1);
   const token = `${deps.instance}:${job.id ?? ''}:${key}-${ev.seq}:${job.attemptsStarted}`;
   const turn = await turnWithin(deps, ev, key, job.timestamp, token);
   if (turn.state === 'superseded') {

@@ -29,6 +29,7 @@ import {
 import { createOrderingGuard, type OrderingGuard } from './ordering.js';
 import type { ReplicaAck } from '../redis/replication.js';
 import {
+  jobLine,
   pushOnce,
   settleOutcome,
   takeTurn,
@@ -137,14 +138,7 @@ function jobHandler(deps: HandlerDeps) {
     const { refused: _refused, ...ev } = job.data;
     const id = job.id ?? '';
     const key = ipKeyOfJobId(id);
-    const line = {
-      correlationId: ev.correlationId,
-      jobId: id,
-      ip: ev.ip,
-      seq: ev.seq,
-      kind: ev.kind,
-      attempt: job.attemptsMade + 1,
-    };
+    const line = jobLine(ev, id, job.attemptsMade + 1);
     const lockToken = `${deps.instance}:${id}:${job.attemptsStarted}`;
     const turn = await takeTurn(deps.turn, ev, key, job.timestamp, lockToken);
     if (turn.state === 'superseded') {

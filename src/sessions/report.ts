@@ -36,8 +36,13 @@ export function reportDecision(
 ): void {
   countDecision(metrics, r, activeSessions);
   historyOf(metrics)?.decision(r, ctx);
+  // A decision that emitted identity events is logged at debug: each event's push outcome line
+  // carries the event whole (queue/attempt.ts jobLine), one audit line per event. A decision that
+  // sends nothing (a duplicate, a line out of order, …) has no other line: info.
+  const level = r.events.length > 0 ? 'debug' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
   const { user, domain, ip, firewall, correlationId } = ctx;
-  logger.info(
+  logger[level](
     { decision: r.decision, user, domain, ip, seq: r.seq, firewall, correlationId, emitted: r.events.map((e) => e.kind) },
     'session decision',
   );

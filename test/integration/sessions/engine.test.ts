@@ -31,10 +31,10 @@ function vpn(kind: VpnEvent['kind'], user: string, ips: string[], over: Partial<
   return { kind, user, domain: 'example.com', ips, firewall: 'srx-a', vpn: 'ra-vpn', patternId: 'test', receivedAt: T0, ...over };
 }
 
-function setup(prefix: string, sessions: Partial<ReturnType<typeof defaultConfig>['sessions']> = {}) {
+function setup(prefix: string, sessions: Partial<ReturnType<typeof defaultConfig>['sessions']> = {}, level = 'info') {
   const metrics = createMetrics();
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const logger = createLogger({ level }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   let now = T0;
   const clock = { now: () => now };
   const cfg = { ...defaultConfig().sessions, ...sessions };
@@ -60,7 +60,7 @@ const value = async (m: Metrics, name: keyof Metrics, labels: Record<string, str
 describe('session engine', () => {
   it('applies each IP of an event as its own session and writes the outbox', async () => {
     const prefix = `${server.keyPrefix}a`;
-    const { engine, metrics, lines } = setup(prefix);
+    const { engine, metrics, lines } = setup(prefix, {}, 'debug');
     engine.submit(vpn('up', 'alice', ['192.0.2.10', '2001:DB8:0::10'], { tunnelId: '7' }), 'corr-1');
     engine.submit(vpn('up', 'bob', ['not-an-ip']), 'corr-2');
     await engine.drain();
@@ -81,8 +81,10 @@ describe('session engine', () => {
       ['192.0.2.10', 'alice', 'example.com', 'srx-a', 'ra-vpn', T0, 1, ['7']],
       ['2001:db8::10', 'alice', 'example.com', 'srx-a', 'ra-vpn', T0, 1, ['7']],
     ]);
-    // One log line per decision, with what an operator needs to follow it.
+    // One log line per decision, with what an operator needs to follow it; at debug when it
+    // emitted events (each push outcome line carries its event).
     expect(lines.filter((l) => l.msg === 'session decision')[0]).toMatchObject({
+      level: 20,
       decision: 'connect',
       user: 'alice',
       domain: 'example.com',
@@ -92,6 +94,19 @@ describe('session engine', () => {
       correlationId: 'corr-1',
       emitted: ['connect'],
     });
+    await engine.close();
+  });
+
+  it('logs at info the decisions that send nothing, and not those that emit events', async () => {
+    const prefix = `${server.keyPrefix}log`;
+    const { engine, lines } = setup(prefix);
+    engine.submit(vpn('up', 'alice', ['192.0.2.20'], { receivedAt: T0 + 1000 }), 'corr-new');
+    await engine.drain();
+    engine.submit(vpn('down', 'alice', ['192.0.2.20'], { receivedAt: T0 }), 'corr-old');
+    await engine.drain();
+    expect(lines.filter((l) => l.msg === 'session decision')).toEqual([
+      expect.objectContaining({ level: 30, decision: 'out_of_order', correlationId: 'corr-old', emitted: [] }),
+    ]);
     await engine.close();
   });
 

@@ -17,7 +17,10 @@ describe('historySettings', () => {
   });
 
   it('takes maxEntriesPerIp as set, console or not, 0 included', () => {
-    expect(historySettings(consoleOf({ history: { maxEntriesPerIp: 6, ttlSecs: 60 } }))).toEqual({ maxEntriesPerIp: 6, ttlSecs: 60 });
+    expect(historySettings(consoleOf({ history: { maxEntriesPerIp: 6, ttlSecs: 60 } }))).toEqual({
+      maxEntriesPerIp: 6,
+      ttlSecs: 60,
+    });
     expect(historySettings(consoleOf({ tokens: [token], history: { maxEntriesPerIp: 0 } })).maxEntriesPerIp).toBe(0);
   });
 });
