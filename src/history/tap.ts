@@ -36,6 +36,8 @@ export const historyOf = (metrics: Metrics): HistoryTap | undefined => taps.get(
 
 export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[0]): HistoryTap {
   const rec = createHistoryRecorder(deps);
+  // Off (nothing kept per IP): the stages' calls return before building an entry.
+  const on = deps.cfg.maxEntriesPerIp > 0;
   /** A fact the bridge makes itself (a decision, a push): stamped now, for its IP when it names one. */
   const recordNow = (ip: string | undefined, entry: Unstamped): void => {
     if (ip) rec.record(ip, { ...entry, at: deps.clock.now() });
@@ -43,6 +45,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
   const tap: HistoryTap = {
     recorder: rec,
     line(event, correlationId) {
+      if (!on) return;
       // The raw line stays in the matcher thread; the event carries its source and first characters.
       for (const ip of event.ips)
         rec.record(ip, {
@@ -57,6 +60,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
         });
     },
     decision(r, ctx) {
+      if (!on) return;
       recordNow(ctx.ip, {
         type: 'decision',
         correlationId: ctx.correlationId,
@@ -67,6 +71,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
       });
     },
     pushed(ev, note) {
+      if (!on) return;
       recordNow(ev.ip, {
         type: 'push',
         correlationId: ev.correlationId,
@@ -79,6 +84,7 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
       });
     },
     start() {
+      if (!on) return;
       taps.set(deps.metrics, tap);
       rec.start();
     },

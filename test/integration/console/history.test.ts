@@ -1,5 +1,6 @@
 // The per-IP history through the assembled bridge: a line, its session decision and its push
-// are recorded under the IP, tied by one correlation id, and trimmed to maxEntriesPerIp.
+// are recorded under the IP, tied by one correlation id, and trimmed to maxEntriesPerIp; without
+// console credentials, and maxEntriesPerIp unset, nothing is recorded.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHistory } from '../../../src/history/read.js';
@@ -45,6 +46,20 @@ describe('per-IP history', () => {
     expect(res.status).toBe(404);
     expect(((await res.json()) as { endpoints: string[] }).endpoints).toEqual(['/healthz', '/readyz', '/metrics']);
     expect((await fetch(`${bridge.opsUrl()}/console/api/sessions`)).status).toBe(404);
+  });
+
+  it('records nothing when the console has no credentials and maxEntriesPerIp is unset', async () => {
+    const keyPrefix = `${redis.keyPrefix}off`;
+    const off = await startBridge(e2eConfig(redis, jims.port, { redis: { keyPrefix } }));
+    try {
+      await off.send([vpnLine({ kind: 'up', user: 'carol', ip: '192.0.2.60' })]);
+      await waitFor(async () => (await accounting(off.metrics)).delivered >= 1, { what: 'the push' });
+    } finally {
+      await off.stop(); // flushes what the history buffered
+    }
+    const keys = await client.keys(`{${keyPrefix}}:*`);
+    expect(keys.length).toBeGreaterThan(0); // its sessions, seqs, queue …
+    expect(keys.filter((k) => k.includes(':hl:'))).toEqual([]);
   });
 
   it('keeps at most maxEntriesPerIp entries per IP, with a TTL', async () => {
