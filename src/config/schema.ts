@@ -435,8 +435,8 @@ export interface HistorySettings {
 /**
  * What the per-IP history records: `maxEntriesPerIp` as set; unset, HISTORY_ENTRIES_PER_IP when the
  * console has credentials and nothing when it has none. The history is the console's IP timeline:
- * without a console no one can read it, and in a login storm it costs a fifth of the bridge's CPU
- * and a quarter of Redis's.
+ * without a console no one can read it, and in a login storm it costs about a sixth of the bridge's CPU
+ * and a fifth of Redis's.
  */
 export function historySettings(cfg: {
   users: readonly unknown[];
