@@ -41,13 +41,16 @@ const loggers = {
   ),
 };
 
-// A push worker's audit line, as queue/attempt.ts writes one per delivered event.
+// A push worker's audit line, as queue/attempt.ts writes one per delivered event (jobLine).
 const line = {
   correlationId: 'k3x9a1b2-1f3e',
   jobId: '2001_db8__1_c350-1',
   ip: '2001:db8::1:c350',
+  user: 'user50000',
+  domain: 'example.com',
   seq: 1,
   kind: 'connect',
+  firewall: 'srx-a',
   attempt: 1,
 };
 

@@ -39,7 +39,7 @@ function censored(o: Record<string, unknown>, depth: number): Record<string, unk
  * A log object with every secret-bearing key's value replaced: the object itself when it holds
  * none (the common case costs one pass over its keys, no copy), else a copy; the caller's
  * objects are never changed. pino's path-based `redact` did this at several µs per line, which
- * every audit line paid, one or two per identity event, in a login storm.
+ * every audit line paid (two per identity event then) in a login storm.
  */
 export function redactSecrets(o: Record<string, unknown>): Record<string, unknown> {
   return holdsSecret(o, 0) ? censored(o, 0) : o;

@@ -91,10 +91,15 @@ export const topologyPlaceholder = (keyPrefix: string) => ({ url: 'redis://127.0
  * simulator and a manual clock, into `ctx`; `redis` is the config's Redis section past url and
  * prefix. Returns the simulator (the test closes it).
  */
-export async function startTopologyBridge(ctx: Ctx, keyPrefix: string, redis: Record<string, unknown>): Promise<SimHandle> {
+export async function startTopologyBridge(
+  ctx: Ctx,
+  keyPrefix: string,
+  redis: Record<string, unknown>,
+  overrides: Record<string, unknown> = {},
+): Promise<SimHandle> {
   ctx.clock = manualClock();
   const jims = await startSim();
-  const cfg = e2eConfig(topologyPlaceholder(keyPrefix), jims.port, { redis: { url: '', keyPrefix, ...redis } });
+  const cfg = e2eConfig(topologyPlaceholder(keyPrefix), jims.port, { ...overrides, redis: { url: '', keyPrefix, ...redis } });
   ctx.bridge = await startBridge(cfg, ctx.clock);
   ctx.sent = 0;
   return jims;
