@@ -34,10 +34,20 @@ const taps = new WeakMap<Metrics, HistoryTap>();
 /** The history tap of the bridge that owns `metrics`, if it records history. */
 export const historyOf = (metrics: Metrics): HistoryTap | undefined => taps.get(metrics);
 
+/** The tap of a bridge that records no history: every call a no-op. */
+const offTap = (recorder: HistoryRecorder): HistoryTap => ({
+  recorder,
+  line: () => {},
+  decision: () => {},
+  pushed: () => {},
+  start: () => {},
+  stop: async () => {},
+});
+
 export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[0]): HistoryTap {
   const rec = createHistoryRecorder(deps);
-  // Off (nothing kept per IP): the stages' calls return before building an entry.
-  const on = deps.cfg.maxEntriesPerIp > 0;
+  // Off (nothing kept per IP): the stages' calls do nothing, not even build an entry.
+  if (deps.cfg.maxEntriesPerIp === 0) return offTap(rec);
   /** A fact the bridge makes itself (a decision, a push): stamped now, for its IP when it names one. */
   const recordNow = (ip: string | undefined, entry: Unstamped): void => {
     if (ip) rec.record(ip, { ...entry, at: deps.clock.now() });
@@ -45,7 +55,6 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
   const tap: HistoryTap = {
     recorder: rec,
     line(event, correlationId) {
-      if (!on) return;
       // The raw line stays in the matcher thread; the event carries its source and first characters.
       for (const ip of event.ips)
         rec.record(ip, {
@@ -60,7 +69,6 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
         });
     },
     decision(r, ctx) {
-      if (!on) return;
       recordNow(ctx.ip, {
         type: 'decision',
         correlationId: ctx.correlationId,
@@ -71,7 +79,6 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
       });
     },
     pushed(ev, note) {
-      if (!on) return;
       recordNow(ev.ip, {
         type: 'push',
         correlationId: ev.correlationId,
@@ -84,7 +91,6 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
       });
     },
     start() {
-      if (!on) return;
       taps.set(deps.metrics, tap);
       rec.start();
     },
