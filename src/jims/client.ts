@@ -394,14 +394,17 @@ function requestSender(pool: ServerPool, cfg: JimsConfig, deps: ServerDeps) {
     const outcome = outcomeOf(a.classification, srv.name);
     const durationSecs = (performance.now() - started) / 1000;
     metrics.pushDuration.observe({ server: srv.name }, durationSecs);
-    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP detail.
-    const first = (items[0] as PendingPush).event;
-    const one = items.length === 1 && { correlationId: first.correlationId, ip: first.ip, seq: first.seq, kind: first.kind };
-    const durationMs = Math.round(durationSecs * 1000);
-    logger.debug(
-      { entries: items.length, ...one, url: srv.url, status: a.status, durationMs, ...outcome },
-      `JIMS push ${outcome.result}`,
-    );
+    // The push worker logs the one line per outcome (with job id and attempt); this is the HTTP
+    // detail, built only when someone reads it (every request of a storm passes here).
+    if (logger.isLevelEnabled('debug')) {
+      const first = (items[0] as PendingPush).event;
+      const one = items.length === 1 && { correlationId: first.correlationId, ip: first.ip, seq: first.seq, kind: first.kind };
+      const durationMs = Math.round(durationSecs * 1000);
+      logger.debug(
+        { entries: items.length, ...one, url: srv.url, status: a.status, durationMs, ...outcome },
+        `JIMS push ${outcome.result}`,
+      );
+    }
     return outcome;
   };
 }

@@ -2,7 +2,7 @@
 // (parse → match → normalize), joined by the main thread, which relays candidate batches, keeps
 // them until they are matched, and hands each VPN event to the session engine. What runs where,
 // and the crash window this leaves, are described in the README ("Threading model").
-import type { Config } from '../config/schema.js';
+import { historySettings, type Config } from '../config/schema.js';
 import { PtimError } from '../errors.js';
 import type { ListenerAddress } from '../ingest/receiver.js';
 import type { IngestDeps } from '../ingest/receivers.js';
@@ -183,6 +183,7 @@ export async function createThreadedIngest(config: Config, deps: ThreadedIngestD
       identity: config.identity,
       nearMissLogPerMinute: config.patterns.nearMissLogPerMinute,
       maxFieldBytes: config.patterns.maxFieldBytes,
+      lineText: historySettings(config.ops.console).maxEntriesPerIp > 0,
       logLevel: logger.level,
       ...(deps.libraryHook ? { libraryHook: deps.libraryHook } : {}),
     },

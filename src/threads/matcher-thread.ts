@@ -24,6 +24,8 @@ export interface MatcherThreadData {
   readonly identity: IdentityConfig;
   readonly nearMissLogPerMinute: number;
   readonly maxFieldBytes: number;
+  /** Whether events carry their line's first characters: only the per-IP history reads them. */
+  readonly lineText: boolean;
   readonly quarantined: readonly string[];
   readonly heartbeat: SharedArrayBuffer;
   readonly logLevel: string;
@@ -68,7 +70,7 @@ function serve(pipeline: Pipeline, initial: Library): void {
         heartbeat.begin(batch.seq, i);
         const outcome = pipeline.process(raws[i]!);
         heartbeat.end();
-        if (outcome.type === 'event') events.push(withLine(outcome.event, raws[i]!));
+        if (outcome.type === 'event') events.push(data.lineText ? withLine(outcome.event, raws[i]!) : outcome.event);
       }
       port.postMessage({ t: 'done', seq: batch.seq, events });
     }
