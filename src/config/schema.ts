@@ -100,6 +100,11 @@ export const ingestSchema = z
      * the CPU when the host is busy: delivery can catch up later, a full socket buffer cannot.
      */
     deliveryNice: z.number().int().min(0).max(19).default(10),
+    /**
+     * After a turn that emptied its sockets, the receive thread sleeps this long so that what
+     * arrives meanwhile is read in one wakeup instead of one each (src/threads/read-pacer.ts). 0: never.
+     */
+    readPauseMs: z.number().int().min(0).max(10).default(1),
   })
   .strict();
 

@@ -12,6 +12,7 @@ import { createThreadMetrics } from './thread-metrics.js';
 import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
+import { blockingSleep, createReadPacer } from './read-pacer.js';
 import { threadLogger } from './log.js';
 import { withLocalCounters } from './local-counters.js';
 import { toWireError } from './spawn.js';
@@ -52,7 +53,15 @@ const emit = createEvents({
   logPerMinute: { handoff_full: data.config.ingest.droppedLogPerMinute },
 });
 
+const pacer = createReadPacer({
+  pauseMs: data.config.ingest.readPauseMs,
+  beforePause: () => handoff.flush(),
+  schedule: (f) => setImmediate(f),
+  sleep: blockingSleep(),
+});
+
 function sink(raw: RawMessage): void {
+  pacer.line();
   if (!prefilter(raw.bytes)) {
     skipped.inc();
     return;

@@ -1,0 +1,52 @@
+// Reading in bursts. A receive thread woken for every datagram or two spends more CPU going to
+// sleep and waking again (epoll, the scheduler, one event-loop turn) than on the datagrams
+// themselves. So after a turn that drained its sockets, the thread hands off what it batched and
+// sleeps `pauseMs`: the kernel's receive queue holds what arrives meanwhile, and the next turn
+// reads it in one go. A turn that did not drain goes on at once, so under load the thread never
+// pauses while lines wait; a pause only ever follows a turn that found the queue empty.
+//
+// Whether a turn drained is told by its size: libuv reads at most DATAGRAMS_PER_WAKEUP datagrams
+// from a UDP socket per wakeup, so a turn with fewer emptied the queue. A TCP read delivers many
+// lines at once, so a busy connection rarely looks drained.
+
+/** libuv's limit on datagrams read from one UDP socket per wakeup (uv__udp_recvmsg). */
+export const DATAGRAMS_PER_WAKEUP = 32;
+
+export interface ReadPacerOptions {
+  /** How long the thread sleeps after a drained turn (`ingest.readPauseMs`); 0: never. */
+  readonly pauseMs: number;
+  /** Hands off the lines batched so far, so none waits out the pause. */
+  readonly beforePause: () => void;
+  /** Runs `f` once the turn's I/O callbacks are done (setImmediate). */
+  readonly schedule: (f: () => void) => void;
+  /** Blocks the thread for `ms` (Atomics.wait in the receive thread). */
+  readonly sleep: (ms: number) => void;
+}
+
+export interface ReadPacer {
+  /** Called for every line received. */
+  line(): void;
+}
+
+export function createReadPacer(opts: ReadPacerOptions): ReadPacer {
+  if (opts.pauseMs <= 0) return { line: () => {} };
+  let lines = 0;
+  const endOfTurn = () => {
+    const drained = lines < DATAGRAMS_PER_WAKEUP;
+    lines = 0;
+    if (!drained) return;
+    opts.beforePause();
+    opts.sleep(opts.pauseMs);
+  };
+  return {
+    line() {
+      if (lines++ === 0) opts.schedule(endOfTurn);
+    },
+  };
+}
+
+/** A synchronous sleep of the calling thread (the receive thread: nothing else runs on it meanwhile). */
+export function blockingSleep(): (ms: number) => void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return (ms) => void Atomics.wait(cell, 0, 0, ms);
+}

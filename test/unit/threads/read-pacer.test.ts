@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { blockingSleep, createReadPacer, DATAGRAMS_PER_WAKEUP } from '../../../src/threads/read-pacer.js';
+
+/** A pacer on a fake event loop: `endTurn` runs what the turn scheduled; calls are recorded in order. */
+function harness(pauseMs: number) {
+  const calls: string[] = [];
+  let scheduled: (() => void)[] = [];
+  const pacer = createReadPacer({
+    pauseMs,
+    beforePause: () => calls.push('flush'),
+    schedule: (f) => void scheduled.push(f),
+    sleep: (ms) => void calls.push(`sleep ${ms}`),
+  });
+  const turn = (lines: number) => {
+    for (let i = 0; i < lines; i++) pacer.line();
+    const run = scheduled;
+    scheduled = [];
+    for (const f of run) f();
+  };
+  return { calls, turn, scheduledCount: () => scheduled.length, pacer };
+}
+
+describe('read pacer', () => {
+  it('after a turn that drained the socket: hands off what it has, then sleeps pauseMs', () => {
+    const h = harness(1);
+    h.turn(3);
+    expect(h.calls).toEqual(['flush', 'sleep 1']);
+  });
+
+  it('never pauses after a full read: more may be waiting', () => {
+    const h = harness(1);
+    h.turn(DATAGRAMS_PER_WAKEUP);
+    h.turn(5 * DATAGRAMS_PER_WAKEUP);
+    expect(h.calls).toEqual([]);
+    h.turn(DATAGRAMS_PER_WAKEUP - 1);
+    expect(h.calls).toEqual(['flush', 'sleep 1']);
+  });
+
+  it('schedules its end-of-turn check once per turn, and nothing in a turn without lines', () => {
+    const h = harness(2);
+    for (let i = 0; i < 10; i++) h.pacer.line();
+    expect(h.scheduledCount()).toBe(1);
+    h.turn(0);
+    h.turn(0);
+    expect(h.calls).toEqual(['flush', 'sleep 2']);
+  });
+
+  it('does nothing at pauseMs 0', () => {
+    const h = harness(0);
+    h.turn(1);
+    expect(h.scheduledCount()).toBe(0);
+    expect(h.calls).toEqual([]);
+  });
+
+  it('blockingSleep blocks the calling thread for about that long', () => {
+    const sleep = blockingSleep();
+    const t0 = performance.now();
+    sleep(5);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(4.5);
+  });
+});
