@@ -69,10 +69,12 @@ function grantedBuffer(socket: Socket): number | undefined {
   }
 }
 
+/** The usable part of a receive buffer as the kernel reports it: Linux reports twice what it grants (the doubling covers its bookkeeping), capped by rmem_max. */
+export const usableBuffer = (granted: number): number => (process.platform === 'linux' ? granted / 2 : granted);
+
 /** Warns when the kernel granted less receive buffer than ingest.udp.receiveBufferBytes asks for. */
 function checkBuffer(granted: number | undefined, requested: number, where: { address: string; port: number }, logger: Logger) {
-  // Linux reports twice what it grants (the doubling covers its bookkeeping), capped by rmem_max.
-  const usable = granted === undefined ? undefined : process.platform === 'linux' ? granted / 2 : granted;
+  const usable = granted === undefined ? undefined : usableBuffer(granted);
   if (usable !== undefined && usable < requested)
     logger.warn(
       { ...where, requested, granted: usable, setting: 'ingest.udp.receiveBufferBytes' },

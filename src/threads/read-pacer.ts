@@ -12,6 +12,21 @@
 /** libuv's limit on datagrams read from one UDP socket per wakeup (uv__udp_recvmsg). */
 export const DATAGRAMS_PER_WAKEUP = 32;
 
+/**
+ * Receive-queue bytes one millisecond of pause may need: a burst of 400 k datagrams/s, each
+ * costing the kernel about 2.5 KB of its accounting (a 500-byte line on loopback).
+ */
+export const BUFFER_BYTES_PER_PAUSE_MS = 1024 * 1024;
+
+/**
+ * The pause the UDP sockets' receive buffers allow: `pauseMs` when the smallest one (usable
+ * bytes) holds that long a burst, else 0 (a host whose net.core.rmem_max was never raised).
+ */
+export function allowedPauseMs(pauseMs: number, usableBuffers: readonly number[]): number {
+  const smallest = Math.min(...usableBuffers);
+  return smallest >= pauseMs * BUFFER_BYTES_PER_PAUSE_MS ? pauseMs : 0;
+}
+
 export interface ReadPacerOptions {
   /** How long the thread sleeps after a drained turn (`ingest.readPauseMs`); 0: never. */
   readonly pauseMs: number;

@@ -12,7 +12,8 @@ import { createThreadMetrics } from './thread-metrics.js';
 import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
-import { blockingSleep, createReadPacer } from './read-pacer.js';
+import { allowedPauseMs, blockingSleep, createReadPacer } from './read-pacer.js';
+import { usableBuffer } from '../ingest/udp.js';
 import { threadLogger } from './log.js';
 import { withLocalCounters } from './local-counters.js';
 import { toWireError } from './spawn.js';
@@ -53,12 +54,28 @@ const emit = createEvents({
   logPerMinute: { handoff_full: data.config.ingest.droppedLogPerMinute },
 });
 
-const pacer = createReadPacer({
-  pauseMs: data.config.ingest.readPauseMs,
-  beforePause: () => handoff.flush(),
-  schedule: (f) => setImmediate(f),
-  sleep: blockingSleep(),
-});
+// No pauses until the sockets are open and their buffers known.
+let pacer = createReadPacer({ pauseMs: 0, beforePause: () => {}, schedule: () => {}, sleep: () => {} });
+
+/** Reads in bursts (`ingest.readPauseMs`) when every UDP socket's buffer holds a pause's worth. */
+function startPacer(receivers: Receivers): void {
+  const wanted = data.config.ingest.readPauseMs;
+  const buffers = receivers
+    .addresses()
+    .flatMap((a) => (a.transport === 'udp' && a.receiveBufferBytes ? [usableBuffer(a.receiveBufferBytes)] : []));
+  const pauseMs = allowedPauseMs(wanted, buffers);
+  if (pauseMs < wanted)
+    logger.info(
+      { setting: 'ingest.readPauseMs', readPauseMs: wanted, receiveBufferBytes: Math.min(...buffers) },
+      'reading without pauses: a UDP receive buffer is too small to hold a pause (raise net.core.rmem_max)',
+    );
+  pacer = createReadPacer({
+    pauseMs,
+    beforePause: () => handoff.flush(),
+    schedule: (f) => setImmediate(f),
+    sleep: blockingSleep(),
+  });
+}
 
 function sink(raw: RawMessage): void {
   pacer.line();
@@ -96,6 +113,7 @@ function serve(receivers: Receivers): void {
   channel.on('start', (m: Message) => {
     receivers.start().then(
       () => {
+        startPacer(receivers);
         poll = setInterval(() => void pollOnce(), KERNEL_POLL_MS);
         channel.reply(m, { t: 'started', addresses: receivers.addresses() } as Message);
       },

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { blockingSleep, createReadPacer, DATAGRAMS_PER_WAKEUP } from '../../../src/threads/read-pacer.js';
+import {
+  allowedPauseMs,
+  blockingSleep,
+  BUFFER_BYTES_PER_PAUSE_MS,
+  createReadPacer,
+  DATAGRAMS_PER_WAKEUP,
+} from '../../../src/threads/read-pacer.js';
 
 /** A pacer on a fake event loop: `endTurn` runs what the turn scheduled; calls are recorded in order. */
 function harness(pauseMs: number) {
@@ -57,5 +63,16 @@ describe('read pacer', () => {
     const t0 = performance.now();
     sleep(5);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(4.5);
+  });
+
+  it('pauses only when every UDP receive buffer holds a pause worth of burst', () => {
+    const mb = BUFFER_BYTES_PER_PAUSE_MS;
+    expect(allowedPauseMs(1, [4 * mb, 8 * mb])).toBe(1);
+    expect(allowedPauseMs(2, [2 * mb])).toBe(2);
+    expect(allowedPauseMs(3, [2 * mb, 8 * mb])).toBe(0);
+    // Linux's default net.core.rmem_max (208 KiB): no pauses.
+    expect(allowedPauseMs(1, [212_992])).toBe(0);
+    expect(allowedPauseMs(1, [])).toBe(1); // TCP only: nothing to overflow
+    expect(allowedPauseMs(0, [4 * mb])).toBe(0);
   });
 });
