@@ -66,7 +66,7 @@ function startPacer(receivers: Receivers): void {
   const pauseMs = allowedPauseMs(wanted, buffers);
   if (pauseMs < wanted)
     logger.info(
-      { setting: 'ingest.readPauseMs', readPauseMs: wanted, receiveBufferBytes: Math.min(...buffers) },
+      { setting: 'ingest.readPauseMs', readPauseMs: wanted, usableReceiveBufferBytes: Math.min(...buffers) },
       'reading without pauses: a UDP receive buffer is too small to hold a pause (raise net.core.rmem_max)',
     );
   pacer = createReadPacer({

@@ -22,7 +22,7 @@ describe('reading in bursts', () => {
         (l) => l.msg === 'reading without pauses: a UDP receive buffer is too small to hold a pause (raise net.core.rmem_max)',
       );
     expect(line).toMatchObject({ setting: 'ingest.readPauseMs', readPauseMs: 2 });
-    expect(line!.receiveBufferBytes).toBeLessThan(2 * 1024 * 1024);
+    expect(line!.usableReceiveBufferBytes).toBeLessThan(2 * 1024 * 1024);
 
     const lines = Array.from({ length: 40 }, (_, i) => vpnLine({ kind: 'up', user: `burst${i}`, ip: `192.0.2.${100 + i}` }));
     await bridge.send(lines);
