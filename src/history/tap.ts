@@ -50,7 +50,8 @@ export function createHistoryTap(deps: Parameters<typeof createHistoryRecorder>[
   if (deps.cfg.maxEntriesPerIp === 0) return offTap(rec);
   /** A fact the bridge makes itself (a decision, a push): stamped now, for its IP when it names one. */
   const recordNow = (ip: string | undefined, entry: Unstamped): void => {
-    if (ip) rec.record(ip, { ...entry, at: deps.clock.now() });
+    // Object.assign: a spread followed by a property is V8's slow path on Node 20 (`npm run bench:spread`).
+    if (ip) rec.record(ip, Object.assign({}, entry, { at: deps.clock.now() }));
   };
   const tap: HistoryTap = {
     recorder: rec,

@@ -51,7 +51,8 @@ async function load(spec: LibrarySpec): Promise<Library> {
 /** The event with its line's source and first characters, for the per-IP history on the main thread. */
 function withLine(event: VpnEvent, raw: RawMessage): VpnEvent {
   const text = raw.bytes.toString('latin1', 0, Math.min(raw.bytes.length, HISTORY_TEXT_CHARS));
-  return { ...event, line: { transport: raw.transport, sourceIp: raw.sourceIp, text } };
+  // Object.assign: a spread followed by a property is V8's slow path on Node 20 (`npm run bench:spread`).
+  return Object.assign({}, event, { line: { transport: raw.transport, sourceIp: raw.sourceIp, text } });
 }
 
 function serve(pipeline: Pipeline, initial: Library): void {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/ops/metrics.js';
-import { jobLine, settleOutcome } from '../../../src/queue/attempt.js';
+import { jobLine, outcomeLine, settleOutcome } from '../../../src/queue/attempt.js';
 import type { IdentityEvent } from '../../../src/types.js';
 
 const T0 = 1_700_000_000_000;
@@ -54,5 +54,14 @@ describe('push outcome lines', () => {
       attempt: 2,
     });
     expect(jobLine(event(), 'j', 1)).not.toHaveProperty('reason');
+  });
+
+  it('put the outcome after the job line, which stays as it was', () => {
+    const line = jobLine(event(), 'j', 1);
+    const before = { ...line };
+    const out = outcomeLine(line, { outcome: 'retry', reason: 'http-503' });
+    expect(Object.keys(out)).toEqual([...Object.keys(line), 'outcome', 'reason']);
+    expect(out).toMatchObject({ ...before, outcome: 'retry', reason: 'http-503' });
+    expect(line).toEqual(before);
   });
 });
