@@ -5,6 +5,7 @@
 import { pino } from 'pino';
 import { createLogger, errorFields } from '../src/log.js';
 import { outcomeLine } from '../src/queue/attempt.js';
+import { JOB_LINE } from './audit-line.js';
 
 const N = Number(process.env.N ?? 100_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -42,18 +43,7 @@ const loggers = {
   ),
 };
 
-// A push worker's audit line, as queue/attempt.ts writes one per delivered event (jobLine).
-const line = {
-  correlationId: 'k3x9a1b2-1f3e',
-  jobId: '2001_db8__1_c350-1',
-  ip: '2001:db8::1:c350',
-  user: 'user50000',
-  domain: 'example.com',
-  seq: 1,
-  kind: 'connect',
-  firewall: 'srx-a',
-  attempt: 1,
-};
+const line = JOB_LINE;
 
 for (const [name, logger] of Object.entries(loggers)) {
   let best = Infinity;

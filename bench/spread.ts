@@ -4,22 +4,12 @@
 // per-event code uses Object.assign (queue/attempt.ts `outcomeLine`, events.ts). Best of ROUNDS
 // rounds of N objects each. Run: npm run bench:spread   Env: N (default 1000000), ROUNDS (default 5).
 import { outcomeLine } from '../src/queue/attempt.js';
+import { JOB_LINE } from './audit-line.js';
 
 const N = Number(process.env.N ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 
-// A push's log fields, as queue/attempt.ts `jobLine` builds them.
-const line = {
-  correlationId: 'k3x9a1b2-1f3e',
-  jobId: '2001_db8__1_c350-1',
-  ip: '2001:db8::1:c350',
-  user: 'user50000',
-  domain: 'example.com',
-  seq: 1,
-  kind: 'connect',
-  firewall: 'srx-a',
-  attempt: 1,
-};
+const line = JOB_LINE;
 const labels = { transport: 'udp' };
 const fixed = { reason: 'not_allowed' };
 
