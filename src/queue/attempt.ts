@@ -30,7 +30,7 @@ export function jobLine(ev: IdentityEvent, jobId: string | undefined, attempt: n
 /**
  * A job's line with an outcome's fields after it. Not `{ ...line, outcome, … }`: on Node 20 a
  * spread followed by more properties takes V8's slow path, about 3 µs here against 0.2 µs
- * (`node bench/spread.ts`), and every push outcome builds one.
+ * (`npm run bench:spread`), and every push outcome builds one.
  */
 export const outcomeLine = (line: JobLine, fields: Readonly<Record<string, unknown>>): JobLine => Object.assign({}, line, fields);
 
