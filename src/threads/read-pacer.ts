@@ -43,8 +43,11 @@ export interface ReadPacer {
   line(): void;
 }
 
+/** Reads without pauses. */
+export const NO_PAUSES: ReadPacer = { line: () => {} };
+
 export function createReadPacer(opts: ReadPacerOptions): ReadPacer {
-  if (opts.pauseMs <= 0) return { line: () => {} };
+  if (opts.pauseMs <= 0) return NO_PAUSES;
   let lines = 0;
   const endOfTurn = () => {
     const drained = lines < DATAGRAMS_PER_WAKEUP;

@@ -12,7 +12,7 @@ import { createThreadMetrics } from './thread-metrics.js';
 import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
-import { allowedPauseMs, blockingSleep, createReadPacer } from './read-pacer.js';
+import { allowedPauseMs, blockingSleep, createReadPacer, NO_PAUSES, type ReadPacer } from './read-pacer.js';
 import { usableBuffer } from '../ingest/udp.js';
 import { threadLogger } from './log.js';
 import { withLocalCounters } from './local-counters.js';
@@ -55,7 +55,7 @@ const emit = createEvents({
 });
 
 // No pauses until the sockets are open and their buffers known.
-let pacer = createReadPacer({ pauseMs: 0, beforePause: () => {}, schedule: () => {}, sleep: () => {} });
+let pacer: ReadPacer = NO_PAUSES;
 
 /** Reads in bursts (`ingest.readPauseMs`) when every UDP socket's buffer holds a pause's worth. */
 function startPacer(receivers: Receivers): void {
