@@ -1,7 +1,10 @@
 # Build stage: compile TypeScript with dev dependencies, then keep production ones only.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
+# A C compiler for the batched UDP reader (native/udp_recvmmsg.c), which `npm ci` builds into build/native.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY native ./native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -18,6 +21,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/build ./build
 COPY patterns ./patterns
 # The operator console's pages and script (served from the package, never a CDN).
 COPY web ./web

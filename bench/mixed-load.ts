@@ -1,9 +1,9 @@
 // Mixed load as a firewall sends it: 99 % flow-log noise, 1 % VPN lines, ~500-byte lines, at 20,
-// 50, 100 and 200 k lines/s, offered by a C sendmmsg sender to the whole bridge (its own process,
+// 50, 100 and 200 k lines/s, offered by C sendmmsg senders (--senders, 2) to the whole bridge (its own process,
 // private Redis, JIMS simulator) and, datagram for datagram, to a bare single-threaded `dgram`
 // socket that only counts (another process, same receive buffer). Prints what was offered, what
 // each received, the ratio bridge/bare (target ≥ 1.0 at every rate), kernel drops and CPU per line.
-// Run: npm run bench:mixed -- [--secs 3] [--rates 20000,50000,100000,200000] [--set …]
+// Run: npm run bench:mixed -- [--secs 3] [--rates 20000,50000,100000,200000] [--senders 2] [--set …]
 import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -55,6 +55,7 @@ function mix(): string[] {
 
 async function benchMain(): Promise<void> {
   const secs = numberFlag('secs', 3);
+  const senders = numberFlag('senders', 2);
   await buildBlaster();
   const stack = await startStack(configOverrides());
   const bare: ChildProcess = fork(fileURLToPath(import.meta.url), ['--bare'], {
@@ -70,13 +71,13 @@ async function benchMain(): Promise<void> {
   };
   const lines = mix();
   console.log(
-    `mixed load: 99 % noise / 1 % VPN, ${SIZE}-byte lines, ${secs} s per rate, to the bridge and to a bare dgram socket (receive buffer ${RECV_BUFFER} bytes requested by both; the kernel reports bridge ${stack.receiveBufferBytes ?? 'n/a'}, bare ${bareBuffer})`,
+    `mixed load: 99 % noise / 1 % VPN, ${SIZE}-byte lines, ${secs} s per rate from ${senders} C senders, to the bridge and to a bare dgram socket (receive buffer ${RECV_BUFFER} bytes requested by both; the kernel reports bridge ${stack.receiveBufferBytes ?? 'n/a'}, bare ${bareBuffer})`,
   );
   console.log('  offered/s   bridge recv   bare recv   ratio   kernel drops (bridge)   bridge CPU/line   bare CPU/line');
   for (const rate of ratesFlag()) {
     const b0 = await stack.bridgeStats();
     const s0 = await bareStats();
-    const sent = await blast(lines, rate, secs, [stack.syslogPort, barePort]);
+    const sent = await blast(lines, rate, secs, [stack.syslogPort, barePort], senders);
     // Let both drain what is still in their receive queues.
     await new Promise((r) => setTimeout(r, 1000));
     const b1 = await stack.bridgeStats();

@@ -36,6 +36,11 @@ const udp = listener(514, ['0.0.0.0', '::'])
   .extend({
     /** SO_RCVBUF request; the kernel may cap it (net.core.rmem_max). */
     receiveBufferBytes: positiveInt.default(8 * 1024 * 1024),
+    /**
+     * How sockets are read: `recvmmsg` (batches of datagrams per call, native addon, Linux),
+     * `dgram` (Node's socket, a callback per datagram), `auto` (recvmmsg when it loads).
+     */
+    reader: z.enum(['auto', 'recvmmsg', 'dgram']).default('auto'),
   })
   .strict();
 

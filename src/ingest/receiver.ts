@@ -6,8 +6,18 @@ import type { Clock, RawMessage, Transport } from '../types.js';
 import type { Rejections } from './rejections.js';
 import type { SourcePolicy } from './sources.js';
 
-/** Receives each framed message synchronously; must not throw (a throw is caught and logged). */
+/**
+ * Receives each framed message synchronously; must not throw (a throw is caught and logged).
+ * `raw.bytes` is valid only during the call (batched UDP reads reuse their memory): a sink that
+ * keeps the message keeps `retainBytes(raw)`.
+ */
 export type MessageSink = (raw: RawMessage) => void;
+
+/** The message with its own copy of the bytes, for a sink that keeps it past the call. */
+export const retainBytes = (raw: RawMessage): RawMessage => Object.assign({}, raw, { bytes: Buffer.from(raw.bytes) });
+
+/** How a UDP socket is read (`ingest.udp.reader`): batched recvmmsg calls, or Node's dgram. */
+export type UdpReader = 'recvmmsg' | 'dgram';
 
 export interface ListenerAddress {
   readonly transport: Transport;
@@ -16,6 +26,8 @@ export interface ListenerAddress {
   readonly port: number;
   /** UDP only: the receive buffer the kernel actually granted (Linux reports twice the request, capped by rmem_max). */
   readonly receiveBufferBytes?: number;
+  /** UDP only: how the socket is read. */
+  readonly reader?: UdpReader;
 }
 
 export interface Receiver {

@@ -105,8 +105,8 @@ async function buildReceivers(ing: Config['ingest'], timing: IngestDeps['timing'
   const stream = streamSettings(ing, timing);
   const out: Receiver[] = [];
   if (ing.udp.enabled) {
-    const { bind, port, receiveBufferBytes } = ing.udp;
-    out.push(createUdpReceiver({ bind, port, receiveBufferBytes, maxMessageBytes: ing.maxMessageBytes }, ctx));
+    const { bind, port, receiveBufferBytes, reader } = ing.udp;
+    out.push(createUdpReceiver({ bind, port, receiveBufferBytes, reader, maxMessageBytes: ing.maxMessageBytes }, ctx));
   }
   if (ing.tcp.enabled)
     out.push(createStreamReceiver({ ...stream, transport: 'tcp', bind: ing.tcp.bind, port: ing.tcp.port }, ctx));

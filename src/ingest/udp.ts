@@ -1,12 +1,17 @@
 // UDP syslog: one datagram is one message. One socket per bind address; IPv6 sockets are
 // ipv6Only so `0.0.0.0` and `::` can share a port. The receive buffer is the main defence
 // against loss in bursts, so the size the kernel really granted is reported.
+//
+// Two readers (`ingest.udp.reader`): batched reads with recvmmsg (src/ingest/udp-batch.ts, the
+// native addon; Linux) or Node's dgram, one callback per datagram. `auto` takes the first when
+// the addon loads and says at start when it falls back.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { PtimError } from '../errors.js';
 import type { Emit } from '../events.js';
 import type { Logger } from '../log.js';
 import { listening } from '../net/listening.js';
 import { unmapIp } from '../net/cidr.js';
+import type { Transport } from '../types.js';
 import { frameDatagram } from './framing.js';
 import {
   guardSink,
@@ -16,31 +21,52 @@ import {
   type ListenerAddress,
   type Receiver,
   type ReceiverContext,
+  type UdpReader,
 } from './receiver.js';
+import {
+  BATCH_SLOTS,
+  BATCHES_PER_WAKEUP,
+  loadBatchReads,
+  openBatchSocket,
+  type BatchBinding,
+  type BatchReads,
+  type DatagramHandler,
+} from './udp-batch.js';
 
 export interface UdpOptions {
   readonly bind: readonly string[];
   readonly port: number;
   readonly receiveBufferBytes: number;
   readonly maxMessageBytes: number;
+  /** `auto`: recvmmsg when the addon loads, else dgram; `recvmmsg`: the addon or no start. */
+  readonly reader: UdpReader | 'auto';
 }
 
+/** libuv's limit on datagrams read from one UDP socket per wakeup (uv__udp_recvmsg). */
+const DGRAM_DATAGRAMS_PER_WAKEUP = 32;
+/** Datagrams one wakeup reads from one socket at most: libuv's limit, or the batches' (the read pacer's "drained" test). */
+export const datagramsPerWakeup = (reader: UdpReader): number =>
+  reader === 'recvmmsg' ? BATCH_SLOTS * BATCHES_PER_WAKEUP : DGRAM_DATAGRAMS_PER_WAKEUP;
+
+const TRANSPORT: Transport = 'udp';
+
 /** Counts each datagram from an allowed sender and hands it to the sink as one message. */
-function datagramHandler(opts: UdpOptions, ctx: ReceiverContext, emit: Emit) {
-  const { metrics, clock, policy, rejections } = ctx;
+function datagramHandler(opts: UdpOptions, ctx: ReceiverContext, emit: Emit): DatagramHandler {
+  const { metrics, policy, rejections } = ctx;
   const sink = guardSink(ctx.sink, emit);
-  const received = metrics.received.labels({ transport: 'udp' });
-  const receivedBytes = metrics.receivedBytes.labels({ transport: 'udp' });
-  const truncated = metrics.truncated.labels({ transport: 'udp' });
-  const empty = metrics.dropped.labels({ transport: 'udp', reason: 'bad_frame' });
-  return (msg: Buffer, rinfo: RemoteInfo) => {
-    const sourceIp = unmapIp(rinfo.address);
+  const received = metrics.received.labels({ transport: TRANSPORT });
+  const receivedBytes = metrics.receivedBytes.labels({ transport: TRANSPORT });
+  const truncated = metrics.truncated.labels({ transport: TRANSPORT });
+  const empty = metrics.dropped.labels({ transport: TRANSPORT, reason: 'bad_frame' });
+  const max = opts.maxMessageBytes;
+  return (msg, sourceIp, sourcePort, cut, receivedAt) => {
     const verdict = policy.check(sourceIp);
     if (!verdict.allowed) {
-      rejections.reject('udp', sourceIp);
+      rejections.reject(TRANSPORT, sourceIp);
       return;
     }
-    const f = frameDatagram(msg, opts.maxMessageBytes);
+    // Cut by the kernel: longer than max + 2 bytes, so longer than max whatever its last bytes.
+    const f = cut ? { bytes: msg.subarray(0, max), truncated: true } : frameDatagram(msg, max);
     if (f.bytes.length === 0) {
       empty.inc();
       return;
@@ -48,15 +74,12 @@ function datagramHandler(opts: UdpOptions, ctx: ReceiverContext, emit: Emit) {
     received.inc();
     receivedBytes.inc(f.bytes.length);
     if (f.truncated) truncated.inc();
-    sink({
-      bytes: f.bytes,
-      transport: 'udp',
-      sourceIp,
-      sourcePort: rinfo.port,
-      receivedAt: clock.now(),
-      truncated: f.truncated,
-      ...(verdict.firewall === undefined ? {} : { firewall: verdict.firewall }),
-    });
+    const firewall = verdict.firewall;
+    sink(
+      firewall === undefined
+        ? { bytes: f.bytes, transport: TRANSPORT, sourceIp, sourcePort, receivedAt, truncated: f.truncated }
+        : { bytes: f.bytes, transport: TRANSPORT, sourceIp, sourcePort, receivedAt, truncated: f.truncated, firewall },
+    );
   };
 }
 
@@ -82,55 +105,121 @@ function checkBuffer(granted: number | undefined, requested: number, where: { ad
     );
 }
 
-/** One bound socket for `address`; PTIM_ERR_BIND when it cannot be bound. */
-async function bindUdp(
+/** A bound socket, either reader. */
+interface BoundSocket {
+  readonly address: ListenerAddress;
+  close(): Promise<void>;
+}
+
+type Handle = { readonly handle: DatagramHandler; readonly emit: Emit; readonly ctx: ReceiverContext };
+
+const bindError = (address: string, opts: UdpOptions, e: unknown) =>
+  new PtimError('PTIM_ERR_BIND', `cannot bind UDP ${address} port ${opts.port}: ${(e as Error).message}`);
+
+/** Logs the socket and warns when the kernel granted less buffer than asked; its listener entry. */
+function announce(
   address: string,
+  port: number,
+  granted: number | undefined,
+  reader: UdpReader,
   opts: UdpOptions,
-  onMessage: (msg: Buffer, rinfo: RemoteInfo) => void,
-  ctx: ReceiverContext,
-  emit: Emit,
-): Promise<{ socket: Socket; address: ListenerAddress }> {
+  logger: Logger,
+): ListenerAddress {
+  checkBuffer(granted, opts.receiveBufferBytes, { address, port }, logger);
+  logger.info({ transport: TRANSPORT, address, port, receiveBufferBytes: granted, reader }, 'syslog UDP listening');
+  return {
+    transport: TRANSPORT,
+    address,
+    family: isV6Bind(address) ? 'IPv6' : 'IPv4',
+    port,
+    reader,
+    ...(granted === undefined ? {} : { receiveBufferBytes: granted }),
+  };
+}
+
+/** One dgram socket for `address`, a callback per datagram; PTIM_ERR_BIND when it cannot be bound. */
+async function bindDgram(address: string, opts: UdpOptions, { handle, emit, ctx }: Handle): Promise<BoundSocket> {
   const v6 = isV6Bind(address);
   const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, recvBufferSize: opts.receiveBufferBytes });
   try {
     await listening(socket, () => socket.bind({ address, port: opts.port }));
   } catch (e) {
     socket.close();
-    throw new PtimError('PTIM_ERR_BIND', `cannot bind UDP ${address} port ${opts.port}: ${(e as Error).message}`);
+    throw bindError(address, opts, e);
   }
-  socket.on('error', (err) => emit('syslog_socket_error', { transport: 'udp', address, err }));
-  socket.on('message', onMessage);
+  socket.on('error', (err) => emit('syslog_socket_error', { transport: TRANSPORT, address, err }));
+  const { clock } = ctx;
+  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => handle(msg, unmapIp(rinfo.address), rinfo.port, false, clock.now()));
   const a = socket.address();
-  const granted = grantedBuffer(socket);
-  checkBuffer(granted, opts.receiveBufferBytes, { address: a.address, port: a.port }, ctx.logger);
-  ctx.logger.info({ transport: 'udp', address: a.address, port: a.port, receiveBufferBytes: granted }, 'syslog UDP listening');
-  const entry: ListenerAddress = {
-    transport: 'udp',
-    address: a.address,
-    family: v6 ? 'IPv6' : 'IPv4',
-    port: a.port,
-    ...(granted === undefined ? {} : { receiveBufferBytes: granted }),
+  return {
+    address: announce(a.address, a.port, grantedBuffer(socket), 'dgram', opts, ctx.logger),
+    close: () => closeSocket(socket),
   };
-  return { socket, address: entry };
+}
+
+/** One recvmmsg socket for `address`, a callback per batch; PTIM_ERR_BIND when it cannot be bound. */
+async function bindBatch(
+  binding: BatchBinding,
+  address: string,
+  opts: UdpOptions,
+  { handle, emit, ctx }: Handle,
+): Promise<BoundSocket> {
+  const onError = (code: string) =>
+    emit('syslog_socket_error', { transport: TRANSPORT, address, err: Object.assign(new Error(`recvmmsg: ${code}`), { code }) });
+  let socket;
+  try {
+    socket = openBatchSocket(binding, { ...opts, address }, () => ctx.clock.now(), handle, onError);
+  } catch (e) {
+    throw bindError(address, opts, e);
+  }
+  const s = socket;
+  return {
+    address: announce(address, s.port, s.receiveBufferBytes, 'recvmmsg', opts, ctx.logger),
+    close: async () => s.close(),
+  };
+}
+
+/** The reader `setting` resolves to, with the addon when it is recvmmsg; PTIM_ERR_UDP_READER when recvmmsg is required and cannot load. */
+export function chooseReader(
+  setting: UdpOptions['reader'],
+  logger: Logger,
+  load: () => BatchReads = loadBatchReads,
+): { reader: 'recvmmsg'; binding: BatchBinding } | { reader: 'dgram' } {
+  if (setting === 'dgram') return { reader: 'dgram' };
+  const loaded = load();
+  if (loaded.binding) return { reader: 'recvmmsg', binding: loaded.binding };
+  if (setting === 'recvmmsg')
+    throw new PtimError(
+      'PTIM_ERR_UDP_READER',
+      `ingest.udp.reader is recvmmsg, but batched reads are unavailable: ${loaded.reason}`,
+    );
+  logger.warn(
+    { setting: 'ingest.udp.reader', reason: loaded.reason },
+    "batched UDP reads unavailable; reading with Node's dgram (more CPU per datagram)",
+  );
+  return { reader: 'dgram' };
 }
 
 export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Receiver {
   const emit = receiverEvents(ctx);
-  const onMessage = datagramHandler(opts, ctx, emit);
-  let sockets: { socket: Socket; address: ListenerAddress }[] = [];
+  const h: Handle = { handle: datagramHandler(opts, ctx, emit), emit, ctx };
+  let sockets: BoundSocket[] = [];
   return {
     async start() {
       if (sockets.length > 0) return;
+      const chosen = chooseReader(opts.reader, ctx.logger);
+      const bind = (address: string) =>
+        chosen.reader === 'recvmmsg' ? bindBatch(chosen.binding, address, opts, h) : bindDgram(address, opts, h);
       sockets = await openAll(
         opts.bind,
-        (address) => bindUdp(address, opts, onMessage, ctx, emit),
-        (b) => closeSocket(b.socket),
+        (address) => bind(address),
+        (b) => b.close(),
       );
     },
     async stop() {
       const s = sockets;
       sockets = [];
-      await Promise.all(s.map((b) => closeSocket(b.socket)));
+      await Promise.all(s.map((b) => b.close()));
     },
     addresses: () => sockets.map((s) => s.address),
   };

@@ -5,12 +5,10 @@
 // reads it in one go. A turn that did not drain goes on at once, so under load the thread never
 // pauses while lines wait; a pause only ever follows a turn that found the queue empty.
 //
-// Whether a turn drained is told by its size: libuv reads at most DATAGRAMS_PER_WAKEUP datagrams
-// from a UDP socket per wakeup, so a turn with fewer emptied the queue. A TCP read delivers many
-// lines at once, so a busy connection rarely looks drained.
-
-/** libuv's limit on datagrams read from one UDP socket per wakeup (uv__udp_recvmsg). */
-export const DATAGRAMS_PER_WAKEUP = 32;
+// Whether a turn drained is told by its size: a wakeup reads at most `linesPerWakeup` datagrams
+// from a UDP socket (32 with Node's dgram, 4 batches of 64 with recvmmsg), so a turn with fewer
+// emptied the queue. A TCP read delivers many lines at once, so a busy connection rarely looks
+// drained.
 
 /**
  * Receive-queue bytes one millisecond of pause may need: a burst of 400 k datagrams/s, each
@@ -30,6 +28,8 @@ export function allowedPauseMs(pauseMs: number, usableBuffers: readonly number[]
 export interface ReadPacerOptions {
   /** How long the thread sleeps after a drained turn (`ingest.readPauseMs`); 0: never. */
   readonly pauseMs: number;
+  /** Datagrams one wakeup reads from a socket at most: a turn with fewer drained it. */
+  readonly linesPerWakeup: number;
   /** Hands off the lines batched so far, so none waits out the pause. */
   readonly beforePause: () => void;
   /** Runs `f` once the turn's I/O callbacks are done (setImmediate). */
@@ -50,7 +50,7 @@ export function createReadPacer(opts: ReadPacerOptions): ReadPacer {
   if (opts.pauseMs <= 0) return NO_PAUSES;
   let lines = 0;
   const endOfTurn = () => {
-    const drained = lines < DATAGRAMS_PER_WAKEUP;
+    const drained = lines < opts.linesPerWakeup;
     lines = 0;
     if (!drained) return;
     opts.beforePause();

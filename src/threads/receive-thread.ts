@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { readKernelDrops, dropsDelta } from '../ingest/kernel-drops.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../ingest/receivers.js';
+import { retainBytes } from '../ingest/receiver.js';
 import { createEvents } from '../events.js';
 import { createPrefilter } from '../match/prefilter.js';
 import { createThreadMetrics } from './thread-metrics.js';
@@ -13,7 +14,7 @@ import { systemClock, type RawMessage } from '../types.js';
 import { createChannel, type Endpoint, type Message } from './channel.js';
 import { createHandoff } from './handoff.js';
 import { allowedPauseMs, blockingSleep, createReadPacer, NO_PAUSES, type ReadPacer } from './read-pacer.js';
-import { usableBuffer } from '../ingest/udp.js';
+import { datagramsPerWakeup, usableBuffer } from '../ingest/udp.js';
 import { threadLogger } from './log.js';
 import { withLocalCounters } from './local-counters.js';
 import { toWireError } from './spawn.js';
@@ -60,9 +61,8 @@ let pacer: ReadPacer = NO_PAUSES;
 /** Reads in bursts (`ingest.readPauseMs`) when every UDP socket's buffer holds a pause's worth. */
 function startPacer(receivers: Receivers): void {
   const wanted = data.config.ingest.readPauseMs;
-  const buffers = receivers
-    .addresses()
-    .flatMap((a) => (a.transport === 'udp' && a.receiveBufferBytes ? [usableBuffer(a.receiveBufferBytes)] : []));
+  const udp = receivers.addresses().filter((a) => a.transport === 'udp');
+  const buffers = udp.flatMap((a) => (a.receiveBufferBytes ? [usableBuffer(a.receiveBufferBytes)] : []));
   const pauseMs = allowedPauseMs(wanted, buffers);
   if (pauseMs < wanted)
     logger.info(
@@ -71,6 +71,7 @@ function startPacer(receivers: Receivers): void {
     );
   pacer = createReadPacer({
     pauseMs,
+    linesPerWakeup: Math.max(datagramsPerWakeup('dgram'), ...udp.map((a) => datagramsPerWakeup(a.reader ?? 'dgram'))),
     beforePause: () => handoff.flush(),
     schedule: (f) => setImmediate(f),
     sleep: blockingSleep(),
@@ -83,7 +84,8 @@ function sink(raw: RawMessage): void {
     skipped.inc();
     return;
   }
-  if (handoff.offer(raw)) return;
+  // Batched UDP reads reuse the bytes' memory; the hand-off holds them until its batch goes out.
+  if (handoff.offer(retainBytes(raw))) return;
   emit('handoff_full', { labels: { transport: raw.transport }, source: raw.sourceIp, queued: handoff.depth() });
 }
 

@@ -6,6 +6,7 @@ import { defaultConfig, type Config, type IngestConfig } from '../../../src/conf
 import { createLogger } from '../../../src/log.js';
 import { createMetrics, type Metrics } from '../../../src/ops/metrics.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../../../src/ingest/receivers.js';
+import { retainBytes } from '../../../src/ingest/receiver.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { RawMessage, Transport } from '../../../src/types.js';
 
@@ -60,7 +61,7 @@ export async function startHarness(
   const receivers = createReceivers(cfg, {
     sink: (m) => {
       if (opts.sinkThrowsOn?.(m)) throw new Error('downstream bug');
-      messages.push(m);
+      messages.push(retainBytes(m));
       events.emit('message');
     },
     clock: { now: () => FAKE_NOW },

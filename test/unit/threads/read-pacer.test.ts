@@ -1,18 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import {
-  allowedPauseMs,
-  blockingSleep,
-  BUFFER_BYTES_PER_PAUSE_MS,
-  createReadPacer,
-  DATAGRAMS_PER_WAKEUP,
-} from '../../../src/threads/read-pacer.js';
+import { allowedPauseMs, blockingSleep, BUFFER_BYTES_PER_PAUSE_MS, createReadPacer } from '../../../src/threads/read-pacer.js';
+import { datagramsPerWakeup } from '../../../src/ingest/udp.js';
+
+/** Node's dgram: 32 datagrams per wakeup at most. */
+const DATAGRAMS_PER_WAKEUP = datagramsPerWakeup('dgram');
 
 /** A pacer on a fake event loop: `endTurn` runs what the turn scheduled; calls are recorded in order. */
-function harness(pauseMs: number) {
+function harness(pauseMs: number, linesPerWakeup = DATAGRAMS_PER_WAKEUP) {
   const calls: string[] = [];
   let scheduled: (() => void)[] = [];
   const pacer = createReadPacer({
     pauseMs,
+    linesPerWakeup,
     beforePause: () => calls.push('flush'),
     schedule: (f) => void scheduled.push(f),
     sleep: (ms) => void calls.push(`sleep ${ms}`),
@@ -39,6 +38,16 @@ describe('read pacer', () => {
     h.turn(5 * DATAGRAMS_PER_WAKEUP);
     expect(h.calls).toEqual([]);
     h.turn(DATAGRAMS_PER_WAKEUP - 1);
+    expect(h.calls).toEqual(['flush', 'sleep 1']);
+  });
+
+  it('with batched reads, a turn drained when it read fewer than the batches hold', () => {
+    const perWakeup = datagramsPerWakeup('recvmmsg');
+    expect(perWakeup).toBe(256);
+    const h = harness(1, perWakeup);
+    h.turn(perWakeup);
+    expect(h.calls).toEqual([]);
+    h.turn(100);
     expect(h.calls).toEqual(['flush', 'sleep 1']);
   });
 
