@@ -48,8 +48,6 @@ typedef struct reader {
   struct mmsghdr *msgs;
   struct iovec *iov;
   struct sockaddr_storage *addrs;
-  uint64_t batches;
-  uint64_t wakeups;
 } reader_t;
 
 #define CHECK(env, call)                                     \
@@ -111,7 +109,11 @@ static void call_js(reader_t *r, napi_ref fn_ref, napi_value arg) {
   if (napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return;
   if (napi_get_reference_value(env, r->self, &self) != napi_ok || self == NULL) return;
   /* napi_make_callback runs the microtasks queued by the callback, as Node does after I/O. */
-  napi_make_callback(env, r->async, self, fn, 1, &arg, &result);
+  if (napi_make_callback(env, r->async, self, fn, 1, &arg, &result) == napi_pending_exception) {
+    /* A throw in the handler is uncaught, as it would be in a dgram 'message' listener. */
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  }
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -119,7 +121,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   napi_handle_scope scope;
   if (napi_open_handle_scope(r->env, &scope) != napi_ok) return;
-  r->wakeups++;
   if (status < 0) {
     napi_value code;
     napi_create_string_utf8(r->env, uv_err_name(status), NAPI_AUTO_LENGTH, &code);
@@ -138,7 +139,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         break;
       }
       if (n == 0) break;
-      r->batches++;
       fill_meta(r, (unsigned)n);
       napi_value count;
       napi_create_uint32(r->env, (uint32_t)n, &count);
@@ -186,20 +186,12 @@ static void cleanup_hook(void *arg) {
   if (r->open) stop_and_close(r);
 }
 
-static reader_t *unwrap(napi_env env, napi_callback_info info, napi_value *args, size_t *argc) {
-  napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, args, &self, NULL) != napi_ok) return NULL;
-  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
-  return (reader_t *)data;
-}
-
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_value self;
   void *data = NULL;
   reader_t *r = NULL;
-  /* The wrap goes with the socket, so a second close() (or stats()) finds nothing. */
+  /* The wrap goes with the socket, so a second close() finds nothing. */
   if (napi_get_cb_info(env, info, &argc, NULL, &self, NULL) == napi_ok && napi_remove_wrap(env, self, &data) == napi_ok)
     r = (reader_t *)data;
   if (r != NULL && r->open) {
@@ -209,18 +201,6 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value undef;
   napi_get_undefined(env, &undef);
   return undef;
-}
-
-static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 0;
-  reader_t *r = unwrap(env, info, NULL, &argc);
-  napi_value out, v;
-  CHECK(env, napi_create_object(env, &out));
-  CHECK(env, napi_create_double(env, r ? (double)r->wakeups : 0, &v));
-  CHECK(env, napi_set_named_property(env, out, "wakeups", v));
-  CHECK(env, napi_create_double(env, r ? (double)r->batches : 0, &v));
-  CHECK(env, napi_set_named_property(env, out, "batches", v));
-  return out;
 }
 
 static int get_u32(napi_env env, napi_value obj, const char *name, uint32_t *out) {
@@ -242,7 +222,7 @@ static int get_bytes(napi_env env, napi_value obj, const char *name, void **data
 
 /*
  * open({ address, port, family, receiveBufferBytes, slots, slotBytes, maxBatches, data, meta,
- *        onBatch, onError }) → { port, receiveBufferBytes, close(), stats() }
+ *        onBatch, onError }) → { port, receiveBufferBytes, close() }
  * Throws an Error whose code is the errno name (EADDRINUSE, EACCES …) when the socket cannot be
  * made or bound.
  */
@@ -370,8 +350,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_async_init(env, NULL, name, &r->async));
   CHECK(env, napi_create_function(env, "close", NAPI_AUTO_LENGTH, js_close, NULL, &fn));
   CHECK(env, napi_set_named_property(env, out, "close", fn));
-  CHECK(env, napi_create_function(env, "stats", NAPI_AUTO_LENGTH, js_stats, NULL, &fn));
-  CHECK(env, napi_set_named_property(env, out, "stats", fn));
   CHECK(env, napi_create_uint32(env, bound_port, &v));
   CHECK(env, napi_set_named_property(env, out, "port", v));
   CHECK(env, napi_create_uint32(env, (uint32_t)granted, &v));

@@ -30,7 +30,6 @@ interface NativeSocket {
   /** As the kernel reports it (Linux: twice the grant). */
   readonly receiveBufferBytes: number;
   close(): void;
-  stats(): { wakeups: number; batches: number };
 }
 
 interface OpenOptions {

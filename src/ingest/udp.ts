@@ -208,8 +208,11 @@ export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Recei
     async start() {
       if (sockets.length > 0) return;
       const chosen = chooseReader(opts.reader, ctx.logger);
+      // A scoped IPv6 address (fe80::1%eth0) is bound by Node's dgram, which resolves the scope.
       const bind = (address: string) =>
-        chosen.reader === 'recvmmsg' ? bindBatch(chosen.binding, address, opts, h) : bindDgram(address, opts, h);
+        chosen.reader === 'recvmmsg' && !address.includes('%')
+          ? bindBatch(chosen.binding, address, opts, h)
+          : bindDgram(address, opts, h);
       sockets = await openAll(
         opts.bind,
         (address) => bind(address),
