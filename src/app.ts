@@ -12,6 +12,7 @@ import { createEvents } from './events.js';
 import { domainAliasWarnings } from './identity/domain-alias.js';
 import { createHistoryTap, type HistoryTap } from './history/tap.js';
 import type { ListenerAddress } from './ingest/receiver.js';
+import { resolveReader } from './ingest/udp.js';
 import { createJimsClient, type JimsClient } from './jims/client.js';
 import type { Logger } from './log.js';
 import { loadLibrary, type Library } from './match/library.js';
@@ -110,6 +111,13 @@ export async function preflight(config: Config, deps: Pick<AppDeps, 'metrics' | 
   warnings.push(...domainAliasWarnings(config.identity));
   const bind = await probePorts(portsOf(config));
   if (bind.length) errors.push(new PtimError('PTIM_ERR_BIND', `${bind.length} port(s) cannot be bound`, bind));
+  if (has(config, 'ingest') && config.ingest.udp.enabled) {
+    try {
+      resolveReader(config.ingest.udp.reader);
+    } catch (e) {
+      errors.push(asPtimError(e, 'PTIM_ERR_UDP_READER'));
+    }
+  }
 
   let jims: JimsClient | undefined;
   if (config.jims.primary && has(config, 'worker')) {

@@ -179,12 +179,13 @@ async function bindBatch(
   };
 }
 
-/** The reader `setting` resolves to, with the addon when it is recvmmsg; PTIM_ERR_UDP_READER when recvmmsg is required and cannot load. */
-export function chooseReader(
-  setting: UdpOptions['reader'],
-  logger: Logger,
-  load: () => BatchReads = loadBatchReads,
-): { reader: 'recvmmsg'; binding: BatchBinding } | { reader: 'dgram' } {
+type ReaderChoice = { reader: 'recvmmsg'; binding: BatchBinding } | { reader: 'dgram'; fallback?: string };
+
+/**
+ * What `setting` means on this machine: recvmmsg with the addon, or dgram (with the reason when
+ * `auto` falls back). PTIM_ERR_UDP_READER when recvmmsg is required and the addon cannot load.
+ */
+export function resolveReader(setting: UdpOptions['reader'], load: () => BatchReads = loadBatchReads): ReaderChoice {
   if (setting === 'dgram') return { reader: 'dgram' };
   const loaded = load();
   if (loaded.binding) return { reader: 'recvmmsg', binding: loaded.binding };
@@ -193,11 +194,22 @@ export function chooseReader(
       'PTIM_ERR_UDP_READER',
       `ingest.udp.reader is recvmmsg, but batched reads are unavailable: ${loaded.reason}`,
     );
-  logger.warn(
-    { setting: 'ingest.udp.reader', reason: loaded.reason },
-    "batched UDP reads unavailable; reading with Node's dgram (more CPU per datagram)",
-  );
-  return { reader: 'dgram' };
+  return { reader: 'dgram', fallback: loaded.reason };
+}
+
+/** resolveReader, saying so at start when `auto` falls back to dgram. */
+export function chooseReader(
+  setting: UdpOptions['reader'],
+  logger: Logger,
+  load: () => BatchReads = loadBatchReads,
+): ReaderChoice {
+  const chosen = resolveReader(setting, load);
+  if (chosen.reader === 'dgram' && chosen.fallback !== undefined)
+    logger.warn(
+      { setting: 'ingest.udp.reader', reason: chosen.fallback },
+      "batched UDP reads unavailable; reading with Node's dgram (more CPU per datagram)",
+    );
+  return chosen;
 }
 
 export function createUdpReceiver(opts: UdpOptions, ctx: ReceiverContext): Receiver {

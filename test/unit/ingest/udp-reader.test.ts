@@ -22,7 +22,7 @@ describe('ingest.udp.reader', () => {
 
   it('auto falls back to dgram when the addon cannot load, and warns once with the reason', () => {
     const { lines, logger } = recording();
-    expect(chooseReader('auto', logger, missing)).toEqual({ reader: 'dgram' });
+    expect(chooseReader('auto', logger, missing)).toEqual({ reader: 'dgram', fallback: missing().reason });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, setting: 'ingest.udp.reader', reason: missing().reason });
   });
