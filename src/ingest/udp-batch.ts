@@ -21,6 +21,8 @@ export const BATCH_SLOTS = 64;
 export const BATCHES_PER_WAKEUP = 4;
 /** Bytes read past maxMessageBytes: a trailing CRLF still fits, so it is stripped, not cut. */
 const SLACK_BYTES = 2;
+/** No UDP datagram is longer (65,535 less the UDP header), so no slot needs more. */
+const MAX_DATAGRAM_BYTES = 65536;
 
 /** The built addon's path (both from src/ and from dist/: two levels below the package root). */
 export const ADDON_PATH = fileURLToPath(new URL('../../build/native/udp_recvmmsg.node', import.meta.url));
@@ -93,7 +95,8 @@ export interface BatchSocket {
 /**
  * Binds `opts.address:port` with batched reads and hands every datagram to `onDatagram`, each
  * batch stamped once with `now()`. A datagram longer than maxMessageBytes + 2 arrives cut there
- * (`cut`). Throws an Error whose `code` is the errno name (EADDRINUSE …) when it cannot bind.
+ * (`cut`); slots hold at most 64 KiB, the longest datagram, whatever maxMessageBytes allows.
+ * Throws an Error whose `code` is the errno name (EADDRINUSE …) when it cannot bind.
  */
 export function openBatchSocket(
   binding: BatchBinding,
@@ -102,7 +105,7 @@ export function openBatchSocket(
   onDatagram: DatagramHandler,
   onError: (code: string) => void,
 ): BatchSocket {
-  const slotBytes = opts.maxMessageBytes + SLACK_BYTES;
+  const slotBytes = Math.min(opts.maxMessageBytes + SLACK_BYTES, MAX_DATAGRAM_BYTES);
   const data = new Uint8Array(BATCH_SLOTS * slotBytes);
   const meta = new Uint32Array(BATCH_SLOTS * META_WORDS);
   const bytes = Buffer.from(data.buffer);

@@ -110,6 +110,13 @@ describe.each(['recvmmsg', 'dgram'] as const)('UDP receiver, %s reader', (reader
     expect(h.logLines.some((l) => l.setting === 'ingest.allowedSources' && /default/.test(String(l.msg)))).toBe(true);
   });
 
+  it('takes the longest datagram whole when maxMessageBytes allows more', async () => {
+    h = await startHarness({ udp: { enabled: true, reader }, maxMessageBytes: 1024 * 1024 });
+    await send(sender('udp4'), '<30>' + 'z'.repeat(65_000), h.port('udp'), '127.0.0.1');
+    const [m] = await h.waitForMessages(1);
+    expect([m!.bytes.length, m!.truncated]).toEqual([65_004, false]);
+  });
+
   it('reports its reader with each listener', async () => {
     h = await startHarness({ udp: { enabled: true, reader, bind: ['127.0.0.1', '::1'] } });
     expect(h.receivers.addresses().map((a) => a.reader)).toEqual([reader, reader]);
