@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   PTIM_ERR_SECRET: 'A secret file (client secret, TLS key) cannot be read.',
   PTIM_ERR_BIND: 'A listener could not bind its address/port.',
   PTIM_ERR_UDP_READER:
-    'ingest.udp.reader is recvmmsg but batched UDP reads are unavailable (not Linux, or the addon was not built: npm rebuild with a C compiler).',
+    'ingest.udp.reader is recvmmsg but batched UDP reads are unavailable (not Linux, or the addon was not built: npm run build:native, with a C compiler).',
   PTIM_ERR_REDIS_UNREACHABLE: 'Redis could not be reached at start.',
   PTIM_ERR_REDIS_EVICTION: 'Redis maxmemory-policy is not noeviction; queued events could be evicted.',
   PTIM_ERR_REDIS_VERSION: 'Redis is too old (7.0 or newer is needed).',

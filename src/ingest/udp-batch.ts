@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { unmapIp } from '../net/cidr.js';
+import { isV6Bind } from './receiver.js';
 
 /** uint32 words of per-datagram metadata; must match META_WORDS in native/udp_recvmmsg.c. */
 const META_WORDS = 32;
@@ -67,11 +68,12 @@ function load(): BatchReads {
   if (process.platform !== 'linux') return { reason: `recvmmsg is Linux only (this is ${process.platform})` };
   try {
     const binding = createRequire(import.meta.url)(ADDON_PATH) as BatchBinding;
-    if (binding.metaWords !== META_WORDS) return { reason: `${ADDON_PATH} is from another release (rebuild: npm rebuild)` };
+    if (binding.metaWords !== META_WORDS)
+      return { reason: `${ADDON_PATH} is from another release (rebuild it: npm run build:native)` };
     return { binding };
   } catch (e) {
     return {
-      reason: `${ADDON_PATH} cannot be loaded (${(e as Error).message.split('\n')[0]}); run npm rebuild with a C compiler`,
+      reason: `${ADDON_PATH} cannot be loaded (${(e as Error).message.split('\n')[0]}); build it: npm run build:native (needs cc)`,
     };
   }
 }
@@ -122,7 +124,7 @@ export function openBatchSocket(
   return binding.open({
     address: opts.address,
     port: opts.port,
-    family: opts.address.includes(':') ? 6 : 4,
+    family: isV6Bind(opts.address) ? 6 : 4,
     receiveBufferBytes: opts.receiveBufferBytes,
     slots: BATCH_SLOTS,
     slotBytes,

@@ -166,13 +166,13 @@ async function bindBatch(
 ): Promise<BoundSocket> {
   const onError = (code: string) =>
     emit('syslog_socket_error', { transport: TRANSPORT, address, err: Object.assign(new Error(`recvmmsg: ${code}`), { code }) });
-  let socket;
-  try {
-    socket = openBatchSocket(binding, { ...opts, address }, () => ctx.clock.now(), handle, onError);
-  } catch (e) {
-    throw bindError(address, opts, e);
-  }
-  const s = socket;
+  const s = (() => {
+    try {
+      return openBatchSocket(binding, { ...opts, address }, () => ctx.clock.now(), handle, onError);
+    } catch (e) {
+      throw bindError(address, opts, e);
+    }
+  })();
   return {
     address: announce(address, s.port, s.receiveBufferBytes, 'recvmmsg', opts, ctx.logger),
     close: async () => s.close(),
