@@ -90,17 +90,21 @@ static void fill_meta(reader_t *r, unsigned n) {
   }
 }
 
-static void reset_headers(reader_t *r) {
+/* The headers point at fixed slots and addresses: set once at open. */
+static void init_headers(reader_t *r) {
   for (uint32_t i = 0; i < r->slots; i++) {
     r->iov[i].iov_base = r->data + (size_t)i * r->slot_bytes;
     r->iov[i].iov_len = r->slot_bytes;
-    memset(&r->msgs[i].msg_hdr, 0, sizeof r->msgs[i].msg_hdr);
     r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
     r->msgs[i].msg_hdr.msg_iovlen = 1;
     r->msgs[i].msg_hdr.msg_name = &r->addrs[i];
     r->msgs[i].msg_hdr.msg_namelen = sizeof r->addrs[i];
-    r->msgs[i].msg_len = 0;
   }
+}
+
+/* recvmmsg rewrites each used header's address length (the flags and length are outputs only). */
+static void rearm_headers(reader_t *r, unsigned n) {
+  for (unsigned i = 0; i < n; i++) r->msgs[i].msg_hdr.msg_namelen = sizeof r->addrs[i];
 }
 
 static void call_js(reader_t *r, napi_ref fn_ref, napi_value arg) {
@@ -127,7 +131,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     call_js(r, r->on_error, code);
   } else {
     for (uint32_t b = 0; b < r->max_batches && r->open; b++) {
-      reset_headers(r);
       int n = recvmmsg(r->fd, r->msgs, r->slots, MSG_DONTWAIT, NULL);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -143,6 +146,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       napi_value count;
       napi_create_uint32(r->env, (uint32_t)n, &count);
       call_js(r, r->on_batch, count);
+      rearm_headers(r, (unsigned)n);
       if ((uint32_t)n < r->slots) break; /* the queue is empty */
     }
   }
@@ -330,6 +334,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   r->max_batches = max_batches;
   r->data = data;
   r->meta = meta;
+  init_headers(r);
   int rc = uv_poll_init(loop, &r->poll, fd);
   if (rc < 0) {
     close(fd);

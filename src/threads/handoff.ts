@@ -1,10 +1,11 @@
 // The bounded queue between the receive thread and the matcher. Candidate lines are packed into
 // batches: one SharedArrayBuffer holding the lines' bytes and their metadata, so a postMessage
 // carries a buffer instead of an object per line, and relaying a batch (the main thread keeps it
-// until the matcher answers) copies nothing. TCP framing's slices of large read buffers are
-// copied out, so those buffers are not kept alive. The receive thread counts lines handed off and
+// until the matcher answers) copies nothing. A line waiting to be packed holds its own copy of its
+// bytes (a receiver's are valid only during its call), so no read buffer is kept alive. The receive thread counts lines handed off and
 // not yet acknowledged as matched; past `maxLines` a new candidate is refused (the caller counts
 // and logs it), so a stalled matcher costs bounded memory, never the socket.
+import { retainBytes } from '../ingest/receiver.js';
 import type { RawMessage, Transport } from '../types.js';
 
 export interface WireBatch {
@@ -185,7 +186,9 @@ export function createHandoff(opts: HandoffOptions): Handoff {
   return {
     offer(raw) {
       if (inFlight + pending.length >= opts.maxLines) return false;
-      pending.push(raw);
+      // A line's bytes are valid only during the receiver's call (batched UDP reads reuse their
+      // memory), and the line waits here until its batch is packed: keep a copy.
+      pending.push(retainBytes(raw));
       if (pending.length >= opts.batchLines) flush();
       else flushLater();
       return true;

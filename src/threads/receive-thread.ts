@@ -6,7 +6,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { readKernelDrops, dropsDelta } from '../ingest/kernel-drops.js';
 import { createReceivers, type IngestDeps, type Receivers } from '../ingest/receivers.js';
-import { retainBytes } from '../ingest/receiver.js';
 import { createEvents } from '../events.js';
 import { createPrefilter } from '../match/prefilter.js';
 import { createThreadMetrics } from './thread-metrics.js';
@@ -84,8 +83,7 @@ function sink(raw: RawMessage): void {
     skipped.inc();
     return;
   }
-  // Batched UDP reads reuse the bytes' memory; the hand-off holds them until its batch goes out.
-  if (handoff.offer(retainBytes(raw))) return;
+  if (handoff.offer(raw)) return;
   emit('handoff_full', { labels: { transport: raw.transport }, source: raw.sourceIp, queued: handoff.depth() });
 }
 
